@@ -1,0 +1,12 @@
+//! The smart-card layer: APDUs, transports, and card-application drivers.
+//!
+//! Cores (`apdu`, `tlv`, driver logic) are pure; `pcsc` is the thin shell to the real stack.
+
+pub mod apdu;
+pub mod emulated;
+pub mod replay;
+pub mod tlv;
+pub mod transport;
+
+pub use apdu::{Command, Response, Status, StatusWord};
+pub use transport::{exchange, CardTransport, ExchangeError, Transmit, TransportError};
