@@ -117,7 +117,7 @@ pub fn exchange(
     let blocks: Vec<&[u8]> = data.chunks(SHORT_MAX_DATA).collect();
     let last = blocks.len() - 1;
     for (i, block) in blocks.iter().enumerate() {
-        let mut part = copy_header(command, *block);
+        let mut part = copy_header(command, block);
         if i < last {
             part.cla |= 0x10;
             part.le = None;
