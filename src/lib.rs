@@ -6,4 +6,5 @@
 //! - `vcard`: the virtual PIV card and the TEST PKI, for tests and the demo.
 
 pub mod card;
+pub mod cli;
 pub mod secret;

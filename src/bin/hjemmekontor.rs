@@ -1,1 +1,35 @@
-fn main() {}
+//! `hjemmekontor`: the home-office client. Parses arguments and hands over to `cli`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Hjemmekontor: reach your office PC in Helsenettet from home with your smartcard.
+///
+/// Start with `hjemmekontor readers` to see that your card reader is found, then
+/// `hjemmekontor card` to see that your card and certificate can be used.
+#[derive(Parser)]
+#[command(name = "hjemmekontor", version, propagate_version = true)]
+struct Cli {
+    /// Show more of what happens (repeat for APDU traces; PINs are never shown).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List card readers, whether a card is in each, and its ATR.
+    Readers(hjemmekontor::cli::readers::ReadersArgs),
+    /// Show the card: application, certificates, and PIN tries left (spends no try).
+    Card(hjemmekontor::cli::card::CardArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    hjemmekontor::cli::logging::init(cli.verbose);
+    match cli.command {
+        Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
+        Command::Card(args) => hjemmekontor::cli::card::run(&args),
+    }
+}

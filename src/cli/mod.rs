@@ -1,0 +1,10 @@
+//! Command-line shells: argument types, human and JSON output, and errors turned into
+//! sentences with a fix. The binaries in `src/bin` only parse arguments and call in here.
+//!
+//! Human output is Norwegian (bokmål), as our users read it; `--json` keys are English and
+//! stable, for scripts.
+
+pub mod failure;
+pub mod output;
+
+pub use failure::Failure;
