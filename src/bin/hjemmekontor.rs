@@ -18,18 +18,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {
-    /// List card readers, whether a card is in each, and its ATR.
-    Readers(hjemmekontor::cli::readers::ReadersArgs),
-    /// Show the card: application, certificates, and PIN tries left (spends no try).
-    Card(hjemmekontor::cli::card::CardArgs),
-}
+enum Command {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     hjemmekontor::cli::logging::init(cli.verbose);
-    match cli.command {
-        Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
-        Command::Card(args) => hjemmekontor::cli::card::run(&args),
-    }
+    match cli.command {}
 }

@@ -5,6 +5,7 @@
 //! stable, for scripts.
 
 pub mod failure;
+pub mod logging;
 pub mod output;
 
 pub use failure::Failure;
