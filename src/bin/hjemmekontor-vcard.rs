@@ -1,1 +1,2 @@
+//! `hjemmekontor-vcard`: the virtual test card.
 fn main() {}
