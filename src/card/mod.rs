@@ -4,6 +4,7 @@
 
 pub mod apdu;
 pub mod emulated;
+pub mod padding;
 pub mod replay;
 pub mod tlv;
 pub mod transport;
