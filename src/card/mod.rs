@@ -5,6 +5,7 @@
 pub mod apdu;
 pub mod emulated;
 pub mod padding;
+pub mod piv;
 pub mod replay;
 pub mod tlv;
 pub mod transport;

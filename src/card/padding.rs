@@ -19,7 +19,7 @@ pub enum HashAlg {
 
 impl HashAlg {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha384 => 48,
@@ -77,11 +77,11 @@ pub enum PaddingError {
 }
 
 fn check_digest(hash: HashAlg, digest: &[u8]) -> Result<(), PaddingError> {
-    if digest.len() != hash.len() {
+    if digest.len() != hash.output_len() {
         return Err(PaddingError::DigestLength {
             hash,
             got: digest.len(),
-            want: hash.len(),
+            want: hash.output_len(),
         });
     }
     Ok(())
@@ -118,7 +118,7 @@ pub fn pss(
     modulus_bits: usize,
 ) -> Result<Vec<u8>, PaddingError> {
     check_digest(hash, digest)?;
-    let h_len = hash.len();
+    let h_len = hash.output_len();
     let em_bits = modulus_bits - 1;
     let em_len = em_bits.div_ceil(8);
     if em_len < h_len + salt.len() + 2 {
@@ -147,7 +147,7 @@ pub fn pss(
 }
 
 fn mgf1(hash: HashAlg, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + hash.len());
+    let mut out = Vec::with_capacity(len + hash.output_len());
     let mut counter: u32 = 0;
     while out.len() < len {
         let mut input = seed.to_vec();
@@ -197,7 +197,7 @@ mod tests {
         let key = key();
         for hash in [HashAlg::Sha256, HashAlg::Sha384, HashAlg::Sha512] {
             let digest = hash.digest(b"tls 1.3 transcript");
-            let salt = vec![0x5A; hash.len()];
+            let salt = vec![0x5A; hash.output_len()];
             let block = pss(hash, &digest, &salt, key.n().bits()).unwrap();
             let sig = raw_sign(&key, &block);
             let scheme = match hash {
