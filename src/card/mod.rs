@@ -5,6 +5,7 @@
 pub mod apdu;
 pub mod emulated;
 pub mod padding;
+pub mod pcsc;
 pub mod piv;
 pub mod replay;
 pub mod tlv;
