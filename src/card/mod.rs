@@ -4,6 +4,7 @@
 
 pub mod apdu;
 pub mod emulated;
+pub mod monitor;
 pub mod padding;
 pub mod pcsc;
 pub mod piv;
