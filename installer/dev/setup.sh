@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Prepares a Debian/Ubuntu development or CI machine: system packages for the smart-card
+# stack (pcscd, the vpcd virtual reader, OpenSC as an independent card client), then starts
+# pcscd with the virtual reader loaded. Safe to run again: it only does what is missing.
+set -euo pipefail
+
+packages=(pcscd vsmartcard-vpcd opensc libpcsclite-dev pkg-config ca-certificates procps)
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "Run as root or install sudo: packages to install: ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  restart_pcscd=1
+else
+  restart_pcscd=0
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo (Rust ${RUST_MIN:-1.85} or newer) is required: install it with rustup, then run this again." >&2
+  exit 1
+fi
+
+# vpcd (the virtual reader driver) listens on 127.0.0.1:35963 once pcscd has loaded it.
+vpcd_listening() { grep -qi ':8C7B 00000000:0000 0A' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
+
+if pidof pcscd >/dev/null && { [ "$restart_pcscd" = 1 ] || ! vpcd_listening; }; then
+  say "restarting pcscd so it loads the virtual reader"
+  "${sudo_cmd[@]}" pkill -x pcscd || true
+  for _ in $(seq 50); do pidof pcscd >/dev/null || break; sleep 0.1; done
+fi
+
+if ! pidof pcscd >/dev/null; then
+  say "starting pcscd"
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl start pcscd.socket pcscd.service
+  else
+    "${sudo_cmd[@]}" pcscd
+  fi
+fi
+
+for _ in $(seq 100); do
+  vpcd_listening && break
+  sleep 0.1
+done
+vpcd_listening || { echo "pcscd is running but the virtual reader (vpcd) is not listening on port 35963." >&2; exit 1; }
+say "smart card stack ready (pcscd with the virtual reader)"

@@ -1,0 +1,152 @@
+//! Card-layer errors as sentences a user understands, each with what to do next.
+//! One place, so `readers`, `card` and `connect` say the same thing the same way.
+
+use crate::card::piv::PivError;
+use crate::card::{ExchangeError, TransportError};
+
+use super::failure::{exit, Failure};
+
+/// Explains a transport failure.
+pub fn explain_transport(e: &TransportError) -> Failure {
+    match e {
+        TransportError::NoService => Failure::new(
+            "no-smartcard-service",
+            exit::NO_CARD,
+            "Smartkorttjenesten kjører ikke, så kortleseren kan ikke brukes.",
+        )
+        .fix(if cfg!(windows) {
+            "Start tjenesten «Smart Card» (SCardSvr) i Tjenester, eller start maskinen på nytt."
+        } else {
+            "Start tjenesten: «sudo systemctl start pcscd» (installer pakken pcscd om den mangler)."
+        }),
+        TransportError::NoReader => Failure::new(
+            "no-reader",
+            exit::NO_CARD,
+            "Fant ingen kortleser.",
+        )
+        .fix("Koble kortleseren til maskinen og prøv igjen. Kjør «hjemmekontor readers» for å se hva maskinen finner."),
+        TransportError::UnknownReader(name) => Failure::new(
+            "unknown-reader",
+            exit::NO_CARD,
+            format!("Fant ingen kortleser som heter «{name}»."),
+        )
+        .fix("Kjør «hjemmekontor readers» og bruk et av navnene derfra."),
+        TransportError::NoCard(reader) => Failure::new(
+            "no-card",
+            exit::NO_CARD,
+            format!("Det er ikke noe kort i kortleseren «{reader}»."),
+        )
+        .fix("Sett inn smartkortet (brikken inn og opp) og prøv igjen."),
+        TransportError::CardRemoved => Failure::new(
+            "card-removed",
+            exit::NO_CARD,
+            "Kortet ble tatt ut mens det var i bruk.",
+        )
+        .fix("Sett inn kortet igjen og prøv på nytt."),
+        TransportError::CardReset => Failure::new(
+            "card-reset",
+            exit::NO_CARD,
+            "Kortet ble nullstilt av et annet program.",
+        )
+        .fix("Prøv igjen. Skjer det ofte, lukk andre programmer som bruker kortet."),
+        TransportError::Busy => Failure::new(
+            "card-busy",
+            exit::NO_CARD,
+            "Et annet program bruker kortet alene.",
+        )
+        .fix("Lukk andre programmer som bruker kortet (for eksempel signeringsprogrammer) og prøv igjen."),
+        TransportError::Unresponsive => Failure::new(
+            "card-mute",
+            exit::NO_CARD,
+            "Kortet svarer ikke.",
+        )
+        .fix("Ta kortet ut og sett det inn igjen med brikken inn og opp. Svarer det fortsatt ikke, kan kortet være skadet."),
+        TransportError::ReplayMismatch(what) => Failure::new(
+            "replay-mismatch",
+            exit::OTHER,
+            format!("Opptaket av kortsamtalen stemmer ikke: {what}."),
+        ),
+        TransportError::Other(what) => Failure::new(
+            "smartcard-error",
+            exit::OTHER,
+            format!("Smartkorttjenesten meldte en feil: {what}."),
+        )
+        .fix("Prøv igjen. Hjelper ikke det, start tjenesten pcscd (eller maskinen) på nytt."),
+    }
+}
+
+/// Explains a PIV driver failure.
+pub fn explain_piv(e: &PivError) -> Failure {
+    match e {
+        PivError::Exchange(ExchangeError::Transport(t)) => explain_transport(t),
+        PivError::Exchange(other) => Failure::new(
+            "card-protocol",
+            exit::CARD_UNUSABLE,
+            format!("Kortet svarte på en måte vi ikke forstår ({other})."),
+        )
+        .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, kontakt IT-støtte og legg ved utskriften fra «hjemmekontor -vv card»."),
+        PivError::NotPiv(_) => unknown_application(None),
+        PivError::WrongPin { tries_left } => Failure::new(
+            "wrong-pin",
+            exit::CARD_UNUSABLE,
+            match tries_left {
+                1 => "Feil PIN. Du har 1 forsøk igjen før kortet sperres.".to_string(),
+                n => format!("Feil PIN. Du har {n} forsøk igjen før kortet sperres."),
+            },
+        )
+        .fix("Sjekk PIN-koden nøye før du prøver igjen. Vi prøver aldri PIN på nytt automatisk."),
+        PivError::PinBlocked => blocked(),
+        PivError::PinFormat(f) => Failure::new(
+            "pin-format",
+            exit::USAGE,
+            format!("PIN-koden har feil form: {f}. Den ble ikke sendt til kortet, så ingen forsøk er brukt."),
+        ),
+        PivError::PinStateLost => Failure::new(
+            "pin-state-lost",
+            exit::CARD_UNUSABLE,
+            "Kortet ble nullstilt og husker ikke lenger PIN-koden.",
+        )
+        .fix("Koble til på nytt; du blir bedt om PIN igjen."),
+        PivError::PinRequired => Failure::new(
+            "pin-required",
+            exit::CARD_UNUSABLE,
+            "Kortet krever PIN for dette.",
+        ),
+        PivError::Malformed { object, problem } => Failure::new(
+            "card-data-malformed",
+            exit::CARD_UNUSABLE,
+            format!("Data på kortet er ødelagt eller ukjent ({object}: {problem})."),
+        )
+        .fix("Kontakt IT-støtte; kortet må kanskje byttes."),
+        PivError::InputLength { .. } | PivError::Refused { .. } => Failure::new(
+            "card-refused",
+            exit::CARD_UNUSABLE,
+            format!("Kortet avviste en kommando ({e})."),
+        )
+        .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, kontakt IT-støtte."),
+    }
+}
+
+/// The PIN is blocked: the one message every user of a blocked card must understand.
+pub fn blocked() -> Failure {
+    Failure::new(
+        "pin-blocked",
+        exit::CARD_UNUSABLE,
+        "Kortet er sperret etter for mange feil PIN-forsøk.",
+    )
+    .fix("Lås opp kortet med PUK-koden fra kortutsteder (for Buypass: på buypass.no, «Lås opp kort»), eller bestill nytt kort.")
+}
+
+/// The card answered, but with no application we can use.
+pub fn unknown_application(hint: Option<&str>) -> Failure {
+    let mut message =
+        "Kortet har ingen applikasjon hjemmekontor kjenner (verken PIV eller et støttet Buypass-kort)."
+            .to_string();
+    if let Some(hint) = hint {
+        message.push(' ');
+        message.push_str(hint);
+    }
+    Failure::new("unknown-card-application", exit::CARD_UNUSABLE, message).fix(
+        "Sjekk at det er ditt personlige smartkort (nivå høyt) som står i leseren, og ikke for eksempel et bankkort.",
+    )
+}
