@@ -18,11 +18,15 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// List card readers, whether a card is in each, its ATR, and whether it has a PIN pad.
+    Readers(hjemmekontor::cli::readers::ReadersArgs),
+}
 
-#[allow(unreachable_code, unused_variables)] // until the first command lands
 fn main() -> ExitCode {
     let cli = Cli::parse();
     hjemmekontor::cli::logging::init(cli.verbose);
-    match cli.command {}
+    match cli.command {
+        Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
+    }
 }

@@ -23,7 +23,11 @@ pub fn run(args: &ReadersArgs) -> ExitCode {
         Err(e) => return explain_transport(&e).report(args.json),
     };
     if args.json {
-        print_json(&serde_json::json!({ "readers": readers }));
+        #[derive(serde::Serialize)]
+        struct Report<'a> {
+            readers: &'a [pcsc::ReaderInfo],
+        }
+        print_json(&Report { readers: &readers });
         return if readers.is_empty() {
             ExitCode::from(super::failure::exit::NO_CARD)
         } else {
@@ -42,19 +46,19 @@ pub fn run(args: &ReadersArgs) -> ExitCode {
         } else {
             "ingen kort".to_string()
         };
-        println!("  Kort:     {card}");
+        println!("  Kort:          {card}");
         if let Some(atr) = &r.atr {
-            println!("  ATR:      {}", crate::card::apdu::hex_spaced(atr));
+            println!("  ATR:           {}", crate::card::apdu::hex_spaced(atr));
         }
         if r.exclusive {
-            println!("  Merk:     et annet program bruker kortet alene akkurat nå");
+            println!("  Merk:          et annet program bruker kortet alene akkurat nå");
         }
         let pad = match r.pin_pad {
             Some(true) => "ja (PIN tastes på leseren)",
             Some(false) => "nei",
             None => "ukjent",
         };
-        println!("  PIN-tastatur: {pad}");
+        println!("  PIN-tastatur:  {pad}");
     }
     ExitCode::SUCCESS
 }
