@@ -4,6 +4,7 @@
 
 pub mod apdu;
 pub mod emulated;
+pub mod identify;
 pub mod monitor;
 pub mod padding;
 pub mod pcsc;
