@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// List card readers, whether a card is in each, its ATR, and whether it has a PIN pad.
     Readers(hjemmekontor::cli::readers::ReadersArgs),
+    /// Show the card: application, certificates, and PIN tries left (spends no try).
+    Card(hjemmekontor::cli::card::CardArgs),
 }
 
 fn main() -> ExitCode {
@@ -28,5 +30,6 @@ fn main() -> ExitCode {
     hjemmekontor::cli::logging::init(cli.verbose);
     match cli.command {
         Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
+        Command::Card(args) => hjemmekontor::cli::card::run(&args),
     }
 }

@@ -4,10 +4,12 @@
 //! Human output is Norwegian (bokmål), as our users read it; `--json` keys are English and
 //! stable, for scripts.
 
+pub mod card;
 pub mod card_words;
 pub mod failure;
 pub mod logging;
 pub mod output;
+pub mod prompt;
 pub mod readers;
 
 pub use failure::Failure;

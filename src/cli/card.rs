@@ -1,0 +1,397 @@
+//! `hjemmekontor card`: what is on the card and whether it can be used, without spending a
+//! PIN try (unless asked to check the PIN, which sends it exactly once).
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::card::apdu::{hex, hex_spaced};
+use crate::card::identify::{identify, Application, IdentifyError};
+use crate::card::pcsc::{self, PcscTransport};
+use crate::card::piv::{PinStatus, Piv, Slot, Unverified};
+use crate::card::TransportError;
+
+use super::card_words::{blocked, explain_piv, explain_transport, unknown_application};
+use super::failure::Failure;
+use super::output::print_json;
+use super::prompt::{read_pin, SecretSource};
+
+/// Arguments of `hjemmekontor card`.
+#[derive(Debug, clap::Args)]
+pub struct CardArgs {
+    /// Reader to use (see `hjemmekontor readers`). Default: the first reader with a card.
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also check the PIN once, to validate card and reader together. A wrong PIN costs a
+    /// try, as on any login; it is never retried.
+    #[arg(long)]
+    pub check_pin: bool,
+    /// With --check-pin: read the PIN from standard input instead of prompting.
+    #[arg(long, requires = "check_pin")]
+    pub pin_stdin: bool,
+    /// With --check-pin: read the PIN from this inherited file descriptor.
+    #[arg(long, value_name = "FD", requires = "check_pin")]
+    pub pin_fd: Option<u32>,
+}
+
+/// The card as reported to people and scripts.
+#[derive(Debug, Serialize)]
+pub struct CardReport {
+    /// Reader name.
+    pub reader: String,
+    /// ATR, hex with spaces.
+    pub atr: String,
+    /// Application found (`piv`).
+    pub application: &'static str,
+    /// PIV card GUID from the CHUID, hex.
+    pub card_id: Option<String>,
+    /// PIN state.
+    pub pin: PinReport,
+    /// Certificates found, in slot order.
+    pub certificates: Vec<CertificateReport>,
+    /// Slot whose certificate logs in (`9A`), when there is one.
+    pub login_certificate: Option<Slot>,
+    /// Result of `--check-pin`, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_check: Option<PinCheck>,
+    /// Why the card cannot be used, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Failure>,
+}
+
+/// PIN state without spending a try.
+#[derive(Debug, Serialize)]
+pub struct PinReport {
+    /// Tries left before the PIN blocks (`None` when already verified or blocked).
+    pub tries_left: Option<u8>,
+    /// Whether the PIN is blocked.
+    pub blocked: bool,
+    /// Whether the PIN is verified in the card right now (by this or another program).
+    pub verified: bool,
+}
+
+/// Outcome of `--check-pin`.
+#[derive(Debug, Serialize)]
+pub struct PinCheck {
+    /// Whether the card accepted the PIN.
+    pub accepted: bool,
+    /// Tries left after a wrong PIN.
+    pub tries_left: Option<u8>,
+}
+
+/// One certificate on the card.
+#[derive(Debug, Serialize)]
+pub struct CertificateReport {
+    /// Key slot.
+    pub slot: Slot,
+    /// Slot purpose in words.
+    pub purpose: &'static str,
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// Personal identifier from the subject serialNumber (`UN:NO-9578-4050-…`).
+    pub personal_id: Option<String>,
+    /// Start of validity, RFC 3339.
+    pub not_before: String,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
+    /// Problem reading the certificate, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
+}
+
+/// Runs the command.
+pub fn run(args: &CardArgs) -> ExitCode {
+    match collect(args) {
+        Ok(report) => show(&report, args.json),
+        Err(failure) => failure.report(args.json),
+    }
+}
+
+/// Picks the reader: the named one, else the first with a card.
+fn choose_reader(ctx: &::pcsc::Context, wanted: Option<&str>) -> Result<String, Failure> {
+    let readers = pcsc::list_readers(ctx).map_err(|e| explain_transport(&e))?;
+    if readers.is_empty() {
+        return Err(explain_transport(&TransportError::NoReader));
+    }
+    if let Some(name) = wanted {
+        return readers
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.name.clone())
+            .ok_or_else(|| explain_transport(&TransportError::UnknownReader(name.into())));
+    }
+    readers
+        .iter()
+        .find(|r| r.card_present)
+        .map(|r| r.name.clone())
+        .ok_or_else(|| match readers.as_slice() {
+            [only] => explain_transport(&TransportError::NoCard(only.name.clone())),
+            many => {
+                let names: Vec<&str> = many.iter().map(|r| r.name.as_str()).collect();
+                Failure::new(
+                    "no-card",
+                    super::failure::exit::NO_CARD,
+                    format!(
+                        "Det er ikke noe kort i noen av kortleserne («{}»).",
+                        names.join("», «")
+                    ),
+                )
+                .fix("Sett inn smartkortet (brikken inn og opp) og prøv igjen.")
+            }
+        })
+}
+
+fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
+    let ctx = pcsc::establish().map_err(|e| explain_transport(&e))?;
+    let reader = choose_reader(&ctx, args.reader.as_deref())?;
+    let transport = PcscTransport::connect(&ctx, &reader).map_err(|e| explain_transport(&e))?;
+    let atr = hex_spaced(&crate::card::CardTransport::atr(&transport));
+    let app = match identify(Box::new(transport)) {
+        Ok(app) => app,
+        Err(IdentifyError::Card(e)) => return Err(explain_piv(&e)),
+        Err(IdentifyError::Unknown { buypass_like }) => {
+            return Err(unknown_application(buypass_like.then_some(
+                "Kortet ligner et Buypass-kort; Buypass-kortets egen applikasjon støttes ikke direkte ennå. Bruk Buypass sin mellomvare (PKCS#11).",
+            )))
+        }
+    };
+    let application = app.name();
+    let Application::Piv(mut piv) = app;
+    let card_id = piv
+        .read_chuid()
+        .map_err(|e| explain_piv(&e))?
+        .and_then(|c| c.guid)
+        .map(|g| hex(&g));
+    let status = piv.pin_status().map_err(|e| explain_piv(&e))?;
+    let certificates = read_certificates(&mut piv)?;
+    let login_certificate = certificates
+        .iter()
+        .find(|c| c.slot == Slot::Authentication && c.unreadable.is_none())
+        .map(|c| c.slot);
+    let mut report = CardReport {
+        reader,
+        atr,
+        application,
+        card_id,
+        pin: pin_report(status),
+        certificates,
+        login_certificate,
+        pin_check: None,
+        problem: None,
+    };
+    if status == PinStatus::Blocked {
+        report.problem = Some(blocked());
+        return Ok(report);
+    }
+    if login_certificate.is_none() {
+        report.problem = Some(
+            Failure::new(
+                "no-login-certificate",
+                super::failure::exit::CARD_UNUSABLE,
+                "Kortet har ikke noe sertifikat for innlogging (PIV Authentication, 9A).",
+            )
+            .fix(
+                "Kontakt kortutstederen eller IT-støtte; kortet er ikke klargjort for innlogging.",
+            ),
+        );
+    }
+    if args.check_pin {
+        let source = SecretSource::from_flags(args.pin_fd, args.pin_stdin);
+        let pin = read_pin(source, "PIN: ")?;
+        match piv.verify_pin(&pin) {
+            Ok(_verified) => {
+                report.pin_check = Some(PinCheck {
+                    accepted: true,
+                    tries_left: None,
+                });
+                report.pin = PinReport {
+                    tries_left: None,
+                    blocked: false,
+                    verified: true,
+                };
+            }
+            Err((_, e)) => {
+                let failure = explain_piv(&e);
+                if let crate::card::piv::PivError::WrongPin { tries_left } = e {
+                    report.pin_check = Some(PinCheck {
+                        accepted: false,
+                        tries_left: Some(tries_left),
+                    });
+                    report.pin.tries_left = Some(tries_left);
+                } else if e == crate::card::piv::PivError::PinBlocked {
+                    report.pin = pin_report(PinStatus::Blocked);
+                    report.pin_check = Some(PinCheck {
+                        accepted: false,
+                        tries_left: Some(0),
+                    });
+                }
+                report.problem = Some(failure);
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn pin_report(status: PinStatus) -> PinReport {
+    match status {
+        PinStatus::Verified => PinReport {
+            tries_left: None,
+            blocked: false,
+            verified: true,
+        },
+        PinStatus::TriesLeft(n) => PinReport {
+            tries_left: Some(n),
+            blocked: false,
+            verified: false,
+        },
+        PinStatus::Blocked => PinReport {
+            tries_left: Some(0),
+            blocked: true,
+            verified: false,
+        },
+    }
+}
+
+fn read_certificates(piv: &mut Piv<Unverified>) -> Result<Vec<CertificateReport>, Failure> {
+    let mut out = Vec::new();
+    for slot in Slot::ALL {
+        match piv.read_certificate(slot) {
+            Ok(Some(der)) => out.push(describe_certificate(slot, &der)),
+            Ok(None) => {}
+            Err(e @ crate::card::piv::PivError::Malformed { .. }) => out.push(CertificateReport {
+                slot,
+                purpose: purpose(slot),
+                subject: String::new(),
+                issuer: String::new(),
+                personal_id: None,
+                not_before: String::new(),
+                not_after: String::new(),
+                unreadable: Some(e.to_string()),
+            }),
+            Err(e) => return Err(explain_piv(&e)),
+        }
+    }
+    Ok(out)
+}
+
+fn purpose(slot: Slot) -> &'static str {
+    match slot {
+        Slot::Authentication => "innlogging",
+        Slot::Signature => "signering",
+        Slot::KeyManagement => "kryptering",
+        Slot::CardAuthentication => "kortautentisering",
+    }
+}
+
+fn describe_certificate(slot: Slot, der: &[u8]) -> CertificateReport {
+    use x509_parser::prelude::*;
+    let mut report = CertificateReport {
+        slot,
+        purpose: purpose(slot),
+        subject: String::new(),
+        issuer: String::new(),
+        personal_id: None,
+        not_before: String::new(),
+        not_after: String::new(),
+        unreadable: None,
+    };
+    match X509Certificate::from_der(der) {
+        Ok((_, cert)) => {
+            report.subject = cert.subject().to_string();
+            report.issuer = cert.issuer().to_string();
+            report.personal_id = cert
+                .subject()
+                .iter_by_oid(&x509_parser::oid_registry::OID_X509_SERIALNUMBER)
+                .next()
+                .and_then(|a| a.as_str().ok())
+                .map(str::to_owned);
+            let fmt = &::time::format_description::well_known::Rfc3339;
+            report.not_before = cert
+                .validity()
+                .not_before
+                .to_datetime()
+                .format(fmt)
+                .unwrap_or_default();
+            report.not_after = cert
+                .validity()
+                .not_after
+                .to_datetime()
+                .format(fmt)
+                .unwrap_or_default();
+        }
+        Err(e) => report.unreadable = Some(format!("not a valid X.509 certificate: {e}")),
+    }
+    report
+}
+
+fn show(report: &CardReport, json: bool) -> ExitCode {
+    let code = report
+        .problem
+        .as_ref()
+        .map(|p| ExitCode::from(p.exit_code))
+        .unwrap_or(ExitCode::SUCCESS);
+    if json {
+        print_json(report);
+        return code;
+    }
+    println!("Kortleser:     {}", report.reader);
+    println!("ATR:           {}", report.atr);
+    println!("Applikasjon:   {}", report.application.to_uppercase());
+    if let Some(id) = &report.card_id {
+        println!("Kort-ID:       {id}");
+    }
+    let pin = if report.pin.blocked {
+        "SPERRET".to_string()
+    } else if report.pin.verified {
+        "godkjent".to_string()
+    } else {
+        match report.pin.tries_left {
+            Some(1) => "1 forsøk igjen".to_string(),
+            Some(n) => format!("{n} forsøk igjen"),
+            None => "ukjent".to_string(),
+        }
+    };
+    println!("PIN:           {pin}");
+    if let Some(check) = &report.pin_check {
+        println!(
+            "PIN-sjekk:     {}",
+            if check.accepted {
+                "riktig PIN"
+            } else {
+                "feil PIN"
+            }
+        );
+    }
+    println!("Sertifikater:");
+    if report.certificates.is_empty() {
+        println!("  (ingen)");
+    }
+    for c in &report.certificates {
+        let login = if report.login_certificate == Some(c.slot) {
+            " — brukes til innlogging"
+        } else {
+            ""
+        };
+        println!("  {} ({}){login}", c.slot.label(), c.purpose);
+        if let Some(problem) = &c.unreadable {
+            println!("    Kan ikke leses: {problem}");
+            continue;
+        }
+        println!("    Innehaver:     {}", c.subject);
+        if let Some(id) = &c.personal_id {
+            println!("    Personlig ID:  {id}");
+        }
+        println!("    Utsteder:      {}", c.issuer);
+        println!("    Gyldig:        {} – {}", c.not_before, c.not_after);
+    }
+    if let Some(problem) = &report.problem {
+        eprintln!();
+        eprintln!("{problem}");
+    }
+    code
+}
