@@ -146,12 +146,6 @@ impl PcscTransport {
         })
     }
 
-    /// Resets the card when this transport is dropped, so a verified PIN does not outlive
-    /// our session in the card. Call this once a PIN has been verified.
-    pub fn reset_on_close(&mut self, reset: bool) {
-        self.reset_on_close = reset;
-    }
-
     /// The PC/SC context this transport uses (to watch the same reader).
     pub fn context(&self) -> &Context {
         &self.ctx
@@ -214,5 +208,9 @@ impl CardTransport for PcscTransport {
 
     fn describe(&self) -> String {
         self.reader.to_string_lossy().into_owned()
+    }
+
+    fn reset_when_done(&mut self) {
+        self.reset_on_close = true;
     }
 }

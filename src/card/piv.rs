@@ -258,12 +258,15 @@ impl Piv<Unverified> {
             return Err((self, e.into()));
         }
         match self.send_verify(pin) {
-            Ok(()) => Ok(Piv {
-                transport: self.transport,
-                extended: self.extended,
-                lost_pin_state: false,
-                _state: PhantomData,
-            }),
+            Ok(()) => {
+                self.transport.reset_when_done();
+                Ok(Piv {
+                    transport: self.transport,
+                    extended: self.extended,
+                    lost_pin_state: false,
+                    _state: PhantomData,
+                })
+            }
             Err(e) => Err((self, e)),
         }
     }

@@ -66,6 +66,10 @@ pub trait CardTransport: Send {
 
     /// A human name for where the card sits (reader name, "in-process", "replay").
     fn describe(&self) -> String;
+
+    /// Asks the transport to reset the card when it lets go of it, so a PIN verified in our
+    /// session does not stay verified for other programs. Drivers call this after VERIFY.
+    fn reset_when_done(&mut self) {}
 }
 
 /// Errors from a whole exchange (one logical command), above the transport.
