@@ -18,11 +18,23 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Certificates: what a certificate is and whether it can be used to log in.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
 
-#[allow(unreachable_code, unused_variables)] // until the first command lands
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Show a certificate's holder, level, validity and usages, and whether (and why not) it
+    /// can be used to log in. Exit code 0 when usable, 4 when not.
+    Inspect(hjemmekontor::cli::cert_inspect::InspectArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     hjemmekontor::cli::logging::init(cli.verbose);
-    match cli.command {}
+    match cli.command {
+        Command::Cert(CertCommand::Inspect(args)) => hjemmekontor::cli::cert_inspect::run(&args),
+    }
 }

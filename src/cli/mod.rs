@@ -4,6 +4,8 @@
 //! Human output is Norwegian (bokmål), as our users read it; `--json` keys are English and
 //! stable, for scripts.
 
+pub mod cert_inspect;
+pub mod cert_words;
 pub mod failure;
 pub mod logging;
 pub mod output;
