@@ -211,6 +211,45 @@ mod tests {
     }
 
     #[test]
+    fn corrupted_certificates_never_panic() {
+        let root = testutil::Ca::new("Eksempel Root CA");
+        let good = testutil::Builder::person().build_by(&root).der;
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+        let chain = ChainConfig {
+            anchors: vec![root.der.clone()],
+            intermediates: vec![],
+            crls: vec![root.crl(
+                &[1],
+                at - time::Duration::days(1),
+                at + time::Duration::days(7),
+            )],
+        };
+        let policy = AuthPolicy::default();
+        let fine = inspect_der(&good, &policy, at, Some(&chain)).unwrap();
+        assert!(fine.verdict.usable, "{:?}", fine.verdict);
+        for i in 0..good.len() {
+            for v in [0x00, 0x01, 0x7F, 0x80, 0xFF] {
+                let mut bad = good.clone();
+                if bad[i] == v {
+                    continue;
+                }
+                bad[i] = v;
+                if let Ok(insp) = inspect_der(&bad, &policy, at, Some(&chain)) {
+                    // Whatever it reads, a changed certificate must not pass the chain.
+                    assert!(
+                        insp.chain.is_some_and(|c| !c.trusted),
+                        "byte {i} = {v:#04x}"
+                    );
+                    assert!(!insp.verdict.usable);
+                }
+            }
+        }
+        for cut in 0..good.len() {
+            assert!(inspect_der(&good[..cut], &policy, at, Some(&chain)).is_err());
+        }
+    }
+
+    #[test]
     fn pem_with_several_certificates_keeps_order() {
         let a = testutil::Builder::person().cn("A").build();
         let b = testutil::Builder::person().cn("B").build();
