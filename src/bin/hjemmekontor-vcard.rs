@@ -1,2 +1,2 @@
-//! `hjemmekontor-vcard`: the virtual test card.
+//! hjemmekontor-vcard: the virtual card and the TEST PKI generator, for development and tests only.
 fn main() {}

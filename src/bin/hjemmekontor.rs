@@ -23,6 +23,16 @@ enum Command {
     Readers(hjemmekontor::cli::readers::ReadersArgs),
     /// Show the card: application, certificates, and PIN tries left (spends no try).
     Card(hjemmekontor::cli::card::CardArgs),
+    /// Certificates: what a certificate is and whether it can be used to log in.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Show a certificate's holder, level, validity and usages, and whether (and why not) it
+    /// can be used to log in. Exit code 0 when usable, 4 when not.
+    Inspect(hjemmekontor::cli::cert_inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,5 +41,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
         Command::Card(args) => hjemmekontor::cli::card::run(&args),
+        Command::Cert(CertCommand::Inspect(args)) => hjemmekontor::cli::cert_inspect::run(&args),
     }
 }

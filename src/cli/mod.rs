@@ -6,6 +6,8 @@
 
 pub mod card;
 pub mod card_words;
+pub mod cert_inspect;
+pub mod cert_words;
 pub mod failure;
 pub mod logging;
 pub mod output;
