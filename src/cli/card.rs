@@ -8,11 +8,17 @@ use serde::Serialize;
 use crate::card::apdu::{hex, hex_spaced};
 use crate::card::identify::{identify, Application, IdentifyError};
 use crate::card::pcsc::{self, PcscTransport};
-use crate::card::piv::{PinStatus, Piv, Slot, Unverified};
+use crate::card::piv::{PinStatus, Piv, PivError, Slot, Unverified};
 use crate::card::TransportError;
+use crate::cert::{self, AuthPolicy, Inspection};
+use time::OffsetDateTime;
 
-use super::card_words::{blocked, explain_piv, explain_transport, unknown_application};
-use super::failure::Failure;
+use super::card_words::{
+    blocked, explain_piv, explain_transport, no_login_certificate, unknown_application,
+};
+use super::cert_inspect::{render, to_json};
+use super::cert_words;
+use super::failure::{exit, Failure};
 use super::output::print_json;
 use super::prompt::{read_pin, SecretSource};
 
@@ -35,6 +41,13 @@ pub struct CardArgs {
     /// With --check-pin: read the PIN from this inherited file descriptor.
     #[arg(long, value_name = "FD", requires = "check_pin")]
     pub pin_fd: Option<u32>,
+    /// Test environment: judge TEST certificates by their policy as if they were production.
+    /// For test setups only, never for real users.
+    #[arg(long)]
+    pub test_environment: bool,
+    /// Warn when the login certificate expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 60)]
+    pub warn_days: u32,
 }
 
 /// The card as reported to people and scripts.
@@ -82,26 +95,19 @@ pub struct PinCheck {
     pub tries_left: Option<u8>,
 }
 
-/// One certificate on the card.
+/// One certificate on the card, with the certificate core's verdict.
 #[derive(Debug, Serialize)]
 pub struct CertificateReport {
     /// Key slot.
     pub slot: Slot,
     /// Slot purpose in words.
     pub purpose: &'static str,
-    /// Subject distinguished name.
-    pub subject: String,
-    /// Issuer distinguished name.
-    pub issuer: String,
-    /// Personal identifier from the subject serialNumber (`UN:NO-9578-4050-…`).
-    pub personal_id: Option<String>,
-    /// Start of validity, RFC 3339.
-    pub not_before: String,
-    /// End of validity, RFC 3339.
-    pub not_after: String,
-    /// Problem reading the certificate, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreadable: Option<String>,
+    /// The same document `cert inspect --json` prints, or why the certificate is unreadable.
+    #[serde(flatten)]
+    pub details: serde_json::Value,
+    /// The inspection, for text output.
+    #[serde(skip)]
+    pub inspection: Option<Inspection>,
 }
 
 /// Runs the command.
@@ -135,7 +141,7 @@ fn choose_reader(ctx: &::pcsc::Context, wanted: Option<&str>) -> Result<String, 
                 let names: Vec<&str> = many.iter().map(|r| r.name.as_str()).collect();
                 Failure::new(
                     "no-card",
-                    super::failure::exit::NO_CARD,
+                    exit::NO_CARD,
                     format!(
                         "Det er ikke noe kort i noen av kortleserne («{}»).",
                         names.join("», «")
@@ -146,12 +152,24 @@ fn choose_reader(ctx: &::pcsc::Context, wanted: Option<&str>) -> Result<String, 
         })
 }
 
-fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
+/// A card opened through PC/SC with its application selected.
+pub struct OpenedCard {
+    /// Reader name.
+    pub reader: String,
+    /// ATR, hex with spaces.
+    pub atr: String,
+    /// The application found.
+    pub application: Application,
+}
+
+/// Finds the reader (named, or the first with a card), connects, and identifies the card's
+/// application; every failure comes back as a sentence with a fix.
+pub fn open_card(reader: Option<&str>) -> Result<OpenedCard, Failure> {
     let ctx = pcsc::establish().map_err(|e| explain_transport(&e))?;
-    let reader = choose_reader(&ctx, args.reader.as_deref())?;
+    let reader = choose_reader(&ctx, reader)?;
     let transport = PcscTransport::connect(&ctx, &reader).map_err(|e| explain_transport(&e))?;
     let atr = hex_spaced(&crate::card::CardTransport::atr(&transport));
-    let app = match identify(Box::new(transport)) {
+    let application = match identify(Box::new(transport)) {
         Ok(app) => app,
         Err(IdentifyError::Card(e)) => return Err(explain_piv(&e)),
         Err(IdentifyError::Unknown { buypass_like }) => {
@@ -160,6 +178,19 @@ fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
             )))
         }
     };
+    Ok(OpenedCard {
+        reader,
+        atr,
+        application,
+    })
+}
+
+fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
+    let OpenedCard {
+        reader,
+        atr,
+        application: app,
+    } = open_card(args.reader.as_deref())?;
     let application = app.name();
     let Application::Piv(mut piv) = app;
     let card_id = piv
@@ -168,11 +199,20 @@ fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
         .and_then(|c| c.guid)
         .map(|g| hex(&g));
     let status = piv.pin_status().map_err(|e| explain_piv(&e))?;
-    let certificates = read_certificates(&mut piv)?;
-    let login_certificate = certificates
+    let policy = AuthPolicy {
+        test_environment: args.test_environment,
+        expiry_warning_days: args.warn_days,
+        ..AuthPolicy::default()
+    };
+    let certificates = inspect_certificates(&mut piv, &policy, OffsetDateTime::now_utc())?;
+    let login = certificates
         .iter()
-        .find(|c| c.slot == Slot::Authentication && c.unreadable.is_none())
-        .map(|c| c.slot);
+        .find(|c| c.slot == Slot::Authentication && c.inspection.is_some());
+    let login_certificate = login.map(|c| c.slot);
+    let login_refusal = login
+        .and_then(|c| c.inspection.as_ref())
+        .filter(|i| !i.verdict.usable)
+        .map(certificate_refused);
     let mut report = CardReport {
         reader,
         atr,
@@ -188,17 +228,13 @@ fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
         report.problem = Some(blocked());
         return Ok(report);
     }
+    if let Some(refusal) = login_refusal {
+        // The pre-check: a certificate that cannot log in never costs a PIN try.
+        report.problem = Some(refusal);
+        return Ok(report);
+    }
     if login_certificate.is_none() {
-        report.problem = Some(
-            Failure::new(
-                "no-login-certificate",
-                super::failure::exit::CARD_UNUSABLE,
-                "Kortet har ikke noe sertifikat for innlogging (PIV Authentication, 9A).",
-            )
-            .fix(
-                "Kontakt kortutstederen eller IT-støtte; kortet er ikke klargjort for innlogging.",
-            ),
-        );
+        report.problem = Some(no_login_certificate());
     }
     if args.check_pin {
         let source = SecretSource::from_flags(args.pin_fd, args.pin_stdin);
@@ -217,13 +253,13 @@ fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
             }
             Err((_, e)) => {
                 let failure = explain_piv(&e);
-                if let crate::card::piv::PivError::WrongPin { tries_left } = e {
+                if let PivError::WrongPin { tries_left } = e {
                     report.pin_check = Some(PinCheck {
                         accepted: false,
                         tries_left: Some(tries_left),
                     });
                     report.pin.tries_left = Some(tries_left);
-                } else if e == crate::card::piv::PivError::PinBlocked {
+                } else if e == PivError::PinBlocked {
                     report.pin = pin_report(PinStatus::Blocked);
                     report.pin_check = Some(PinCheck {
                         accepted: false,
@@ -257,26 +293,68 @@ fn pin_report(status: PinStatus) -> PinReport {
     }
 }
 
-fn read_certificates(piv: &mut Piv<Unverified>) -> Result<Vec<CertificateReport>, Failure> {
+/// Reads every certificate on the card and judges each at `at`.
+pub fn inspect_certificates(
+    piv: &mut Piv<Unverified>,
+    policy: &AuthPolicy,
+    at: OffsetDateTime,
+) -> Result<Vec<CertificateReport>, Failure> {
     let mut out = Vec::new();
     for slot in Slot::ALL {
-        match piv.read_certificate(slot) {
-            Ok(Some(der)) => out.push(describe_certificate(slot, &der)),
-            Ok(None) => {}
-            Err(e @ crate::card::piv::PivError::Malformed { .. }) => out.push(CertificateReport {
+        let der = match piv.read_certificate(slot) {
+            Ok(Some(der)) => der,
+            Ok(None) => continue,
+            Err(e @ PivError::Malformed { .. }) => {
+                out.push(unreadable(slot, &e.to_string()));
+                continue;
+            }
+            Err(e) => return Err(explain_piv(&e)),
+        };
+        match cert::inspect_der(&der, policy, at, None) {
+            Ok(inspection) => out.push(CertificateReport {
                 slot,
                 purpose: purpose(slot),
-                subject: String::new(),
-                issuer: String::new(),
-                personal_id: None,
-                not_before: String::new(),
-                not_after: String::new(),
-                unreadable: Some(e.to_string()),
+                details: to_json(&inspection, None),
+                inspection: Some(inspection),
             }),
-            Err(e) => return Err(explain_piv(&e)),
+            Err(e) => out.push(unreadable(slot, &e.to_string())),
         }
     }
     Ok(out)
+}
+
+fn unreadable(slot: Slot, problem: &str) -> CertificateReport {
+    CertificateReport {
+        slot,
+        purpose: purpose(slot),
+        details: serde_json::json!({ "unreadable": problem }),
+        inspection: None,
+    }
+}
+
+/// The login certificate cannot be used: every reason, in words, before any PIN is asked.
+pub fn certificate_refused(inspection: &Inspection) -> Failure {
+    let sentences: Vec<_> = inspection
+        .verdict
+        .reasons
+        .iter()
+        .map(|r| cert_words::reason(r, &inspection.facts))
+        .collect();
+    let message = sentences
+        .iter()
+        .map(|s| s.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut failure = Failure::new(
+        "certificate-refused",
+        exit::CARD_UNUSABLE,
+        format!("Kortet kan ikke brukes til innlogging. {message}"),
+    );
+    let fixes: Vec<&str> = sentences.iter().filter_map(|s| s.fix.as_deref()).collect();
+    if !fixes.is_empty() {
+        failure = failure.fix(fixes.join(" "));
+    }
+    failure
 }
 
 fn purpose(slot: Slot) -> &'static str {
@@ -286,47 +364,6 @@ fn purpose(slot: Slot) -> &'static str {
         Slot::KeyManagement => "kryptering",
         Slot::CardAuthentication => "kortautentisering",
     }
-}
-
-fn describe_certificate(slot: Slot, der: &[u8]) -> CertificateReport {
-    use x509_parser::prelude::*;
-    let mut report = CertificateReport {
-        slot,
-        purpose: purpose(slot),
-        subject: String::new(),
-        issuer: String::new(),
-        personal_id: None,
-        not_before: String::new(),
-        not_after: String::new(),
-        unreadable: None,
-    };
-    match X509Certificate::from_der(der) {
-        Ok((_, cert)) => {
-            report.subject = cert.subject().to_string();
-            report.issuer = cert.issuer().to_string();
-            report.personal_id = cert
-                .subject()
-                .iter_by_oid(&x509_parser::oid_registry::OID_X509_SERIALNUMBER)
-                .next()
-                .and_then(|a| a.as_str().ok())
-                .map(str::to_owned);
-            let fmt = &::time::format_description::well_known::Rfc3339;
-            report.not_before = cert
-                .validity()
-                .not_before
-                .to_datetime()
-                .format(fmt)
-                .unwrap_or_default();
-            report.not_after = cert
-                .validity()
-                .not_after
-                .to_datetime()
-                .format(fmt)
-                .unwrap_or_default();
-        }
-        Err(e) => report.unreadable = Some(format!("not a valid X.509 certificate: {e}")),
-    }
-    report
 }
 
 fn show(report: &CardReport, json: bool) -> ExitCode {
@@ -378,16 +415,17 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
             ""
         };
         println!("  {} ({}){login}", c.slot.label(), c.purpose);
-        if let Some(problem) = &c.unreadable {
-            println!("    Kan ikke leses: {problem}");
-            continue;
+        match &c.inspection {
+            Some(inspection) => {
+                for line in render(inspection).lines() {
+                    println!("    {line}");
+                }
+            }
+            None => println!(
+                "    Kan ikke leses: {}",
+                c.details["unreadable"].as_str().unwrap_or("ukjent feil")
+            ),
         }
-        println!("    Innehaver:     {}", c.subject);
-        if let Some(id) = &c.personal_id {
-            println!("    Personlig ID:  {id}");
-        }
-        println!("    Utsteder:      {}", c.issuer);
-        println!("    Gyldig:        {} – {}", c.not_before, c.not_after);
     }
     if let Some(problem) = &report.problem {
         eprintln!();

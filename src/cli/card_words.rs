@@ -96,11 +96,7 @@ pub fn explain_piv(e: &PivError) -> Failure {
         )
         .fix("Sjekk PIN-koden nøye før du prøver igjen. Vi prøver aldri PIN på nytt automatisk."),
         PivError::PinBlocked => blocked(),
-        PivError::PinFormat(f) => Failure::new(
-            "pin-format",
-            exit::USAGE,
-            format!("PIN-koden har feil form: {f}. Den ble ikke sendt til kortet, så ingen forsøk er brukt."),
-        ),
+        PivError::PinFormat(f) => super::prompt::pin_format_failure(f),
         PivError::PinStateLost => Failure::new(
             "pin-state-lost",
             exit::CARD_UNUSABLE,
@@ -149,4 +145,14 @@ pub fn unknown_application(hint: Option<&str>) -> Failure {
     Failure::new("unknown-card-application", exit::CARD_UNUSABLE, message).fix(
         "Sjekk at det er ditt personlige smartkort (nivå høyt) som står i leseren, og ikke for eksempel et bankkort.",
     )
+}
+
+/// The card has no certificate in the login slot.
+pub fn no_login_certificate() -> Failure {
+    Failure::new(
+        "no-login-certificate",
+        exit::CARD_UNUSABLE,
+        "Kortet har ikke noe sertifikat for innlogging (PIV Authentication, 9A).",
+    )
+    .fix("Kontakt kortutstederen eller IT-støtte; kortet er ikke klargjort for innlogging.")
 }

@@ -28,9 +28,14 @@ pub struct InspectArgs {
     )]
     pub file: Option<PathBuf>,
 
-    /// Inspect the certificates on the card in the reader instead of a file.
+    /// Inspect the login certificate (PIV Authentication, 9A) on the card in the reader
+    /// instead of a file. Spends no PIN try.
     #[arg(long)]
     pub card: bool,
+
+    /// With --card: the reader to use (see `hjemmekontor readers`).
+    #[arg(long, value_name = "NAME", requires = "card")]
+    pub reader: Option<String>,
 
     /// Judge at this time instead of now, e.g. 2024-01-01T00:00:00Z.
     #[arg(long, value_name = "RFC3339-TIME", value_parser = parse_time)]
@@ -87,24 +92,24 @@ pub fn run(args: &InspectArgs) -> ExitCode {
 }
 
 fn inspect(args: &InspectArgs) -> Result<(Inspection, Option<String>), Failure> {
-    if args.card {
-        return Err(Failure::new(
-            "not-implemented",
-            exit::OTHER,
-            "Å lese sertifikatet fra kortet er ikke tilgjengelig ennå i denne versjonen.",
+    let (shown, mut ders) = if args.card {
+        (
+            "kortet".to_string(),
+            vec![card_login_certificate(args.reader.as_deref())?],
         )
-        .fix("Eksporter sertifikatet til en fil og kjør `hjemmekontor cert inspect FIL`."));
-    }
-    let Some(path) = args.file.as_deref() else {
-        return Err(Failure::new(
-            "usage",
-            exit::USAGE,
-            "Oppgi en sertifikatfil eller --card.",
-        ));
+    } else {
+        let Some(path) = args.file.as_deref() else {
+            return Err(Failure::new(
+                "usage",
+                exit::USAGE,
+                "Oppgi en sertifikatfil eller --card.",
+            ));
+        };
+        let shown = path.display().to_string();
+        let ders = cert::certificates_from_bytes(&read(path)?)
+            .map_err(|e| cert_words::cert_error(&e, &shown))?;
+        (shown, ders)
     };
-    let shown = path.display().to_string();
-    let mut ders = cert::certificates_from_bytes(&read(path)?)
-        .map_err(|e| cert_words::cert_error(&e, &shown))?;
     let der = ders.remove(0);
 
     let chain = if args.roots.is_empty() {
@@ -143,7 +148,18 @@ fn inspect(args: &InspectArgs) -> Result<(Inspection, Option<String>), Failure> 
     let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
     let inspection = cert::inspect_der(&der, &policy, at, chain.as_ref())
         .map_err(|e| cert_words::cert_error(&e, &shown))?;
-    Ok((inspection, Some(shown)))
+    Ok((inspection, (!args.card).then_some(shown)))
+}
+
+/// The login certificate from the card in the reader.
+fn card_login_certificate(reader: Option<&str>) -> Result<Vec<u8>, Failure> {
+    use crate::card::identify::Application;
+    use crate::card::piv::Slot;
+    let opened = super::card::open_card(reader)?;
+    let Application::Piv(mut piv) = opened.application;
+    piv.read_certificate(Slot::Authentication)
+        .map_err(|e| super::card_words::explain_piv(&e))?
+        .ok_or_else(super::card_words::no_login_certificate)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Failure> {
@@ -476,23 +492,6 @@ mod tests {
             "Sertifikatet ditt utløp 25.05.2025."
         );
         assert!(json.get("file").is_none());
-    }
-
-    #[test]
-    fn card_is_not_available_yet() {
-        let args = InspectArgs {
-            file: None,
-            card: true,
-            at: None,
-            roots: vec![],
-            intermediates: vec![],
-            crl: vec![],
-            test_environment: false,
-            warn_days: 60,
-            json: false,
-        };
-        let err = inspect(&args).unwrap_err();
-        assert_eq!(err.kind, "not-implemented");
     }
 
     #[test]
