@@ -7,3 +7,4 @@
 
 pub mod card;
 pub mod secret;
+pub mod vcard;

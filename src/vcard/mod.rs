@@ -1,0 +1,18 @@
+//! The virtual PIV card: a faithful card emulator for tests and the demo, reachable
+//! in-process or through the real PC/SC stack (pcscd + vsmartcard's vpcd).
+//!
+//! - [`piv`]: the card application itself, pure (bytes in, bytes out);
+//! - [`keys`]: certificates and private keys per slot, and the card's key operations;
+//! - [`vpcd`]: the socket loop that puts the card in vpcd's virtual reader;
+//! - [`control`]: pulling the card out and putting it back while it runs.
+//!
+//! It is a development and test tool: its PIN may come from a command line, and its keys
+//! are files. It is never installed on users' machines.
+
+pub mod control;
+pub mod keys;
+pub mod piv;
+pub mod vpcd;
+
+pub use keys::{KeyAlgorithm, KeyError, SlotKey};
+pub use piv::{PivConfig, Slot, VirtualPiv};
