@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hjemmekontor::secret::Pin;
-use hjemmekontor::vcard::control::{self, ControlServer, Presence};
+use hjemmekontor::vcard::control::{self, Presence};
 use hjemmekontor::vcard::vpcd::{self, RunConfig};
 use hjemmekontor::vcard::{PivConfig, Slot, SlotKey, VirtualPiv};
 
@@ -97,6 +97,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -159,27 +160,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| format!("cannot install a signal handler: {e}"))?;
     }
-    control::toggle_on_sigusr1(presence.clone())
-        .map_err(|e| format!("cannot install the SIGUSR1 handler: {e}"))?;
-    let _control = match &args.control {
-        Some(path) => {
-            let status_card = card.clone();
-            let status = Box::new(move || {
-                let c = status_card.lock().unwrap_or_else(|p| p.into_inner());
-                format!(
-                    "apdus={} signatures={} pin_tries={}",
-                    c.apdu_count(),
-                    c.signature_count(),
-                    c.pin_tries_left()
-                )
-            });
-            let server =
-                ControlServer::bind(path, presence.clone(), status).map_err(|e| e.to_string())?;
-            tracing::info!("control socket at {}", path.display());
-            Some(server)
-        }
-        None => None,
-    };
+    let _control = start_control(args.control.as_deref(), &presence, &card)?;
     let config = RunConfig {
         addr: args.vpcd,
         connect_timeout: Duration::from_secs(args.connect_timeout),
@@ -187,6 +168,52 @@ fn run(args: RunArgs) -> Result<(), String> {
     vpcd::run(&config, card, presence, stop).map_err(|e| e.to_string())
 }
 
+/// SIGUSR1 toggling and the control socket: the handle keeps the socket open.
+#[cfg(unix)]
+fn start_control(
+    path: Option<&std::path::Path>,
+    presence: &Arc<Presence>,
+    card: &Arc<Mutex<VirtualPiv>>,
+) -> Result<Option<control::ControlServer>, String> {
+    control::toggle_on_sigusr1(presence.clone())
+        .map_err(|e| format!("cannot install the SIGUSR1 handler: {e}"))?;
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let status_card = card.clone();
+    let status = Box::new(move || {
+        let c = status_card.lock().unwrap_or_else(|p| p.into_inner());
+        format!(
+            "apdus={} signatures={} pin_tries={}",
+            c.apdu_count(),
+            c.signature_count(),
+            c.pin_tries_left()
+        )
+    });
+    let server =
+        control::ControlServer::bind(path, presence.clone(), status).map_err(|e| e.to_string())?;
+    tracing::info!("control socket at {}", path.display());
+    Ok(Some(server))
+}
+
+#[cfg(not(unix))]
+fn start_control(
+    path: Option<&std::path::Path>,
+    _presence: &Arc<Presence>,
+    _card: &Arc<Mutex<VirtualPiv>>,
+) -> Result<Option<()>, String> {
+    match path {
+        Some(_) => Err("--control needs a Unix host".into()),
+        None => Ok(None),
+    }
+}
+
+#[cfg(not(unix))]
+fn ctl(_args: CtlArgs) -> Result<(), String> {
+    Err("the control socket needs a Unix host".into())
+}
+
+#[cfg(unix)]
 fn ctl(args: CtlArgs) -> Result<(), String> {
     // Removal and insertion wait up to ACT_TIMEOUT on the card side; allow for it.
     let timeout = control::ACT_TIMEOUT + Duration::from_secs(2);

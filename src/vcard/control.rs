@@ -5,19 +5,11 @@
 //! the vpcd loop obeys the wish, and two things change it: a Unix control socket taking
 //! one-line commands (`remove`, `insert`, `status`), and `SIGUSR1`, which toggles.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long `remove`/`insert` wait for the vpcd loop to act before answering.
 pub const ACT_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Longest command line accepted on the control socket.
-const MAX_LINE: u64 = 256;
 
 #[derive(Debug, Clone, Copy)]
 struct State {
@@ -149,148 +141,175 @@ pub fn answer_line(line: &str, presence: &Presence, status: &dyn Fn() -> String)
     }
 }
 
-/// Why the control socket could not be set up or used.
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    /// A live process already answers on that path.
-    #[error("another virtual card already listens on control socket {0}")]
-    InUse(PathBuf),
-    /// Creating, reading or writing the socket failed.
-    #[error("control socket {path}: {source}")]
-    Io {
-        /// The socket path.
+/// The Unix control socket and the signal handler (the card runs on Unix hosts only:
+/// vpcd is a pcsc-lite driver).
+#[cfg(unix)]
+mod unix {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::thread::JoinHandle;
+    use std::time::Duration;
+
+    use super::{answer_line, Presence, StatusFn};
+
+    /// Longest command line accepted on the control socket.
+    const MAX_LINE: u64 = 256;
+
+    /// Why the control socket could not be set up or used.
+    #[derive(Debug, thiserror::Error)]
+    pub enum ControlError {
+        /// A live process already answers on that path.
+        #[error("another virtual card already listens on control socket {0}")]
+        InUse(PathBuf),
+        /// Creating, reading or writing the socket failed.
+        #[error("control socket {path}: {source}")]
+        Io {
+            /// The socket path.
+            path: PathBuf,
+            /// What the OS said.
+            #[source]
+            source: std::io::Error,
+        },
+    }
+
+    /// The listening control socket; dropping it stops the thread and removes the file.
+    pub struct ControlServer {
         path: PathBuf,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-}
+        stop: Arc<AtomicBool>,
+        thread: Option<JoinHandle<()>>,
+    }
 
-/// The listening control socket; dropping it stops the thread and removes the file.
-pub struct ControlServer {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+    impl ControlServer {
+        /// Listens on `path` (owner-only permissions). A stale socket file left by a dead
+        /// process is replaced; a live one is an error.
+        pub fn bind(
+            path: &Path,
+            presence: Arc<Presence>,
+            status: StatusFn,
+        ) -> Result<Self, ControlError> {
+            let io = |source| ControlError::Io {
+                path: path.to_owned(),
+                source,
+            };
+            if path.exists() {
+                if UnixStream::connect(path).is_ok() {
+                    return Err(ControlError::InUse(path.to_owned()));
+                }
+                std::fs::remove_file(path).map_err(io)?;
+            }
+            let listener = UnixListener::bind(path).map_err(io)?;
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+            listener.set_nonblocking(true).map_err(io)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let thread_stop = stop.clone();
+            let thread = std::thread::Builder::new()
+                .name("vcard-control".into())
+                .spawn(move || serve(listener, presence, status, thread_stop))
+                .map_err(io)?;
+            Ok(ControlServer {
+                path: path.to_owned(),
+                stop,
+                thread: Some(thread),
+            })
+        }
 
-impl ControlServer {
-    /// Listens on `path` (owner-only permissions). A stale socket file left by a dead
-    /// process is replaced; a live one is an error.
-    pub fn bind(
-        path: &Path,
+        /// The socket path.
+        pub fn path(&self) -> &Path {
+            &self.path
+        }
+    }
+
+    impl Drop for ControlServer {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::SeqCst);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    fn serve(
+        listener: UnixListener,
         presence: Arc<Presence>,
         status: StatusFn,
-    ) -> Result<Self, ControlError> {
-        let io = |source| ControlError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        if path.exists() {
-            if UnixStream::connect(path).is_ok() {
-                return Err(ControlError::InUse(path.to_owned()));
-            }
-            std::fs::remove_file(path).map_err(io)?;
-        }
-        let listener = UnixListener::bind(path).map_err(io)?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
-        }
-        listener.set_nonblocking(true).map_err(io)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread_stop = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("vcard-control".into())
-            .spawn(move || serve(listener, presence, status, thread_stop))
-            .map_err(io)?;
-        Ok(ControlServer {
-            path: path.to_owned(),
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// The socket path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for ControlServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-fn serve(listener: UnixListener, presence: Arc<Presence>, status: StatusFn, stop: Arc<AtomicBool>) {
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                if let Err(e) = answer_client(stream, &presence, &status) {
-                    tracing::warn!("control socket client: {e}");
+        stop: Arc<AtomicBool>,
+    ) {
+        while !stop.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if let Err(e) = answer_client(stream, &presence, &status) {
+                        tracing::warn!("control socket client: {e}");
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    tracing::warn!("control socket accept: {e}");
+                    std::thread::sleep(Duration::from_millis(200));
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                tracing::warn!("control socket accept: {e}");
-                std::thread::sleep(Duration::from_millis(200));
-            }
         }
+    }
+
+    fn answer_client(
+        stream: UnixStream,
+        presence: &Presence,
+        status: &dyn Fn() -> String,
+    ) -> std::io::Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+        let mut line = String::new();
+        BufReader::new((&stream).take(MAX_LINE)).read_line(&mut line)?;
+        let answer = answer_line(&line, presence, status);
+        tracing::info!("control: {} -> {answer}", line.trim());
+        let mut w = &stream;
+        w.write_all(answer.as_bytes())?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+
+    /// Sends one command to a running card's control socket and returns its one-line answer.
+    pub fn send_command(path: &Path, command: &str, timeout: Duration) -> std::io::Result<String> {
+        let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let mut w = &stream;
+        w.write_all(command.trim().as_bytes())?;
+        w.write_all(b"\n")?;
+        let mut line = String::new();
+        BufReader::new((&stream).take(4096)).read_line(&mut line)?;
+        Ok(line.trim_end().to_owned())
+    }
+
+    /// Makes `SIGUSR1` toggle the card in and out, from a background thread.
+    pub fn toggle_on_sigusr1(presence: Arc<Presence>) -> std::io::Result<()> {
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR1])?;
+        std::thread::Builder::new()
+            .name("vcard-sigusr1".into())
+            .spawn(move || {
+                for _ in signals.forever() {
+                    let now = presence.toggle();
+                    tracing::info!("SIGUSR1: card {}", if now { "inserted" } else { "removed" });
+                }
+            })?;
+        Ok(())
     }
 }
 
-fn answer_client(
-    stream: UnixStream,
-    presence: &Presence,
-    status: &dyn Fn() -> String,
-) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
-    let mut line = String::new();
-    BufReader::new((&stream).take(MAX_LINE)).read_line(&mut line)?;
-    let answer = answer_line(&line, presence, status);
-    tracing::info!("control: {} -> {answer}", line.trim());
-    let mut w = &stream;
-    w.write_all(answer.as_bytes())?;
-    w.write_all(b"\n")?;
-    w.flush()
-}
+#[cfg(unix)]
+pub use unix::{send_command, toggle_on_sigusr1, ControlError, ControlServer};
 
-/// Sends one command to a running card's control socket and returns its one-line answer.
-pub fn send_command(path: &Path, command: &str, timeout: Duration) -> std::io::Result<String> {
-    let stream = UnixStream::connect(path)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut w = &stream;
-    w.write_all(command.trim().as_bytes())?;
-    w.write_all(b"\n")?;
-    let mut line = String::new();
-    BufReader::new((&stream).take(4096)).read_line(&mut line)?;
-    Ok(line.trim_end().to_owned())
-}
-
-/// Makes `SIGUSR1` toggle the card in and out, from a background thread.
-pub fn toggle_on_sigusr1(presence: Arc<Presence>) -> std::io::Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR1])?;
-    std::thread::Builder::new()
-        .name("vcard-sigusr1".into())
-        .spawn(move || {
-            for _ in signals.forever() {
-                let now = presence.toggle();
-                tracing::info!("SIGUSR1: card {}", if now { "inserted" } else { "removed" });
-            }
-        })?;
-    Ok(())
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

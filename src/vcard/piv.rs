@@ -628,23 +628,40 @@ impl SimulatedCard for VirtualPiv {
     }
 }
 
-/// A one-line trace of a command with PIN and PUK data redacted, for logs.
+/// Command data bytes shown in a trace before it is cut short.
+const TRACE_DATA: usize = 24;
+
+/// A one-line trace of a command for logs: PIN and PUK data redacted, long data cut short.
 pub fn describe_command(bytes: &[u8]) -> String {
-    match Command::parse(bytes) {
-        Ok(cmd) if matches!(cmd.ins, INS_VERIFY | INS_CHANGE_REFERENCE | INS_RESET_RETRY) => {
-            let mut secret = Command::new(cmd.cla, cmd.ins, cmd.p1, cmd.p2);
-            if !cmd.data().is_empty() {
-                secret = secret.with_secret_data(Zeroizing::new(cmd.data().to_vec()));
-            }
-            secret.le = cmd.le;
-            secret.to_string()
+    let Ok(cmd) = Command::parse(bytes) else {
+        let head = &bytes[..bytes.len().min(4)];
+        return format!("{} [unparseable, {} bytes]", hex(head), bytes.len());
+    };
+    let data = cmd.data();
+    let mut shown = Command::new(cmd.cla, cmd.ins, cmd.p1, cmd.p2);
+    if matches!(cmd.ins, INS_VERIFY | INS_CHANGE_REFERENCE | INS_RESET_RETRY) {
+        if !data.is_empty() {
+            shown = shown.with_secret_data(Zeroizing::new(data.to_vec()));
         }
-        Ok(cmd) => cmd.to_string(),
-        Err(_) if bytes.len() > 4 => {
-            format!("{} [unparseable, {} bytes]", hex(&bytes[..4]), bytes.len())
+    } else if data.len() > TRACE_DATA {
+        let mut line = format!(
+            "{:02X} {:02X} {:02X} {:02X} [{}… {} bytes]",
+            cmd.cla,
+            cmd.ins,
+            cmd.p1,
+            cmd.p2,
+            hex(&data[..TRACE_DATA]),
+            data.len()
+        );
+        if let Some(le) = cmd.le {
+            line.push_str(&format!(" Le={le}"));
         }
-        Err(_) => format!("{} [unparseable]", hex(bytes)),
+        return line;
+    } else {
+        shown = shown.with_data(data.to_vec());
     }
+    shown.le = cmd.le;
+    shown.to_string()
 }
 
 /// Pads a 6–8 digit PIN or PUK with `FF` to 8 bytes, the way it travels in VERIFY.
@@ -910,5 +927,9 @@ mod tests {
         let line = describe_command(&[0x00, 0xCB, 0x3F, 0xFF, 0x03, 0x5C, 0x01, 0x7E, 0x00]);
         assert!(line.contains("5C017E"), "{line}");
         assert!(describe_command(&[1, 2]).contains("unparseable"));
+        let mut long = vec![0x10, 0x87, 0x07, 0x9A, 0xFF];
+        long.extend(std::iter::repeat_n(0xAB, 255));
+        let line = describe_command(&long);
+        assert!(line.ends_with("… 255 bytes]"), "{line}");
     }
 }

@@ -263,6 +263,7 @@ fn serve<C: SimulatedCard>(
         if !presence.wants_inserted() {
             return ServeEnd::Removed;
         }
+        quick_ack(stream);
         match (&*stream).read(&mut buf) {
             Ok(0) => return ServeEnd::Lost("vpcd closed the connection".into()),
             Ok(n) => frames.push(&buf[..n]),
@@ -288,6 +289,17 @@ fn serve<C: SimulatedCard>(
         }
     }
 }
+
+/// Acknowledges vpcd's segments at once. vpcd sends a frame's length and its bytes in two
+/// writes; with Nagle on its side and delayed ACKs on ours, each APDU would wait ~40 ms.
+/// The option is not sticky, so it is set before every read.
+#[cfg(target_os = "linux")]
+fn quick_ack(stream: &TcpStream) {
+    let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn quick_ack(_stream: &TcpStream) {}
 
 fn log_exchange(request: &Request, reply: Option<&[u8]>) {
     match request {
