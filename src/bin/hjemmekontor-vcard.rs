@@ -26,7 +26,7 @@ enum Command {
     /// Put a TEST PIV card into the virtual reader (pcscd + vsmartcard vpcd) until stopped.
     ///
     /// Ctrl-C or SIGTERM takes the card out and exits; SIGUSR1 pulls it out or puts it back.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Pull a running card out, put it back, or ask its state, through its control socket.
     Ctl(CtlArgs),
 }
@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         )
         .init();
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Ctl(args) => ctl(args),
     };
     match result {

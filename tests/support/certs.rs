@@ -57,7 +57,12 @@ fn rsa_pkcs8_pem() -> &'static str {
     })
 }
 
-fn issue(key_pair: &KeyPair, key_pem: String, common_name: &str, usages: Vec<KeyUsagePurpose>) -> TestIdentity {
+fn issue(
+    key_pair: &KeyPair,
+    key_pem: String,
+    common_name: &str,
+    usages: Vec<KeyUsagePurpose>,
+) -> TestIdentity {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CountryName, "NO");
@@ -68,8 +73,16 @@ fn issue(key_pair: &KeyPair, key_pem: String, common_name: &str, usages: Vec<Key
         "UN:NO-9578-4050-100000000001",
     );
     params.distinguished_name = dn;
+    // A fresh serial per certificate: each test card gets its own CHUID GUID, so a host's
+    // cache can never mix two test cards up.
+    let mut serial = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut serial);
+    serial[0] &= 0x7F;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     params.key_usages = usages;
-    let cert = params.self_signed(key_pair).expect("self-signed certificate");
+    let cert = params
+        .self_signed(key_pair)
+        .expect("self-signed certificate");
     TestIdentity {
         cert_pem: cert.pem(),
         cert_der: cert.der().to_vec(),
@@ -80,7 +93,8 @@ fn issue(key_pair: &KeyPair, key_pem: String, common_name: &str, usages: Vec<Key
 /// An RSA-2048 authentication identity (the key is shared within one test binary).
 pub fn rsa_identity(common_name: &str) -> TestIdentity {
     let pem = rsa_pkcs8_pem();
-    let kp = KeyPair::from_pkcs8_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256).expect("RSA key pair");
+    let kp =
+        KeyPair::from_pkcs8_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256).expect("RSA key pair");
     issue(
         &kp,
         pem.to_owned(),
@@ -96,12 +110,22 @@ pub fn rsa_identity(common_name: &str) -> TestIdentity {
 pub fn p256_identity(common_name: &str) -> TestIdentity {
     let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("P-256 key");
     let pem = kp.serialize_pem();
-    issue(&kp, pem, common_name, vec![KeyUsagePurpose::DigitalSignature])
+    issue(
+        &kp,
+        pem,
+        common_name,
+        vec![KeyUsagePurpose::DigitalSignature],
+    )
 }
 
 /// An ECC P-384 identity.
 pub fn p384_identity(common_name: &str) -> TestIdentity {
     let kp = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).expect("P-384 key");
     let pem = kp.serialize_pem();
-    issue(&kp, pem, common_name, vec![KeyUsagePurpose::DigitalSignature])
+    issue(
+        &kp,
+        pem,
+        common_name,
+        vec![KeyUsagePurpose::DigitalSignature],
+    )
 }

@@ -41,7 +41,11 @@ pub fn opensc_module() -> Option<PathBuf> {
 pub fn stack_problem() -> Option<String> {
     let ctx = match pcsc::Context::establish(pcsc::Scope::User) {
         Ok(c) => c,
-        Err(e) => return Some(format!("pcscd is not reachable ({e}); start it with `pcscd`")),
+        Err(e) => {
+            return Some(format!(
+                "pcscd is not reachable ({e}); start it with `pcscd`"
+            ))
+        }
     };
     match first_virtual_reader_in(&ctx) {
         Ok(_) => {}
@@ -118,7 +122,7 @@ pub fn card_present() -> Result<bool, String> {
 /// Waits until the first virtual reader holds a card (`present`) or is empty.
 pub fn wait_for_card(present: bool, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
-    let mut last = String::new();
+    let mut last;
     loop {
         match card_present() {
             Ok(p) if p == present => return Ok(()),
@@ -188,16 +192,15 @@ impl VcardProcess {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.control.exists() {
             if Instant::now() >= deadline {
-                return Err(format!("no control socket after 10 s; log:\n{}", self.log_text()));
+                return Err(format!(
+                    "no control socket after 10 s; log:\n{}",
+                    self.log_text()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        hjemmekontor::vcard::control::send_command(
-            &self.control,
-            command,
-            Duration::from_secs(10),
-        )
-        .map_err(|e| format!("control {command}: {e}"))
+        hjemmekontor::vcard::control::send_command(&self.control, command, Duration::from_secs(10))
+            .map_err(|e| format!("control {command}: {e}"))
     }
 
     /// Whether the process has exited, and how.
@@ -227,6 +230,26 @@ impl Drop for VcardProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How long a card may take to show up in or leave the reader.
+pub const CARD_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Starts a card with `args` once the first reader is empty (the previous test's card
+/// gone), and waits until pcscd sees it. Panics with the card's log when it does not come.
+pub fn start_card<I, S>(args: I) -> VcardProcess
+where
+    I: IntoIterator<Item = S>,
+    S: Into<OsString>,
+{
+    if let Err(e) = wait_for_card(false, CARD_TIMEOUT) {
+        panic!("another card occupies the first virtual reader: {e}");
+    }
+    let mut card = VcardProcess::spawn(args);
+    if let Err(e) = card.wait_present(CARD_TIMEOUT) {
+        panic!("{e}");
+    }
+    card
 }
 
 /// The outcome of a tool run.
