@@ -51,14 +51,15 @@ fn pkcs11_sign(
         "--sign",
         "--mechanism",
         mechanism,
-        "--id",
-        "01",
         "--input-file",
         input.to_str().unwrap(),
         "--output-file",
         output.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
+    if !extra.contains(&"--id") {
+        args.extend_from_slice(&["--id", "01"]);
+    }
     let out = run_tool("pkcs11-tool", &args, TOOL_TIMEOUT).unwrap();
     assert!(
         out.status.success(),
@@ -133,26 +134,42 @@ fn opensc_signs_with_the_rsa_key() {
 }
 
 #[test]
-fn opensc_signs_with_an_ecdsa_p256_key() {
+fn opensc_signs_with_ecdsa_p256_keys_in_9a_and_pin_always_9c() {
     use p256::ecdsa::signature::Verifier;
     use p256::pkcs8::DecodePublicKey;
-    if !stack::require_stack("opensc_signs_with_an_ecdsa_p256_key") {
+    if !stack::require_stack("opensc_signs_with_ecdsa_p256_keys_in_9a_and_pin_always_9c") {
         return;
     }
     let _serial = stack::serial();
-    let id = certs::p256_identity("Test Person P-256");
+    let auth = certs::p256_identity("Test Person P-256");
+    let signing = certs::p256_identity("Test Person P-256 signing");
     let dir = tempfile::tempdir().unwrap();
-    let card = card_with(&id, dir.path(), &[]);
-    let der = pkcs11_sign(
-        &card,
+    let (cert_9c, key_9c) = signing.write_to(dir.path(), "signing");
+    let card = card_with(
+        &auth,
         dir.path(),
-        "ECDSA-SHA256",
-        &["--signature-format", "openssl"],
+        &[
+            "--cert-9c",
+            cert_9c.to_str().unwrap(),
+            "--key-9c",
+            key_9c.to_str().unwrap(),
+        ],
     );
-    let sig = p256::ecdsa::Signature::from_der(&der).expect("DER ECDSA signature");
-    let key = p256::ecdsa::VerifyingKey::from_public_key_der(&id.spki_der()).unwrap();
-    key.verify(b"hjemmekontor: sign me", &sig)
-        .expect("the card's ECDSA signature verifies against its certificate");
+    // OpenSC numbers the PIV keys 01 (9A), 02 (9C), 03 (9D), 04 (9E).
+    for (id, pkcs11_id) in [(&auth, "01"), (&signing, "02")] {
+        let der = pkcs11_sign(
+            &card,
+            dir.path(),
+            "ECDSA-SHA256",
+            &["--signature-format", "openssl", "--id", pkcs11_id],
+        );
+        let sig = p256::ecdsa::Signature::from_der(&der).expect("DER ECDSA signature");
+        let key = p256::ecdsa::VerifyingKey::from_public_key_der(&id.spki_der()).unwrap();
+        key.verify(b"hjemmekontor: sign me", &sig)
+            .unwrap_or_else(|e| panic!("signature by key {pkcs11_id} does not verify: {e}"));
+    }
+    let status = card.ctl("status").unwrap();
+    assert!(status.contains("signatures=2"), "{status}");
 }
 
 #[test]

@@ -109,7 +109,7 @@ impl FrameReader {
 pub enum VpcdError {
     /// Nothing accepted the connection within the time allowed.
     #[error(
-        "cannot reach vpcd at {addr} within {waited:?} ({source}); is pcscd running with the \
+        "cannot reach vpcd at {addr} within {waited:.1?} ({source}); is pcscd running with the \
          vsmartcard vpcd reader driver?"
     )]
     Unreachable {
@@ -360,6 +360,83 @@ mod tests {
         );
         assert_eq!(Request::parse(&[3]), Request::Unknown(vec![3]));
         assert_eq!(Request::parse(&[]), Request::Unknown(vec![]));
+    }
+
+    /// Echoes commands back with 9000 and counts resets.
+    struct Echo {
+        resets: usize,
+    }
+
+    impl SimulatedCard for Echo {
+        fn atr(&self) -> Vec<u8> {
+            vec![0x3B, 0x00]
+        }
+        fn process(&mut self, command: &[u8]) -> Vec<u8> {
+            let mut r = command.to_vec();
+            r.extend_from_slice(&[0x90, 0x00]);
+            r
+        }
+        fn reset(&mut self) {
+            self.resets += 1;
+        }
+    }
+
+    fn read_frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len)?;
+        let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut payload)?;
+        Ok(payload)
+    }
+
+    #[test]
+    fn the_loop_answers_vpcd_and_leaves_and_returns_on_request() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let config = RunConfig {
+            addr: listener.local_addr().unwrap().to_string(),
+            connect_timeout: Duration::from_secs(10),
+        };
+        let card = Arc::new(Mutex::new(Echo { resets: 0 }));
+        let presence = Presence::new(true);
+        let stop = Arc::new(AtomicBool::new(false));
+        let runner = {
+            let (card, presence, stop) = (card.clone(), presence.clone(), stop.clone());
+            std::thread::spawn(move || run(&config, card, presence, stop))
+        };
+        let (mut vpcd, _) = listener.accept().unwrap();
+        vpcd.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // Like vpcd: the length and the payload in separate writes.
+        vpcd.write_all(&[0, 1]).unwrap();
+        vpcd.write_all(&[0x04]).unwrap();
+        assert_eq!(read_frame(&mut vpcd).unwrap(), [0x3B, 0x00]);
+        vpcd.write_all(&encode_frame(&[0x01]).unwrap()).unwrap();
+        vpcd.write_all(&encode_frame(&[0, 0xA4, 4, 0]).unwrap())
+            .unwrap();
+        assert_eq!(read_frame(&mut vpcd).unwrap(), [0, 0xA4, 4, 0, 0x90, 0]);
+        assert!(presence.wait_connected(true, Duration::from_secs(5)));
+
+        presence.request(false);
+        let mut rest = Vec::new();
+        assert_eq!(
+            vpcd.read_to_end(&mut rest).unwrap(),
+            0,
+            "removal closes the socket"
+        );
+        assert!(presence.wait_connected(false, Duration::from_secs(5)));
+
+        presence.request(true);
+        let (mut again, _) = listener.accept().unwrap();
+        again
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        again.write_all(&encode_frame(&[0x04]).unwrap()).unwrap();
+        assert_eq!(read_frame(&mut again).unwrap(), [0x3B, 0x00]);
+
+        stop.store(true, Ordering::SeqCst);
+        runner.join().unwrap().unwrap();
+        // Power on, then the removal's power loss, then the stop's.
+        assert_eq!(card.lock().unwrap().resets, 3);
     }
 
     #[test]
