@@ -3,7 +3,7 @@
 //! Layout follows the architecture (see `docs/architecture.md`):
 //! - [`card`]: APDUs, transports (PC/SC, in-process, replay) and card drivers;
 //! - [`secret`]: PIN and password types that never print;
-//! - `vcard`: the virtual PIV card and the TEST PKI, for tests and the demo.
+//! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
 
 pub mod card;
 pub mod secret;

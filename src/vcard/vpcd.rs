@@ -26,6 +26,10 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:35963";
 /// How often the loop looks at the stop flag and the presence wish while idle.
 const POLL: Duration = Duration::from_millis(100);
 
+/// pcscd polls the card's ATR every fraction of a second; this long without a word means
+/// vpcd is not talking to us.
+const SILENCE_WARNING: Duration = Duration::from_secs(10);
+
 /// A message from vpcd.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -256,7 +260,17 @@ fn serve<C: SimulatedCard>(
     }
     let mut frames = FrameReader::default();
     let mut buf = [0u8; 4096];
+    let connected_at = Instant::now();
+    let mut heard = false;
     loop {
+        if !heard && connected_at.elapsed() > SILENCE_WARNING {
+            // vpcd serves one card per port and leaves a second connection waiting unheard.
+            tracing::warn!(
+                "vpcd has not spoken for {SILENCE_WARNING:?} since we connected; \
+                 is another card already in this reader?"
+            );
+            heard = true;
+        }
         if stop.load(Ordering::SeqCst) {
             return ServeEnd::Stopped;
         }
@@ -266,7 +280,10 @@ fn serve<C: SimulatedCard>(
         quick_ack(stream);
         match (&*stream).read(&mut buf) {
             Ok(0) => return ServeEnd::Lost("vpcd closed the connection".into()),
-            Ok(n) => frames.push(&buf[..n]),
+            Ok(n) => {
+                heard = true;
+                frames.push(&buf[..n]);
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return ServeEnd::Lost(e.to_string()),
