@@ -20,10 +20,23 @@ pub trait SimulatedCard: Send {
 
 /// A shared emulator reached in-process. Clones talk to the same card, so a test can keep
 /// one handle to inspect or reset the card while a driver uses another.
-#[derive(Clone)]
 pub struct InProcessTransport<C: SimulatedCard> {
     card: Arc<Mutex<C>>,
     inserted: Arc<Mutex<bool>>,
+    /// Set when the card was re-inserted: the next transaction reports the reset once, as
+    /// PC/SC does, so drivers learn that any verified PIN is gone.
+    reset_pending: Arc<Mutex<bool>>,
+}
+
+// Not derived: a clone shares the card, so `C` itself need not be `Clone`.
+impl<C: SimulatedCard> Clone for InProcessTransport<C> {
+    fn clone(&self) -> Self {
+        InProcessTransport {
+            card: self.card.clone(),
+            inserted: self.inserted.clone(),
+            reset_pending: self.reset_pending.clone(),
+        }
+    }
 }
 
 impl<C: SimulatedCard> InProcessTransport<C> {
@@ -32,6 +45,7 @@ impl<C: SimulatedCard> InProcessTransport<C> {
         InProcessTransport {
             card: Arc::new(Mutex::new(card)),
             inserted: Arc::new(Mutex::new(true)),
+            reset_pending: Arc::new(Mutex::new(false)),
         }
     }
 
@@ -45,6 +59,7 @@ impl<C: SimulatedCard> InProcessTransport<C> {
         let mut flag = self.inserted.lock().unwrap_or_else(|p| p.into_inner());
         if inserted && !*flag {
             self.with_card(|c| c.reset());
+            *self.reset_pending.lock().unwrap_or_else(|p| p.into_inner()) = true;
         }
         *flag = inserted;
     }
@@ -72,6 +87,9 @@ impl<C: SimulatedCard + 'static> CardTransport for InProcessTransport<C> {
     fn transaction(&mut self) -> Result<Box<dyn Transmit + '_>, TransportError> {
         if !*self.inserted.lock().unwrap_or_else(|p| p.into_inner()) {
             return Err(TransportError::CardRemoved);
+        }
+        if std::mem::take(&mut *self.reset_pending.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Err(TransportError::CardReset);
         }
         Ok(Box::new(InProcessTx { transport: self }))
     }

@@ -224,6 +224,8 @@ pub struct Piv<S: PinState> {
     transport: Box<dyn CardTransport>,
     extended: bool,
     lost_pin_state: bool,
+    /// The card was reset: select the application again before the next command.
+    needs_select: bool,
     _state: PhantomData<S>,
 }
 
@@ -243,6 +245,7 @@ impl Piv<Unverified> {
             extended: transport.supports_extended_length(),
             transport,
             lost_pin_state: false,
+            needs_select: false,
             _state: PhantomData,
         };
         piv.select()?;
@@ -264,6 +267,7 @@ impl Piv<Unverified> {
                     transport: self.transport,
                     extended: self.extended,
                     lost_pin_state: false,
+                    needs_select: false,
                     _state: PhantomData,
                 })
             }
@@ -291,17 +295,29 @@ impl Piv<Unverified> {
 impl<S: PinState> Piv<S> {
     fn run(&mut self, command: &Command) -> Result<Response, PivError> {
         let extended = self.extended;
-        let mut tx = self.transport.transaction().map_err(ExchangeError::from)?;
+        let mut tx = match self.transport.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                if e == TransportError::CardReset {
+                    self.needs_select = true;
+                }
+                return Err(ExchangeError::from(e).into());
+            }
+        };
+        if self.needs_select {
+            let resp = exchange(tx.as_mut(), &select_command(), extended)?;
+            if !resp.is_ok() {
+                return Err(PivError::NotPiv(resp.sw));
+            }
+            self.needs_select = false;
+        }
         Ok(exchange(tx.as_mut(), command, extended)?)
     }
 
     fn select(&mut self) -> Result<(), PivError> {
         // Select with the 9-byte PIX-less AID, as the spec allows; cards answer with the
         // application property template.
-        let cmd = Command::new(0x00, 0xA4, 0x04, 0x00)
-            .with_data(PIV_AID[..9].to_vec())
-            .with_le(256);
-        let resp = self.run(&cmd)?;
+        let resp = self.run(&select_command())?;
         if !resp.is_ok() {
             return Err(PivError::NotPiv(resp.sw));
         }
@@ -465,9 +481,16 @@ impl Piv<Verified> {
             transport: self.transport,
             extended: self.extended,
             lost_pin_state: false,
+            needs_select: self.needs_select || self.lost_pin_state,
             _state: PhantomData,
         }
     }
+}
+
+fn select_command() -> Command {
+    Command::new(0x00, 0xA4, 0x04, 0x00)
+        .with_data(PIV_AID[..9].to_vec())
+        .with_le(256)
 }
 
 fn tag_to_bytes(tag: u32) -> Vec<u8> {
