@@ -274,12 +274,30 @@ impl ToolOutput {
 
 /// Runs a program to completion within `timeout` (killed after it), capturing its output.
 pub fn run_tool(program: &str, args: &[&str], timeout: Duration) -> Result<ToolOutput, String> {
+    run_tool_with_input(program, args, None, timeout)
+}
+
+/// Like [`run_tool`], with `input` (if any) as the program's standard input.
+pub fn run_tool_with_input(
+    program: &str,
+    args: &[&str],
+    input: Option<&str>,
+    timeout: Duration,
+) -> Result<ToolOutput, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let out_path = dir.path().join("stdout");
     let err_path = dir.path().join("stderr");
+    let stdin = match input {
+        Some(text) => {
+            let in_path = dir.path().join("stdin");
+            std::fs::write(&in_path, text).map_err(|e| e.to_string())?;
+            Stdio::from(std::fs::File::open(&in_path).map_err(|e| e.to_string())?)
+        }
+        None => Stdio::null(),
+    };
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(std::fs::File::create(&out_path).map_err(|e| e.to_string())?)
         .stderr(std::fs::File::create(&err_path).map_err(|e| e.to_string())?)
         .spawn()
