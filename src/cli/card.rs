@@ -414,11 +414,15 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
         } else {
             ""
         };
-        println!("  {} ({}){login}", c.slot.label(), c.purpose);
+        println!("  {}{login}", c.slot.label());
         match &c.inspection {
             Some(inspection) => {
                 for line in render(inspection).lines() {
-                    println!("    {line}");
+                    if line.is_empty() {
+                        println!();
+                    } else {
+                        println!("    {line}");
+                    }
                 }
             }
             None => println!(
