@@ -9,3 +9,4 @@
 pub mod access;
 pub mod auth;
 pub mod config;
+pub mod config_cli;
