@@ -99,3 +99,54 @@ pub fn authorize<'c>(
         Err(AccessError::NotGranted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::testutil;
+
+    fn ids(targets: &[Target]) -> Vec<&str> {
+        targets.iter().map(|t| t.id.as_str()).collect()
+    }
+
+    #[test]
+    fn machines_and_groups_expand_to_targets() {
+        let c = testutil::config();
+        assert_eq!(ids(&targets(&c, "kari")), ["kontor-1"]);
+        // The grant says "Ola"; usernames ignore ASCII case.
+        assert_eq!(ids(&targets(&c, "ola")), ["lv-1", "lv-2"]);
+        assert!(targets(&c, "nils").is_empty());
+        assert!(targets(&c, "nobody").is_empty());
+    }
+
+    #[test]
+    fn authorize_only_what_a_grant_names() {
+        let c = testutil::config();
+        assert_eq!(
+            authorize(&c, "kari", "kontor-1").unwrap().address,
+            "10.0.0.1:3389"
+        );
+        assert_eq!(
+            authorize(&c, "ola", "lv-2").unwrap().address,
+            "lv-2.kommune.example:3389"
+        );
+        let not_granted = authorize(&c, "kari", "lv-1").unwrap_err();
+        let unknown = authorize(&c, "kari", "lv-9").unwrap_err();
+        assert_eq!(not_granted, AccessError::NotGranted);
+        assert_eq!(unknown, AccessError::UnknownTarget);
+        // Different for the audit, the same for the client.
+        assert_ne!(not_granted.audit_code(), unknown.audit_code());
+        assert_eq!(not_granted.client_message(), unknown.client_message());
+        // Ids are exact: no case folding, no prefixes.
+        assert!(authorize(&c, "kari", "KONTOR-1").is_err());
+        assert!(authorize(&c, "kari", "kontor").is_err());
+    }
+
+    #[test]
+    fn a_target_never_serialises_its_address() {
+        let c = testutil::config();
+        let json = serde_json::to_string(&targets(&c, "ola")).unwrap();
+        assert!(!json.contains("10.0.1.1"), "{json}");
+        assert!(json.contains("\"lv-1\""));
+    }
+}

@@ -578,11 +578,11 @@ pub fn check_login(
 
     let credentials = match user {
         None => {
-            verify_password(&config.dummy_hash, attempt.password);
+            verify_password(config.dummy_hash.as_str(), attempt.password);
             Err(RefusalReason::UnknownUser)
         }
         Some(u) if cert_id.as_deref() != Some(u.personal_id.as_str()) => {
-            verify_password(&config.dummy_hash, attempt.password);
+            verify_password(config.dummy_hash.as_str(), attempt.password);
             Err(RefusalReason::IdentifierNotBound)
         }
         Some(u) if !verify_password(u.password_hash.as_str(), attempt.password) => {
@@ -654,5 +654,505 @@ fn locked(until: Instant, now: Instant) -> ClientRefusal {
     let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
     ClientRefusal::LockedOut {
         retry_after_secs: secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::testutil::{self, pw, KARI_ID, KARI_PASSWORD, OLA_ID};
+    use std::net::Ipv4Addr;
+
+    const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn policy() -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: 3,
+            max_failures_per_address: 5,
+            window_secs: 60,
+            lock_secs: 60,
+            max_lock_secs: 240,
+        }
+    }
+
+    #[test]
+    fn hash_and_verify() {
+        let p = pw("riktig hest batteri stift");
+        let h = hash_password_with(&p, HashParams::TEST_ONLY).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert!(verify_password(&h, &p));
+        assert!(!verify_password(&h, &pw("riktig hest batteri stift ")));
+        assert!(!verify_password("not a hash", &p));
+        assert!(!verify_password("", &p));
+        // A fresh salt every time.
+        assert_ne!(h, hash_password_with(&p, HashParams::TEST_ONLY).unwrap());
+        assert_eq!(
+            hash_params(&h),
+            Some(HashParams::TEST_ONLY),
+            "parameters are read back"
+        );
+    }
+
+    #[test]
+    fn the_recommended_parameters_are_owasps() {
+        let h = hash_password(&pw("x")).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+    }
+
+    #[test]
+    fn only_argon2id_phc_strings_are_accepted() {
+        assert!(check_hash_format(
+            "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        )
+        .unwrap_err()
+        .contains("argon2i,"));
+        assert!(check_hash_format("$2b$12$abcdefghijklmnopqrstuu").is_err());
+        assert!(check_hash_format("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ").is_err());
+        assert!(check_hash_format("plaintext").is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_a_real_verification() {
+        let like = hash_password_with(&pw("x"), HashParams::TEST_ONLY).unwrap();
+        let dummy = dummy_hash_like(Some(&like));
+        assert_eq!(check_hash_format(&dummy), Ok(()));
+        assert_eq!(hash_params(&dummy), Some(HashParams::TEST_ONLY));
+        assert!(!verify_password(&dummy, &pw("x")));
+        let default = dummy_hash_like(None);
+        assert_eq!(hash_params(&default), Some(HashParams::RECOMMENDED));
+    }
+
+    #[test]
+    fn lockout_timeline_per_user_with_backoff() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + secs(s);
+        let mut l = Lockout::new(policy());
+        assert_eq!(l.record_failure("kari", HOME, at(0)), LockState::Open);
+        assert_eq!(l.record_failure("kari", HOME, at(1)), LockState::Open);
+        // Third failure within the window: locked for lock_secs.
+        assert_eq!(
+            l.record_failure("KARI", OTHER, at(2)),
+            LockState::Locked {
+                until: at(62),
+                scope: LockScope::User
+            }
+        );
+        assert!(l.state("kari", HOME, at(61)).is_locked());
+        assert_eq!(l.state("kari", HOME, at(62)), LockState::Open);
+        // Failures during a lock neither count nor extend it.
+        let mut during = l.clone();
+        during.record_failure("kari", HOME, at(30));
+        assert_eq!(during.state("kari", HOME, at(62)), LockState::Open);
+        // The second lock lasts twice as long, the third four times, then it is capped.
+        for s in [63, 64] {
+            assert_eq!(l.record_failure("kari", HOME, at(s)), LockState::Open);
+        }
+        assert_eq!(
+            l.record_failure("kari", HOME, at(65)),
+            LockState::Locked {
+                until: at(65 + 120),
+                scope: LockScope::User
+            }
+        );
+        for s in [185, 186] {
+            l.record_failure("kari", OTHER, at(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", OTHER, at(187)),
+            LockState::Locked {
+                until: at(187 + 240),
+                scope: LockScope::User
+            }
+        );
+        for s in [427, 428] {
+            l.record_failure("kari", OTHER, at(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", OTHER, at(429)),
+            LockState::Locked {
+                until: at(429 + 240),
+                scope: LockScope::User
+            }
+        );
+        // A success forgets the user's history: the next lock is a first one again.
+        l.record_success("kari");
+        for s in [700, 701] {
+            l.record_failure("kari", HOME, at(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", HOME, at(702)),
+            LockState::Locked {
+                until: at(762),
+                scope: LockScope::User
+            }
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(policy());
+        l.record_failure("kari", HOME, t0);
+        l.record_failure("kari", HOME, t0 + secs(30));
+        // The first failure is 60 s old: out of the window.
+        assert_eq!(
+            l.record_failure("kari", HOME, t0 + secs(60)),
+            LockState::Open
+        );
+        assert!(l.record_failure("kari", HOME, t0 + secs(61)).is_locked());
+    }
+
+    #[test]
+    fn backoff_is_forgotten_after_a_quiet_period() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(policy());
+        for s in 0..3 {
+            l.record_failure("kari", HOME, t0 + secs(s));
+        }
+        // Lock ended at 62; quiet until 62 + 240: the next lock is a first one again.
+        for s in [302, 303] {
+            l.record_failure("kari", HOME, t0 + secs(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", HOME, t0 + secs(304)),
+            LockState::Locked {
+                until: t0 + secs(364),
+                scope: LockScope::User
+            }
+        );
+    }
+
+    #[test]
+    fn one_address_trying_many_usernames_is_locked() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(policy());
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            assert_eq!(
+                l.record_failure(name, HOME, t0 + secs(i as u64)),
+                LockState::Open
+            );
+        }
+        assert_eq!(
+            l.record_failure("e", HOME, t0 + secs(4)),
+            LockState::Locked {
+                until: t0 + secs(64),
+                scope: LockScope::Address
+            }
+        );
+        // Any username from that address is locked; the same username elsewhere is not.
+        assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
+        assert_eq!(l.state("kari", OTHER, t0 + secs(5)), LockState::Open);
+        // A success does not clear the address.
+        l.record_success("kari");
+        assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(LockoutPolicy {
+            max_failures_per_address: 10_000,
+            ..policy()
+        });
+        for i in 0..(MAX_TRACKED + 10) {
+            l.record_failure(&format!("u{i}"), HOME, t0 + Duration::from_millis(i as u64));
+        }
+        assert!(l.tracked().0 <= MAX_TRACKED);
+        // Over-long usernames are keyed by their first characters only.
+        let long = "x".repeat(10_000);
+        l.record_failure(&long, OTHER, t0);
+        assert!(l.users.keys().all(|k| k.chars().count() <= MAX_KEY_CHARS));
+    }
+
+    fn attempt<'a>(
+        personal_id: &'a str,
+        username: &'a str,
+        password: &'a Password,
+    ) -> LoginAttempt<'a> {
+        LoginAttempt {
+            source: HOME,
+            personal_id,
+            username,
+            password,
+        }
+    }
+
+    #[test]
+    fn a_good_login_gets_its_targets() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let p = pw(KARI_PASSWORD);
+        let ok = check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt(KARI_ID, "Kari", &p),
+            || Ok(()),
+        )
+        .unwrap();
+        assert_eq!(ok.user, "kari");
+        assert_eq!(ok.display_name.as_deref(), Some("Kari Nordmann"));
+        assert_eq!(ok.targets[0].id, "kontor-1");
+        // The certificate may write the identifier without the prefix.
+        assert!(check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt("9578-4050-100000001", "kari", &p),
+            || Ok(())
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn unknown_user_foreign_card_and_wrong_password_look_the_same() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let now = Instant::now();
+        let right = pw(KARI_PASSWORD);
+        let wrong = pw("feil");
+        let unknown = check_login(&c, &mut l, now, &attempt(KARI_ID, "karin", &right), || {
+            Ok(())
+        })
+        .unwrap_err();
+        let foreign =
+            check_login(&c, &mut l, now, &attempt(OLA_ID, "kari", &right), || Ok(())).unwrap_err();
+        let bad_pw = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt(KARI_ID, "kari", &wrong),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(unknown.reason, RefusalReason::UnknownUser);
+        assert_eq!(unknown.audit_user, None);
+        assert_eq!(foreign.reason, RefusalReason::IdentifierNotBound);
+        assert_eq!(foreign.audit_user.as_deref(), Some("kari"));
+        assert_eq!(bad_pw.reason, RefusalReason::WrongPassword);
+        for r in [&unknown, &foreign, &bad_pw] {
+            assert_eq!(r.client, ClientRefusal::BadCredentials);
+            assert_eq!(r.client.message(), BAD_CREDENTIALS_MESSAGE);
+        }
+    }
+
+    #[test]
+    fn the_binding_is_checked_before_the_password() {
+        // Ola's card with Kari's name and a wrong password: refused for the card.
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let r = check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt(OLA_ID, "kari", &pw("feil")),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::IdentifierNotBound);
+        // A certificate without a readable identifier is bound to nobody.
+        let r = check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt("", "kari", &pw(KARI_PASSWORD)),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::IdentifierNotBound);
+    }
+
+    #[test]
+    fn locked_out_even_with_the_right_password_and_guesses_learn_nothing() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let t0 = Instant::now();
+        let wrong = pw("feil");
+        let right = pw(KARI_PASSWORD);
+        let mut last = None;
+        for s in 0..3 {
+            last = Some(
+                check_login(
+                    &c,
+                    &mut l,
+                    t0 + secs(s),
+                    &attempt(KARI_ID, "kari", &wrong),
+                    || Ok(()),
+                )
+                .unwrap_err(),
+            );
+        }
+        // The failure that locks says so.
+        let last = last.unwrap();
+        assert_eq!(last.reason, RefusalReason::WrongPassword);
+        assert_eq!(
+            last.client,
+            ClientRefusal::LockedOut {
+                retry_after_secs: 60
+            }
+        );
+        let posture_asked = std::cell::Cell::new(false);
+        let r = check_login(
+            &c,
+            &mut l,
+            t0 + secs(10),
+            &attempt(KARI_ID, "kari", &right),
+            || {
+                posture_asked.set(true);
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::LockedOut);
+        assert_eq!(r.lock, Some(LockScope::User));
+        assert_eq!(
+            r.client,
+            ClientRefusal::LockedOut {
+                retry_after_secs: 52
+            }
+        );
+        assert!(!posture_asked.get(), "posture comes after lockout");
+        // A wrong guess during the lock gets the same answer as the right password.
+        let r = check_login(
+            &c,
+            &mut l,
+            t0 + secs(10),
+            &attempt(KARI_ID, "kari", &wrong),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::WrongPassword);
+        assert_eq!(
+            r.client,
+            ClientRefusal::LockedOut {
+                retry_after_secs: 52
+            }
+        );
+        // After the lock, the right password gets in and clears the count.
+        assert!(check_login(
+            &c,
+            &mut l,
+            t0 + secs(62),
+            &attempt(KARI_ID, "kari", &right),
+            || { Ok(()) }
+        )
+        .is_ok());
+        assert_eq!(l.state("kari", OTHER, t0 + secs(62)), LockState::Open);
+    }
+
+    #[test]
+    fn unknown_usernames_lock_like_known_ones() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let t0 = Instant::now();
+        let p = pw("x");
+        let mut clients = Vec::new();
+        for s in 0..4 {
+            let a = LoginAttempt {
+                source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, s as u8)),
+                ..attempt(KARI_ID, "finnes-ikke", &p)
+            };
+            clients.push(
+                check_login(&c, &mut l, t0 + secs(s), &a, || Ok(()))
+                    .unwrap_err()
+                    .client,
+            );
+        }
+        assert_eq!(clients[1], ClientRefusal::BadCredentials);
+        assert!(matches!(clients[2], ClientRefusal::LockedOut { .. }));
+        assert!(matches!(clients[3], ClientRefusal::LockedOut { .. }));
+    }
+
+    #[test]
+    fn posture_then_grants() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let now = Instant::now();
+        let p = pw(KARI_PASSWORD);
+        let r = check_login(&c, &mut l, now, &attempt(KARI_ID, "kari", &p), || {
+            Err("brannmuren er slått av".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::PostureRefused);
+        assert!(r.client.message().contains("brannmuren er slått av"));
+        // Posture failures are not password failures.
+        assert_eq!(l.tracked(), (0, 0));
+
+        let nils = pw("nils-sitt-passord");
+        let r = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt("UN:NO-9578-4050-100000003", "nils", &nils),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::NoGrants);
+        assert_eq!(r.client.code(), "no-grants");
+        // And a posture refusal comes before a missing grant.
+        let r = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt("UN:NO-9578-4050-100000003", "nils", &nils),
+            || Err("gammelt antivirus".into()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::PostureRefused);
+    }
+
+    #[test]
+    fn reasons_have_the_audit_names() {
+        let all = [
+            RefusalReason::UnknownUser,
+            RefusalReason::IdentifierNotBound,
+            RefusalReason::WrongPassword,
+            RefusalReason::LockedOut,
+            RefusalReason::PostureRefused,
+            RefusalReason::NoGrants,
+        ];
+        let names: Vec<String> = all
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "unknown-user",
+                "identifier-not-bound",
+                "wrong-password",
+                "locked-out",
+                "posture-refused",
+                "no-grants"
+            ]
+        );
+        for r in all {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            let back: RefusalReason = serde_json::from_value(r.as_str().into()).unwrap();
+            assert_eq!(back, r);
+        }
+    }
+
+    #[test]
+    fn lock_messages_round_minutes_up() {
+        let m = |s| {
+            ClientRefusal::LockedOut {
+                retry_after_secs: s,
+            }
+            .fix()
+        };
+        assert!(m(1).starts_with("Vent 1 minutt og"));
+        assert!(m(61).starts_with("Vent 2 minutter"));
     }
 }

@@ -93,7 +93,7 @@ pub struct Config {
     pub grants: Vec<Grant>,
     /// A hash no password matches, with the users' parameters, verified for unknown users so
     /// the answer takes as long as for a known one.
-    pub(crate) dummy_hash: String,
+    pub(crate) dummy_hash: PhcHash,
 }
 
 /// `[gateway]`.
@@ -1355,7 +1355,7 @@ pub fn parse(
                 groups,
                 machines,
                 grants,
-                dummy_hash,
+                dummy_hash: PhcHash(dummy_hash),
             })
         }
         _ => Err(errors),
@@ -1379,4 +1379,344 @@ pub fn load(path: &Path) -> Result<Config, LoadError> {
         _ => Path::new("."),
     };
     parse(&text, base, &probe_disk).map_err(LoadError::Invalid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::testutil::{self, base, probe};
+
+    fn errors_of(text: &str) -> Vec<ConfigError> {
+        parse(text, &base(), &probe).unwrap_err()
+    }
+
+    /// The test configuration with `from` replaced by `to` (once, and it must be there).
+    fn edited(from: &str, to: &str) -> String {
+        let text = testutil::text();
+        assert!(text.contains(from), "{from}");
+        text.replacen(from, to, 1)
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    #[test]
+    fn the_test_configuration_reads_with_defaults_and_resolved_paths() {
+        let c = testutil::config();
+        assert_eq!(c.gateway.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(
+            c.gateway.server_cert,
+            PathBuf::from("/etc/hjemmekontor/pki/gateway.pem")
+        );
+        assert_eq!(c.gateway.required_level, Level::PersonHigh);
+        assert!(!c.gateway.test_environment);
+        assert_eq!(c.gateway.reload_interval_secs, 3600);
+        assert_eq!(c.limits.max_frame_bytes, 65_536);
+        assert_eq!(c.lockout.max_failures, 3);
+        assert_eq!(c.users.len(), 3);
+        // The prefix-less form is stored normalised, as the certificate core gives it.
+        assert_eq!(c.user("OLA").unwrap().personal_id, testutil::OLA_ID);
+        assert_eq!(c.machines[1].group.as_deref(), Some("legevakt"));
+        assert!(dangerous_options(&c).iter().any(|d| d.contains("svake")));
+        assert_eq!(c.auth_policy().required_level, Level::PersonHigh);
+    }
+
+    #[test]
+    fn absolute_paths_stay_absolute() {
+        let c = parse(
+            &edited("\"pki/crl.pem\"", "\"/var/lib/crl/buypass.crl\""),
+            &base(),
+            &probe,
+        )
+        .unwrap();
+        assert_eq!(
+            c.trust.crls,
+            vec![PathBuf::from("/var/lib/crl/buypass.crl")]
+        );
+    }
+
+    #[test]
+    fn missing_files_are_named_at_their_line() {
+        let text = testutil::text();
+        let errors = parse(&text, &base(), &|p: &Path| {
+            if p.ends_with("root-ca.pem") {
+                PathKind::Missing
+            } else {
+                probe(p)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, line_of(&text, "anchors"));
+        assert!(errors[0].message.contains("root-ca.pem finnes ikke"));
+    }
+
+    #[test]
+    fn each_mistake_is_reported_at_its_line() {
+        let text = edited("listen = \"127.0.0.1:8443\"", "listen = \"localhost:8443\"")
+            .replacen("id = \"lv-2\"", "id = \"lv-1\"", 1)
+            .replacen("address = \"10.0.0.1:3389\"", "address = \"10.0.0.1\"", 1)
+            .replacen("machines = [\"kontor-1\"]", "machines = [\"kontor-9\"]", 1)
+            .replacen("max_failures = 3", "max_failures = 0", 1)
+            .replacen("group = \"legevakt\"", "group = \"legevakten\"", 1);
+        let errors = errors_of(&text);
+        let at = |needle: &str, what: &str| {
+            let line = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(needle))
+                .map(|(i, _)| i + 1)
+                .last()
+                .unwrap();
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.line == line && e.message.contains(what)),
+                "{what} on line {line}: {errors:#?}"
+            );
+        };
+        at("localhost:8443", "IP-adresse:port");
+        at("lv-1\"", "er allerede definert på linje");
+        at("10.0.0.1\"", "mangler :port");
+        at("kontor-9", "ukjent maskin `kontor-9`");
+        at("max_failures = 0", "utenfor det tillatte området");
+        at("legevakten", "ukjent gruppe `legevakten`");
+        assert_eq!(errors.len(), 6, "{errors:#?}");
+        // Sorted by position.
+        assert!(errors.windows(2).all(|w| w[0].line <= w[1].line));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let text = "# æøå\n[gateway]\nlisten = \"x\"\nserver_cert = \"a.pem\"\nserver_key = \"a.key\"\n\"kåre\" = 1\n";
+        let errors = errors_of(text);
+        let e = errors
+            .iter()
+            .find(|e| e.message.contains("ukjent nøkkel"))
+            .unwrap();
+        assert_eq!((e.line, e.column), (6, 1));
+        assert_eq!(line_column("æøå x", "æøå ".len()), (1, 5));
+    }
+
+    #[test]
+    fn every_unknown_key_and_every_bad_value_in_one_table() {
+        let text = "[gateway]\nlisten = 5\nserver_cert = \"a.pem\"\nserver_key = true\nfoo = 1\nbar = 2\n\
+                    [trust]\nanchors = [\"r.pem\"]\ncrls = [\"c.pem\"]\n[audit]\npath = \"a.log\"\n";
+        let errors = errors_of(text);
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![2, 4, 5, 6], "{errors:#?}");
+        // `listen` was required: taking it out is not reported again as missing.
+        assert!(!errors.iter().any(|e| e.message.contains("mangler")));
+    }
+
+    #[test]
+    fn missing_sections_and_keys_are_reported() {
+        let errors = errors_of("[gateway]\nlisten = \"0.0.0.0:1\"\n");
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("mangler `server_cert`")));
+        assert!(messages.iter().any(|m| m.contains("[trust]")));
+        assert!(messages.iter().any(|m| m.contains("[audit]")));
+    }
+
+    #[test]
+    fn syntax_errors_are_all_reported_and_nothing_else() {
+        let errors = errors_of("[gateway\nlisten = \n[[user]]\nx = \"a\n");
+        assert!(errors.len() >= 2, "{errors:#?}");
+        assert!(errors.iter().all(|e| e.message.starts_with("ugyldig TOML")));
+        assert_eq!(errors[0].line, 1);
+    }
+
+    #[test]
+    fn a_single_user_table_is_explained() {
+        let errors = errors_of(&edited("[[group]]", "[group]"));
+        assert!(
+            errors.iter().any(|e| e.message.contains("[[group]]")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn a_broken_user_still_counts_as_defined() {
+        // The user entry has a bad type, but the grant naming it is not reported too.
+        let text = edited("display_name = \"Kari Nordmann\"", "display_name = 5");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!(errors[0].line, line_of(&text, "display_name"));
+    }
+
+    #[test]
+    fn usernames_and_personal_ids_are_unique() {
+        let text = edited("username = \"ola\"", "username = \"KARI\"");
+        let errors = errors_of(&text);
+        assert!(errors[0].message.contains("allerede definert på linje"));
+        let text = edited("\"9578-4050-100000002\"", "\"UN:NO-9578-4050-100000001\"");
+        let errors = errors_of(&text);
+        assert!(
+            errors[0].message.contains("ett kort hører til én bruker"),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn personal_ids_have_the_norwegian_form() {
+        for bad in [
+            "12345678901",
+            "UN:SE-9578-4050-1",
+            "9578-4050-",
+            "UN:NO-9578-4050-1 2",
+        ] {
+            let errors = errors_of(&edited(testutil::KARI_ID, bad));
+            assert!(
+                errors[0].message.contains("UN:NO-9578"),
+                "{bad}: {errors:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_password_in_the_hash_field_is_never_repeated() {
+        for secret in [
+            "Sommer2024!",
+            "$argon2i$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+        ] {
+            let text = testutil::text();
+            let start = text.find("password_hash = \"$argon2id").unwrap();
+            let end = start + text[start..].find('\n').unwrap();
+            let text = format!(
+                "{}password_hash = \"{secret}\"{}",
+                &text[..start],
+                &text[end..]
+            );
+            let errors = errors_of(&text);
+            assert_eq!(errors.len(), 1, "{errors:#?}");
+            assert!(errors[0].message.contains("argon2id"));
+            assert!(!errors[0].message.contains(secret));
+        }
+        // A wrong type never repeats the value either.
+        let errors = errors_of(&edited(
+            "listen = ",
+            "test_environment = \"Sommer2024!\"\nlisten = ",
+        ));
+        assert!(
+            errors.iter().all(|e| !e.message.contains("Sommer2024")),
+            "{errors:#?}"
+        );
+    }
+
+    #[test]
+    fn hashes_with_absurd_parameters_are_refused() {
+        let text = testutil::text();
+        let start = text.find("$argon2id$v=19$m=64,t=1,p=1$").unwrap();
+        let text = format!(
+            "{}$argon2id$v=19$m=4194304,t=1,p=1${}",
+            &text[..start],
+            &text[start + "$argon2id$v=19$m=64,t=1,p=1$".len()..]
+        );
+        let errors = errors_of(&text);
+        assert!(errors[0].message.contains("urimelig høye"), "{errors:#?}");
+    }
+
+    #[test]
+    fn without_crls_only_with_the_dangerous_switch() {
+        let text = edited("crls = [\"pki/crl.pem\"]\n", "");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].line, line_of(&text, "[trust]"));
+        let text = format!("{text}\n[dangerous]\nallow_no_crl = true\n");
+        let c = parse(&text, &base(), &probe).unwrap();
+        assert!(dangerous_options(&c)
+            .iter()
+            .any(|d| d.starts_with("dangerous.allow_no_crl")));
+    }
+
+    #[test]
+    fn weakening_options_are_named() {
+        let text = edited(
+            "listen = \"127.0.0.1:8443\"",
+            "listen = \"127.0.0.1:8443\"\ntest_environment = true\nrequired_level = \"person-high-hsm\"",
+        );
+        let c = parse(&text, &base(), &probe).unwrap();
+        let d = dangerous_options(&c);
+        assert!(d[0].starts_with("gateway.test_environment = true"));
+        assert!(d[1].starts_with("gateway.required_level = \"person-high-hsm\""));
+        let errors = errors_of(&text.replace("person-high-hsm", "enterprise"));
+        assert!(errors[0].message.contains("required_level"));
+    }
+
+    #[test]
+    fn a_grant_must_name_something() {
+        let text = edited("machines = [\"kontor-1\"]", "");
+        let errors = errors_of(&text);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0]
+            .message
+            .contains("ingen maskiner og ingen grupper"));
+        let grant_line = text
+            .lines()
+            .position(|l| l.starts_with("[[grant]]"))
+            .unwrap()
+            + 1;
+        assert_eq!(errors[0].line, grant_line);
+    }
+
+    #[test]
+    fn addresses() {
+        for good in [
+            "10.1.2.3:3389",
+            "pc-12.legesenter.kommune.no:3389",
+            "[fe80::1]:3389",
+            "pc1:1",
+        ] {
+            assert_eq!(check_address(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "10.1.2.3",
+            "10.1.2.3:0",
+            "10.1.2.3:65536",
+            "fe80::1:3389",
+            "[fe80::zz]:3389",
+            ":3389",
+            "-pc:3389",
+            "pc_1:3389",
+            "300.1.2.3:3389",
+            "",
+        ] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn lockout_backoff_bounds_are_consistent() {
+        let errors = errors_of(&edited("max_lock_secs = 240", "max_lock_secs = 30"));
+        assert!(errors[0].message.contains("max_lock_secs"));
+    }
+
+    #[test]
+    fn fields_are_read_from_the_structs() {
+        assert_eq!(
+            fields_of::<RawAudit>(),
+            &["path"],
+            "the probe deserializer sees serde's field list"
+        );
+        assert!(fields_of::<RawGateway>().contains(&"reload_interval_secs"));
+    }
+
+    #[test]
+    fn serde_messages_are_translated_without_values() {
+        assert_eq!(translate("missing field `listen`"), "mangler `listen`");
+        assert_eq!(
+            translate("invalid type: string \"hemmelig\", expected a boolean"),
+            "feil type: fant tekst, ventet true eller false"
+        );
+        assert!(translate("unknown field `x`, expected `path`").contains("ukjent nøkkel `x`"));
+    }
+
+    #[test]
+    fn hash_does_not_print() {
+        let c = testutil::config();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("$argon2id"));
+        assert!(debug.contains("PhcHash(REDACTED)"));
+    }
 }
