@@ -264,7 +264,8 @@ impl Counter {
             let secs = policy
                 .lock_secs
                 .saturating_mul(factor)
-                .min(policy.max_lock_secs);
+                .min(policy.max_lock_secs)
+                .min(LONGEST_LOCK_SECS);
             let until = now + Duration::from_secs(secs);
             self.locked_until = Some(until);
             self.level = self.level.saturating_add(1);
@@ -288,6 +289,10 @@ impl Counter {
                 .is_none_or(|u| now.saturating_duration_since(u) >= max_lock)
     }
 }
+
+/// A hard cap on one lock whatever the policy says, so the clock arithmetic cannot overflow
+/// (the configuration allows at most a week).
+const LONGEST_LOCK_SECS: u64 = 365 * 86_400;
 
 /// Most keys remembered at once (per kind); beyond it idle keys are dropped, then the oldest.
 const MAX_TRACKED: usize = 100_000;
@@ -850,6 +855,24 @@ mod tests {
         // A success does not clear the address.
         l.record_success("kari");
         assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
+    }
+
+    #[test]
+    fn an_absurd_policy_does_not_overflow_the_clock() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(LockoutPolicy {
+            max_failures: 1,
+            max_failures_per_address: 1,
+            window_secs: u64::MAX,
+            lock_secs: u64::MAX,
+            max_lock_secs: u64::MAX,
+        });
+        for s in 0..40 {
+            l.record_failure("kari", HOME, t0 + secs(s * LONGEST_LOCK_SECS));
+        }
+        assert!(l
+            .state("kari", HOME, t0 + secs(39 * LONGEST_LOCK_SECS))
+            .is_locked());
     }
 
     #[test]
