@@ -557,3 +557,47 @@ fn login_checks_come_in_order() {
     let ok = login(&config, &mut lockout, now, KARI_ID, "kari", "kari-passord").unwrap();
     assert_eq!(ok.user, "kari");
 }
+
+#[test]
+fn damaged_files_give_errors_never_panics() {
+    let probe = |_: &Path| PathKind::File;
+    let base = Path::new("/srv/gw");
+    let lines: Vec<&str> = EXAMPLE.lines().collect();
+    let mut damaged = Vec::new();
+    for i in 0..lines.len() {
+        // Each line left out, and each line doubled.
+        let mut without = lines.clone();
+        without.remove(i);
+        damaged.push(without.join("\n"));
+        let mut doubled = lines.clone();
+        doubled.insert(i, lines[i]);
+        damaged.push(doubled.join("\n"));
+    }
+    // Cut anywhere (on a character boundary).
+    for cut in (0..EXAMPLE.len()).step_by(37) {
+        if EXAMPLE.is_char_boundary(cut) {
+            damaged.push(EXAMPLE[..cut].to_string());
+        }
+    }
+    for text in [
+        "",
+        "\u{feff}",
+        "[[user]]\n[user]",
+        "a = 1\n[a]",
+        "[gateway]\nlisten = 1e400",
+    ] {
+        damaged.push(text.to_string());
+    }
+    for text in &damaged {
+        if let Err(errors) = config::parse(text, base, &probe) {
+            assert!(!errors.is_empty());
+            for e in errors {
+                assert!(
+                    e.line >= 1 && e.line <= text.lines().count().max(1) + 1,
+                    "{e:?}"
+                );
+                assert!(e.column >= 1);
+            }
+        }
+    }
+}
