@@ -1,0 +1,39 @@
+//! `hjemmekontor-gateway`: the gateway at the edge of Helsenettet. Parses arguments and hands
+//! over to `gateway`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+use hjemmekontor::gateway::config_cli;
+
+/// Hjemmekontor gateway: lets health personnel reach their office PC through a TLS tunnel
+/// opened with a personal smartcard.
+///
+/// Start with `hjemmekontor-gateway check-config gateway.toml`; make password hashes for the
+/// `[[user]]` entries with `hjemmekontor-gateway hash-password`.
+#[derive(Parser)]
+#[command(name = "hjemmekontor-gateway", version, propagate_version = true)]
+struct Cli {
+    /// Show more of what happens (passwords are never shown).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a configuration file: every error with its line, or a summary.
+    CheckConfig(config_cli::CheckConfigArgs),
+    /// Make an argon2id hash of a password (asked twice, or one line on stdin; never argv).
+    HashPassword(config_cli::HashPasswordArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    hjemmekontor::cli::logging::init(cli.verbose);
+    match cli.command {
+        Command::CheckConfig(args) => config_cli::check_config(&args),
+        Command::HashPassword(args) => config_cli::hash_password(&args),
+    }
+}

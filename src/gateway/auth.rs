@@ -1,0 +1,1181 @@
+//! Who may log in: password hashes, lockout, and the login decision.
+//!
+//! Everything here is pure except the argon2 computation itself (and the salt for a new hash).
+//! Time is passed in as an [`Instant`], so lockout timelines are tested at fixed times.
+//!
+//! [`check_login`] applies the checks in this order and stops at the first that fails:
+//!
+//! 1. the user exists, and the personal identifier in the certificate is the one in the
+//!    user's record (`unknown-user`, `identifier-not-bound`);
+//! 2. the password matches the user's argon2id hash (`wrong-password`);
+//! 3. neither the username nor the source address is locked out (`locked-out`);
+//! 4. the posture policy accepts the client's report (`posture-refused`);
+//! 5. the user has at least one grant (`no-grants`).
+//!
+//! What the client is told never says whether a username exists: an unknown user, a card
+//! that is not the user's, and a wrong password get one and the same message, take the same
+//! time (an unknown user or a foreign card costs a verification against a dummy hash), and
+//! count towards lockout the same way (lockout is kept per username as typed, existing or not).
+//! While a username or address is locked, every attempt is told it is locked, whatever the
+//! password, so a guess made during a lock teaches nothing.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{phc::PasswordHash, PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::{Deserialize, Serialize};
+
+use crate::cert::PersonalId;
+use crate::secret::Password;
+
+use super::access::{targets, Target};
+use super::config::{Config, LockoutPolicy};
+
+/// argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over the memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl HashParams {
+    /// What `hash-password` uses: OWASP's first argon2id choice (m = 19 MiB, t = 2, p = 1).
+    /// About 20–50 ms on a server core, affordable at login rates, costly for a guesser.
+    pub const RECOMMENDED: HashParams = HashParams {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+
+    /// Hashes with less than this memory are reported as a dangerous option: fine for tests,
+    /// too cheap against offline guessing.
+    pub const WEAK_BELOW_KIB: u32 = 15 * 1024;
+
+    /// Fast and weak, for tests only.
+    pub const TEST_ONLY: HashParams = HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    /// Upper bounds accepted in the configuration, so one hash cannot make every login take
+    /// seconds or gigabytes (1 GiB, 20 passes, 16 lanes).
+    const MAX: HashParams = HashParams {
+        memory_kib: 1024 * 1024,
+        iterations: 20,
+        parallelism: 16,
+    };
+}
+
+/// Why a password could not be hashed. Never carries the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HashError {
+    /// The parameters were refused by argon2.
+    #[error("argon2 refused the parameters: {0}")]
+    Params(String),
+    /// The system's random source or argon2 failed.
+    #[error("hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// Hashes a password with [`HashParams::RECOMMENDED`] and a fresh random salt, as a PHC string
+/// (`$argon2id$v=19$m=19456,t=2,p=1$…`).
+pub fn hash_password(password: &Password) -> Result<String, HashError> {
+    hash_password_with(password, HashParams::RECOMMENDED)
+}
+
+/// Hashes with chosen parameters (tests use [`HashParams::TEST_ONLY`]).
+pub fn hash_password_with(password: &Password, params: HashParams) -> Result<String, HashError> {
+    let params = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        None,
+    )
+    .map_err(|e| HashError::Params(e.to_string()))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    argon2
+        .hash_password(password.expose().as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Hashing(e.to_string()))
+}
+
+/// Whether `password` matches the PHC string. The comparison is constant-time (argon2 crate);
+/// a malformed hash matches nothing.
+pub fn verify_password(hash: &str, password: &Password) -> bool {
+    if check_hash_format(hash).is_err() {
+        return false;
+    }
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.expose().as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// The cost parameters of a PHC string, if it is a usable argon2id hash.
+pub fn hash_params(hash: &str) -> Option<HashParams> {
+    let parsed = PasswordHash::new(hash).ok()?;
+    let params = Params::try_from(&parsed).ok()?;
+    Some(HashParams {
+        memory_kib: params.m_cost(),
+        iterations: params.t_cost(),
+        parallelism: params.p_cost(),
+    })
+}
+
+/// Checks that a PHC string is argon2id with a salt, an output and parameters within bounds.
+/// The reason is Norwegian and never repeats the string.
+pub(crate) fn check_hash_format(hash: &str) -> Result<(), String> {
+    let parsed = PasswordHash::new(hash).map_err(|_| {
+        "den kan ikke leses som en PHC-streng ($argon2id$v=19$m=…,t=…,p=…$salt$hash)".to_string()
+    })?;
+    if parsed.algorithm.as_str() != "argon2id" {
+        return Err(format!(
+            "algoritmen er {}, men må være argon2id",
+            parsed.algorithm.as_str()
+        ));
+    }
+    if parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err("salt eller hash mangler".to_string());
+    }
+    let params = hash_params(hash).ok_or("parametrene m, t og p kan ikke leses")?;
+    let max = HashParams::MAX;
+    if params.memory_kib > max.memory_kib
+        || params.iterations > max.iterations
+        || params.parallelism > max.parallelism
+    {
+        return Err(format!(
+            "parametrene er urimelig høye (høyst m={}, t={}, p={})",
+            max.memory_kib, max.iterations, max.parallelism
+        ));
+    }
+    Ok(())
+}
+
+/// A PHC string no password matches, with the same parameters and salt length as `like` (the
+/// first user's hash), so verifying against it costs what a real verification costs.
+pub(crate) fn dummy_hash_like(like: Option<&str>) -> String {
+    let params = like
+        .and_then(hash_params)
+        .unwrap_or(HashParams::RECOMMENDED);
+    // A fixed salt and an all-zero output: nothing hashes to it in practice, and nothing about
+    // a real user is in it.
+    format!(
+        "$argon2id$v=19$m={},t={},p={}$ZHVtbXlzYWx0ZHVtbXlzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        params.memory_kib, params.iterations, params.parallelism
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lockout
+
+/// Which key is locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockScope {
+    /// The username (as typed; existing or not).
+    User,
+    /// The source address.
+    Address,
+}
+
+/// Whether a login may go ahead, as far as lockout is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// Not locked.
+    Open,
+    /// Locked until `until` because of `scope` (the user's lock wins when both are).
+    Locked {
+        /// When the lock ends.
+        until: Instant,
+        /// What is locked.
+        scope: LockScope,
+    },
+}
+
+impl LockState {
+    /// True when locked.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, LockState::Locked { .. })
+    }
+}
+
+/// Failures and locks of one key.
+#[derive(Debug, Clone)]
+struct Counter {
+    /// Times of recent failures, oldest first, within the window.
+    failures: VecDeque<Instant>,
+    /// End of the current or last lock.
+    locked_until: Option<Instant>,
+    /// Locks so far in a row; the next lasts `lock_secs * 2^level`, up to `max_lock_secs`.
+    level: u32,
+    /// Last failure, for eviction.
+    last_event: Instant,
+}
+
+impl Counter {
+    fn new(now: Instant) -> Self {
+        Counter {
+            failures: VecDeque::new(),
+            locked_until: None,
+            level: 0,
+            last_event: now,
+        }
+    }
+
+    fn locked(&self, now: Instant) -> Option<Instant> {
+        self.locked_until.filter(|until| now < *until)
+    }
+
+    /// Records a failure; returns the lock end if this key is now locked. Failures while
+    /// locked are not counted (they neither extend the lock nor count towards the next).
+    fn fail(&mut self, now: Instant, max_failures: u32, policy: &LockoutPolicy) -> Option<Instant> {
+        if let Some(until) = self.locked(now) {
+            return Some(until);
+        }
+        let window = Duration::from_secs(policy.window_secs);
+        let max_lock = Duration::from_secs(policy.max_lock_secs);
+        if let Some(until) = self.locked_until {
+            // Quiet for as long as the longest lock after the last one ended: start over.
+            if now.saturating_duration_since(until) >= max_lock {
+                self.level = 0;
+                self.locked_until = None;
+            }
+        }
+        while self
+            .failures
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+        {
+            self.failures.pop_front();
+        }
+        self.failures.push_back(now);
+        self.last_event = now;
+        if self.failures.len() >= max_failures as usize {
+            let factor = 1u64 << self.level.min(32);
+            let secs = policy
+                .lock_secs
+                .saturating_mul(factor)
+                .min(policy.max_lock_secs)
+                .min(LONGEST_LOCK_SECS);
+            let until = now + Duration::from_secs(secs);
+            self.locked_until = Some(until);
+            self.level = self.level.saturating_add(1);
+            self.failures.clear();
+            return Some(until);
+        }
+        None
+    }
+
+    /// Nothing left to remember: not locked, no failures in the window, level decayed.
+    fn idle(&self, now: Instant, policy: &LockoutPolicy) -> bool {
+        let window = Duration::from_secs(policy.window_secs);
+        let max_lock = Duration::from_secs(policy.max_lock_secs);
+        self.locked(now).is_none()
+            && self
+                .failures
+                .back()
+                .is_none_or(|t| now.saturating_duration_since(*t) >= window)
+            && self
+                .locked_until
+                .is_none_or(|u| now.saturating_duration_since(u) >= max_lock)
+    }
+}
+
+/// A hard cap on one lock whatever the policy says, so the clock arithmetic cannot overflow
+/// (the configuration allows at most a week).
+const LONGEST_LOCK_SECS: u64 = 365 * 86_400;
+
+/// Most keys remembered at once (per kind); beyond it idle keys are dropped, then the oldest.
+const MAX_TRACKED: usize = 100_000;
+
+/// Longest username kept as a key; no configured username is longer.
+const MAX_KEY_CHARS: usize = 64;
+
+/// Lockout state for all usernames and source addresses: in memory, injected clock.
+#[derive(Debug, Clone)]
+pub struct Lockout {
+    policy: LockoutPolicy,
+    users: HashMap<String, Counter>,
+    addresses: HashMap<IpAddr, Counter>,
+}
+
+fn user_key(username: &str) -> String {
+    username
+        .trim()
+        .chars()
+        .take(MAX_KEY_CHARS)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+fn make_room<K: Clone + Eq + std::hash::Hash>(
+    map: &mut HashMap<K, Counter>,
+    now: Instant,
+    policy: &LockoutPolicy,
+) {
+    if map.len() < MAX_TRACKED {
+        return;
+    }
+    map.retain(|_, c| !c.idle(now, policy));
+    while map.len() >= MAX_TRACKED {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, c)| c.last_event)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        map.remove(&oldest);
+    }
+}
+
+impl Lockout {
+    /// No failures yet.
+    pub fn new(policy: LockoutPolicy) -> Self {
+        Lockout {
+            policy,
+            users: HashMap::new(),
+            addresses: HashMap::new(),
+        }
+    }
+
+    /// Takes a new policy (configuration reload) and keeps the counts.
+    pub fn set_policy(&mut self, policy: LockoutPolicy) {
+        self.policy = policy;
+    }
+
+    /// Whether `username` or `source` is locked at `now`.
+    pub fn state(&self, username: &str, source: IpAddr, now: Instant) -> LockState {
+        if let Some(until) = self
+            .users
+            .get(&user_key(username))
+            .and_then(|c| c.locked(now))
+        {
+            return LockState::Locked {
+                until,
+                scope: LockScope::User,
+            };
+        }
+        if let Some(until) = self.addresses.get(&source).and_then(|c| c.locked(now)) {
+            return LockState::Locked {
+                until,
+                scope: LockScope::Address,
+            };
+        }
+        LockState::Open
+    }
+
+    /// Counts a failed login against the username and the address; returns the state after.
+    pub fn record_failure(&mut self, username: &str, source: IpAddr, now: Instant) -> LockState {
+        let policy = self.policy;
+        make_room(&mut self.users, now, &policy);
+        make_room(&mut self.addresses, now, &policy);
+        let user_lock = self
+            .users
+            .entry(user_key(username))
+            .or_insert_with(|| Counter::new(now))
+            .fail(now, policy.max_failures, &policy);
+        let address_lock = self
+            .addresses
+            .entry(source)
+            .or_insert_with(|| Counter::new(now))
+            .fail(now, policy.max_failures_per_address, &policy);
+        match (user_lock, address_lock) {
+            (Some(until), _) => LockState::Locked {
+                until,
+                scope: LockScope::User,
+            },
+            (None, Some(until)) => LockState::Locked {
+                until,
+                scope: LockScope::Address,
+            },
+            (None, None) => LockState::Open,
+        }
+    }
+
+    /// A successful login: the user's failures and lock history are forgotten. The address
+    /// keeps its count (one good account must not wash an address clean).
+    pub fn record_success(&mut self, username: &str) {
+        self.users.remove(&user_key(username));
+    }
+
+    /// Keys remembered (usernames, addresses), for metrics and tests.
+    pub fn tracked(&self) -> (usize, usize) {
+        (self.users.len(), self.addresses.len())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The login decision
+
+/// Why a login was refused, for the audit log. The names are the audit log's, kebab-case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalReason {
+    /// No user has this username.
+    UnknownUser,
+    /// The user exists, but the certificate's personal identifier is not the one bound to it.
+    IdentifierNotBound,
+    /// The password does not match.
+    WrongPassword,
+    /// The username or the source address is locked after too many failures.
+    LockedOut,
+    /// The posture policy refused the client's report.
+    PostureRefused,
+    /// The user has no grant.
+    NoGrants,
+}
+
+impl RefusalReason {
+    /// The serde name, e.g. `wrong-password`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::UnknownUser => "unknown-user",
+            RefusalReason::IdentifierNotBound => "identifier-not-bound",
+            RefusalReason::WrongPassword => "wrong-password",
+            RefusalReason::LockedOut => "locked-out",
+            RefusalReason::PostureRefused => "posture-refused",
+            RefusalReason::NoGrants => "no-grants",
+        }
+    }
+}
+
+/// What the client is told about a refusal: less than the audit log knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
+pub enum ClientRefusal {
+    /// Unknown user, foreign card or wrong password: one answer for all three.
+    BadCredentials,
+    /// Locked; try again after this many seconds.
+    LockedOut {
+        /// Seconds until the lock ends, rounded up.
+        retry_after_secs: u64,
+    },
+    /// The posture policy's own explanation.
+    PostureRefused {
+        /// What is wrong with the computer, from the posture policy.
+        detail: String,
+    },
+    /// Logged in, but nothing to reach.
+    NoGrants,
+}
+
+/// The one answer for an unknown user, a card not bound to the user, and a wrong password.
+pub const BAD_CREDENTIALS_MESSAGE: &str =
+    "Brukernavn eller passord er feil, eller kortet tilhører ikke denne brukeren.";
+
+impl ClientRefusal {
+    /// Stable code for the protocol.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClientRefusal::BadCredentials => "bad-credentials",
+            ClientRefusal::LockedOut { .. } => "locked-out",
+            ClientRefusal::PostureRefused { .. } => "posture-refused",
+            ClientRefusal::NoGrants => "no-grants",
+        }
+    }
+
+    /// The sentence the user reads.
+    pub fn message(&self) -> String {
+        match self {
+            ClientRefusal::BadCredentials => BAD_CREDENTIALS_MESSAGE.to_string(),
+            ClientRefusal::LockedOut { .. } => {
+                "Innloggingen er midlertidig sperret etter for mange mislykkede forsøk.".to_string()
+            }
+            ClientRefusal::PostureRefused { detail } => {
+                format!("Datamaskinen oppfyller ikke sikkerhetskravene: {detail}")
+            }
+            ClientRefusal::NoGrants => {
+                "Du er logget inn, men brukeren din har ikke tilgang til noen kontor-PC."
+                    .to_string()
+            }
+        }
+    }
+
+    /// What the user can do.
+    pub fn fix(&self) -> String {
+        match self {
+            ClientRefusal::BadCredentials => "Sjekk brukernavn og passord, og at det er ditt eget \
+                 kort som står i leseren. Etter for mange feil blir innloggingen sperret en stund."
+                .to_string(),
+            ClientRefusal::LockedOut { retry_after_secs } => {
+                let minutes = retry_after_secs.div_ceil(60).max(1);
+                format!(
+                    "Vent {minutes} minutt{} og prøv igjen. Kontakt brukerstøtte hvis du ikke \
+                     husker passordet.",
+                    if minutes == 1 { "" } else { "er" }
+                )
+            }
+            ClientRefusal::PostureRefused { .. } => {
+                "Rett opp det som står over, og logg inn på nytt.".to_string()
+            }
+            ClientRefusal::NoGrants => {
+                "Be den som styrer tilgangene i kommunen om å gi deg tilgang til kontor-PC-en din."
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// What a client offers to log in: from the certificate, the login message and the socket.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginAttempt<'a> {
+    /// The peer's address.
+    pub source: IpAddr,
+    /// The personal identifier in the client certificate's subject serialNumber, as read.
+    pub personal_id: &'a str,
+    /// The username as typed.
+    pub username: &'a str,
+    /// The password.
+    pub password: &'a Password,
+}
+
+/// A login that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The username as configured.
+    pub user: String,
+    /// The user's display name, if configured.
+    pub display_name: Option<String>,
+    /// What the user may reach, never empty.
+    pub targets: Vec<Target>,
+}
+
+/// A refused login: the exact reason for the audit log, and what the client may be told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The first check that failed.
+    pub reason: RefusalReason,
+    /// The configured username when the user exists; `None` for an unknown one (what was typed
+    /// may be a password typed into the wrong field, so it is not logged).
+    pub audit_user: Option<String>,
+    /// What is locked, when a lock decided the client's answer.
+    pub lock: Option<LockScope>,
+    /// What the client is told.
+    pub client: ClientRefusal,
+}
+
+/// Decides a login: the checks in the order the module documentation gives, stopping at the
+/// first failure. `posture` is the posture policy's verdict on the client's report; it is asked
+/// only once the credentials are right and nothing is locked.
+///
+/// Failed credentials are counted in `lockout`; a fully successful login clears the user's
+/// count.
+pub fn check_login(
+    config: &Config,
+    lockout: &mut Lockout,
+    now: Instant,
+    attempt: &LoginAttempt<'_>,
+    posture: impl FnOnce() -> Result<(), String>,
+) -> Result<Accepted, Refusal> {
+    let before = lockout.state(attempt.username, attempt.source, now);
+    let user = config.user(attempt.username);
+    let cert_id = PersonalId::parse(attempt.personal_id).map(|p| p.normalized);
+
+    let credentials = match user {
+        None => {
+            verify_password(config.dummy_hash.as_str(), attempt.password);
+            Err(RefusalReason::UnknownUser)
+        }
+        Some(u) if cert_id.as_deref() != Some(u.personal_id.as_str()) => {
+            verify_password(config.dummy_hash.as_str(), attempt.password);
+            Err(RefusalReason::IdentifierNotBound)
+        }
+        Some(u) if !verify_password(u.password_hash.as_str(), attempt.password) => {
+            Err(RefusalReason::WrongPassword)
+        }
+        Some(u) => Ok(u),
+    };
+    let audit_user = user.map(|u| u.username.clone());
+
+    let user = match credentials {
+        Ok(u) => u,
+        Err(reason) => {
+            let after = if before.is_locked() {
+                before
+            } else {
+                lockout.record_failure(attempt.username, attempt.source, now)
+            };
+            let (client, lock) = match after {
+                LockState::Locked { until, scope } => (locked(until, now), Some(scope)),
+                LockState::Open => (ClientRefusal::BadCredentials, None),
+            };
+            return Err(Refusal {
+                reason,
+                audit_user,
+                lock,
+                client,
+            });
+        }
+    };
+
+    if let LockState::Locked { until, scope } = before {
+        return Err(Refusal {
+            reason: RefusalReason::LockedOut,
+            audit_user,
+            lock: Some(scope),
+            client: locked(until, now),
+        });
+    }
+
+    if let Err(detail) = posture() {
+        return Err(Refusal {
+            reason: RefusalReason::PostureRefused,
+            audit_user,
+            lock: None,
+            client: ClientRefusal::PostureRefused { detail },
+        });
+    }
+
+    let targets = targets(config, &user.username);
+    if targets.is_empty() {
+        return Err(Refusal {
+            reason: RefusalReason::NoGrants,
+            audit_user,
+            lock: None,
+            client: ClientRefusal::NoGrants,
+        });
+    }
+
+    lockout.record_success(attempt.username);
+    Ok(Accepted {
+        user: user.username.clone(),
+        display_name: user.display_name.clone(),
+        targets,
+    })
+}
+
+fn locked(until: Instant, now: Instant) -> ClientRefusal {
+    let left = until.saturating_duration_since(now);
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    ClientRefusal::LockedOut {
+        retry_after_secs: secs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::testutil::{self, pw, KARI_ID, KARI_PASSWORD, OLA_ID};
+    use std::net::Ipv4Addr;
+
+    const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
+
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn policy() -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: 3,
+            max_failures_per_address: 5,
+            window_secs: 60,
+            lock_secs: 60,
+            max_lock_secs: 240,
+        }
+    }
+
+    #[test]
+    fn hash_and_verify() {
+        let p = pw("riktig hest batteri stift");
+        let h = hash_password_with(&p, HashParams::TEST_ONLY).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+        assert!(verify_password(&h, &p));
+        assert!(!verify_password(&h, &pw("riktig hest batteri stift ")));
+        assert!(!verify_password("not a hash", &p));
+        assert!(!verify_password("", &p));
+        // A fresh salt every time.
+        assert_ne!(h, hash_password_with(&p, HashParams::TEST_ONLY).unwrap());
+        assert_eq!(
+            hash_params(&h),
+            Some(HashParams::TEST_ONLY),
+            "parameters are read back"
+        );
+    }
+
+    #[test]
+    fn the_recommended_parameters_are_owasps() {
+        let h = hash_password(&pw("x")).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+    }
+
+    #[test]
+    fn only_argon2id_phc_strings_are_accepted() {
+        assert!(check_hash_format(
+            "$argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        )
+        .unwrap_err()
+        .contains("argon2i,"));
+        assert!(check_hash_format("$2b$12$abcdefghijklmnopqrstuu").is_err());
+        assert!(check_hash_format("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ").is_err());
+        assert!(check_hash_format("plaintext").is_err());
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_a_real_verification() {
+        let like = hash_password_with(&pw("x"), HashParams::TEST_ONLY).unwrap();
+        let dummy = dummy_hash_like(Some(&like));
+        assert_eq!(check_hash_format(&dummy), Ok(()));
+        assert_eq!(hash_params(&dummy), Some(HashParams::TEST_ONLY));
+        assert!(!verify_password(&dummy, &pw("x")));
+        let default = dummy_hash_like(None);
+        assert_eq!(hash_params(&default), Some(HashParams::RECOMMENDED));
+    }
+
+    #[test]
+    fn lockout_timeline_per_user_with_backoff() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + secs(s);
+        let mut l = Lockout::new(policy());
+        assert_eq!(l.record_failure("kari", HOME, at(0)), LockState::Open);
+        assert_eq!(l.record_failure("kari", HOME, at(1)), LockState::Open);
+        // Third failure within the window: locked for lock_secs.
+        assert_eq!(
+            l.record_failure("KARI", OTHER, at(2)),
+            LockState::Locked {
+                until: at(62),
+                scope: LockScope::User
+            }
+        );
+        assert!(l.state("kari", HOME, at(61)).is_locked());
+        assert_eq!(l.state("kari", HOME, at(62)), LockState::Open);
+        // Failures during a lock neither count nor extend it.
+        let mut during = l.clone();
+        during.record_failure("kari", HOME, at(30));
+        assert_eq!(during.state("kari", HOME, at(62)), LockState::Open);
+        // The second lock lasts twice as long, the third four times, then it is capped.
+        for s in [63, 64] {
+            assert_eq!(l.record_failure("kari", HOME, at(s)), LockState::Open);
+        }
+        assert_eq!(
+            l.record_failure("kari", HOME, at(65)),
+            LockState::Locked {
+                until: at(65 + 120),
+                scope: LockScope::User
+            }
+        );
+        for s in [185, 186] {
+            l.record_failure("kari", OTHER, at(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", OTHER, at(187)),
+            LockState::Locked {
+                until: at(187 + 240),
+                scope: LockScope::User
+            }
+        );
+        for s in [427, 428] {
+            l.record_failure("kari", OTHER, at(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", OTHER, at(429)),
+            LockState::Locked {
+                until: at(429 + 240),
+                scope: LockScope::User
+            }
+        );
+        // A success forgets the user's history: the next lock is a first one again.
+        l.record_success("kari");
+        for s in [700, 701] {
+            l.record_failure("kari", HOME, at(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", HOME, at(702)),
+            LockState::Locked {
+                until: at(762),
+                scope: LockScope::User
+            }
+        );
+    }
+
+    #[test]
+    fn failures_outside_the_window_do_not_count() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(policy());
+        l.record_failure("kari", HOME, t0);
+        l.record_failure("kari", HOME, t0 + secs(30));
+        // The first failure is 60 s old: out of the window.
+        assert_eq!(
+            l.record_failure("kari", HOME, t0 + secs(60)),
+            LockState::Open
+        );
+        assert!(l.record_failure("kari", HOME, t0 + secs(61)).is_locked());
+    }
+
+    #[test]
+    fn backoff_is_forgotten_after_a_quiet_period() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(policy());
+        for s in 0..3 {
+            l.record_failure("kari", HOME, t0 + secs(s));
+        }
+        // Lock ended at 62; quiet until 62 + 240: the next lock is a first one again.
+        for s in [302, 303] {
+            l.record_failure("kari", HOME, t0 + secs(s));
+        }
+        assert_eq!(
+            l.record_failure("kari", HOME, t0 + secs(304)),
+            LockState::Locked {
+                until: t0 + secs(364),
+                scope: LockScope::User
+            }
+        );
+    }
+
+    #[test]
+    fn one_address_trying_many_usernames_is_locked() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(policy());
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            assert_eq!(
+                l.record_failure(name, HOME, t0 + secs(i as u64)),
+                LockState::Open
+            );
+        }
+        assert_eq!(
+            l.record_failure("e", HOME, t0 + secs(4)),
+            LockState::Locked {
+                until: t0 + secs(64),
+                scope: LockScope::Address
+            }
+        );
+        // Any username from that address is locked; the same username elsewhere is not.
+        assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
+        assert_eq!(l.state("kari", OTHER, t0 + secs(5)), LockState::Open);
+        // A success does not clear the address.
+        l.record_success("kari");
+        assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
+    }
+
+    #[test]
+    fn an_absurd_policy_does_not_overflow_the_clock() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(LockoutPolicy {
+            max_failures: 1,
+            max_failures_per_address: 1,
+            window_secs: u64::MAX,
+            lock_secs: u64::MAX,
+            max_lock_secs: u64::MAX,
+        });
+        for s in 0..40 {
+            l.record_failure("kari", HOME, t0 + secs(s * LONGEST_LOCK_SECS));
+        }
+        assert!(l
+            .state("kari", HOME, t0 + secs(39 * LONGEST_LOCK_SECS))
+            .is_locked());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let t0 = Instant::now();
+        let mut l = Lockout::new(LockoutPolicy {
+            max_failures_per_address: 10_000,
+            ..policy()
+        });
+        for i in 0..(MAX_TRACKED + 10) {
+            l.record_failure(&format!("u{i}"), HOME, t0 + Duration::from_millis(i as u64));
+        }
+        assert!(l.tracked().0 <= MAX_TRACKED);
+        // Over-long usernames are keyed by their first characters only.
+        let long = "x".repeat(10_000);
+        l.record_failure(&long, OTHER, t0);
+        assert!(l.users.keys().all(|k| k.chars().count() <= MAX_KEY_CHARS));
+    }
+
+    fn attempt<'a>(
+        personal_id: &'a str,
+        username: &'a str,
+        password: &'a Password,
+    ) -> LoginAttempt<'a> {
+        LoginAttempt {
+            source: HOME,
+            personal_id,
+            username,
+            password,
+        }
+    }
+
+    #[test]
+    fn a_good_login_gets_its_targets() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let p = pw(KARI_PASSWORD);
+        let ok = check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt(KARI_ID, "Kari", &p),
+            || Ok(()),
+        )
+        .unwrap();
+        assert_eq!(ok.user, "kari");
+        assert_eq!(ok.display_name.as_deref(), Some("Kari Nordmann"));
+        assert_eq!(ok.targets[0].id, "kontor-1");
+        // The certificate may write the identifier without the prefix.
+        assert!(check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt("9578-4050-100000001", "kari", &p),
+            || Ok(())
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn unknown_user_foreign_card_and_wrong_password_look_the_same() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let now = Instant::now();
+        let right = pw(KARI_PASSWORD);
+        let wrong = pw("feil");
+        let unknown = check_login(&c, &mut l, now, &attempt(KARI_ID, "karin", &right), || {
+            Ok(())
+        })
+        .unwrap_err();
+        let foreign =
+            check_login(&c, &mut l, now, &attempt(OLA_ID, "kari", &right), || Ok(())).unwrap_err();
+        let bad_pw = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt(KARI_ID, "kari", &wrong),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(unknown.reason, RefusalReason::UnknownUser);
+        assert_eq!(unknown.audit_user, None);
+        assert_eq!(foreign.reason, RefusalReason::IdentifierNotBound);
+        assert_eq!(foreign.audit_user.as_deref(), Some("kari"));
+        assert_eq!(bad_pw.reason, RefusalReason::WrongPassword);
+        for r in [&unknown, &foreign, &bad_pw] {
+            assert_eq!(r.client, ClientRefusal::BadCredentials);
+            assert_eq!(r.client.message(), BAD_CREDENTIALS_MESSAGE);
+        }
+    }
+
+    #[test]
+    fn the_binding_is_checked_before_the_password() {
+        // Ola's card with Kari's name and a wrong password: refused for the card.
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let r = check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt(OLA_ID, "kari", &pw("feil")),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::IdentifierNotBound);
+        // A certificate without a readable identifier is bound to nobody.
+        let r = check_login(
+            &c,
+            &mut l,
+            Instant::now(),
+            &attempt("", "kari", &pw(KARI_PASSWORD)),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::IdentifierNotBound);
+    }
+
+    #[test]
+    fn locked_out_even_with_the_right_password_and_guesses_learn_nothing() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let t0 = Instant::now();
+        let wrong = pw("feil");
+        let right = pw(KARI_PASSWORD);
+        let mut last = None;
+        for s in 0..3 {
+            last = Some(
+                check_login(
+                    &c,
+                    &mut l,
+                    t0 + secs(s),
+                    &attempt(KARI_ID, "kari", &wrong),
+                    || Ok(()),
+                )
+                .unwrap_err(),
+            );
+        }
+        // The failure that locks says so.
+        let last = last.unwrap();
+        assert_eq!(last.reason, RefusalReason::WrongPassword);
+        assert_eq!(
+            last.client,
+            ClientRefusal::LockedOut {
+                retry_after_secs: 60
+            }
+        );
+        let posture_asked = std::cell::Cell::new(false);
+        let r = check_login(
+            &c,
+            &mut l,
+            t0 + secs(10),
+            &attempt(KARI_ID, "kari", &right),
+            || {
+                posture_asked.set(true);
+                Ok(())
+            },
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::LockedOut);
+        assert_eq!(r.lock, Some(LockScope::User));
+        assert_eq!(
+            r.client,
+            ClientRefusal::LockedOut {
+                retry_after_secs: 52
+            }
+        );
+        assert!(!posture_asked.get(), "posture comes after lockout");
+        // A wrong guess during the lock gets the same answer as the right password.
+        let r = check_login(
+            &c,
+            &mut l,
+            t0 + secs(10),
+            &attempt(KARI_ID, "kari", &wrong),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::WrongPassword);
+        assert_eq!(
+            r.client,
+            ClientRefusal::LockedOut {
+                retry_after_secs: 52
+            }
+        );
+        // After the lock, the right password gets in and clears the count.
+        assert!(check_login(
+            &c,
+            &mut l,
+            t0 + secs(62),
+            &attempt(KARI_ID, "kari", &right),
+            || { Ok(()) }
+        )
+        .is_ok());
+        assert_eq!(l.state("kari", OTHER, t0 + secs(62)), LockState::Open);
+    }
+
+    #[test]
+    fn unknown_usernames_lock_like_known_ones() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let t0 = Instant::now();
+        let p = pw("x");
+        let mut clients = Vec::new();
+        for s in 0..4 {
+            let a = LoginAttempt {
+                source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, s as u8)),
+                ..attempt(KARI_ID, "finnes-ikke", &p)
+            };
+            clients.push(
+                check_login(&c, &mut l, t0 + secs(s), &a, || Ok(()))
+                    .unwrap_err()
+                    .client,
+            );
+        }
+        assert_eq!(clients[1], ClientRefusal::BadCredentials);
+        assert!(matches!(clients[2], ClientRefusal::LockedOut { .. }));
+        assert!(matches!(clients[3], ClientRefusal::LockedOut { .. }));
+    }
+
+    #[test]
+    fn posture_then_grants() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let now = Instant::now();
+        let p = pw(KARI_PASSWORD);
+        let r = check_login(&c, &mut l, now, &attempt(KARI_ID, "kari", &p), || {
+            Err("brannmuren er slått av".to_string())
+        })
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::PostureRefused);
+        assert!(r.client.message().contains("brannmuren er slått av"));
+        // Posture failures are not password failures.
+        assert_eq!(l.tracked(), (0, 0));
+
+        let nils = pw("nils-sitt-passord");
+        let r = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt("UN:NO-9578-4050-100000003", "nils", &nils),
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::NoGrants);
+        assert_eq!(r.client.code(), "no-grants");
+        // And a posture refusal comes before a missing grant.
+        let r = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt("UN:NO-9578-4050-100000003", "nils", &nils),
+            || Err("gammelt antivirus".into()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::PostureRefused);
+    }
+
+    #[test]
+    fn reasons_have_the_audit_names() {
+        let all = [
+            RefusalReason::UnknownUser,
+            RefusalReason::IdentifierNotBound,
+            RefusalReason::WrongPassword,
+            RefusalReason::LockedOut,
+            RefusalReason::PostureRefused,
+            RefusalReason::NoGrants,
+        ];
+        let names: Vec<String> = all
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "unknown-user",
+                "identifier-not-bound",
+                "wrong-password",
+                "locked-out",
+                "posture-refused",
+                "no-grants"
+            ]
+        );
+        for r in all {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            let back: RefusalReason = serde_json::from_value(r.as_str().into()).unwrap();
+            assert_eq!(back, r);
+        }
+    }
+
+    #[test]
+    fn lock_messages_round_minutes_up() {
+        let m = |s| {
+            ClientRefusal::LockedOut {
+                retry_after_secs: s,
+            }
+            .fix()
+        };
+        assert!(m(1).starts_with("Vent 1 minutt og"));
+        assert!(m(61).starts_with("Vent 2 minutter"));
+    }
+}

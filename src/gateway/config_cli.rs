@@ -1,0 +1,191 @@
+//! `hjemmekontor-gateway check-config` and `hash-password`: the shells around [`super::config`]
+//! and [`super::auth`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::cli::failure::{exit, Failure};
+use crate::cli::output::print_json;
+use crate::cli::prompt::{read_password, SecretSource};
+
+use super::access::targets;
+use super::auth;
+use super::config::{self, dangerous_options, Config, ConfigError, LoadError};
+
+/// Arguments of `check-config`.
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file (TOML). Relative paths in it are read from its directory.
+    pub file: PathBuf,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `hash-password`.
+#[derive(Debug, clap::Args)]
+pub struct HashPasswordArgs {
+    /// Read the password from one line of standard input instead of asking twice at the
+    /// terminal. The password is never taken from the command line.
+    #[arg(long)]
+    pub stdin: bool,
+}
+
+/// Shortest password `hash-password` takes without a warning.
+const SHORT_PASSWORD: usize = 12;
+
+#[derive(Serialize)]
+struct Invalid<'a> {
+    file: String,
+    valid: bool,
+    errors: &'a [ConfigError],
+}
+
+#[derive(Serialize)]
+struct Summary {
+    file: String,
+    valid: bool,
+    listen: String,
+    required_level: String,
+    users: usize,
+    groups: usize,
+    machines: usize,
+    grants: usize,
+    dangerous_options: Vec<String>,
+    users_without_grants: Vec<String>,
+}
+
+fn summary(file: &str, config: &Config) -> Summary {
+    Summary {
+        file: file.to_string(),
+        valid: true,
+        listen: config.gateway.listen.to_string(),
+        required_level: config.gateway.required_level.to_string(),
+        users: config.users.len(),
+        groups: config.groups.len(),
+        machines: config.machines.len(),
+        grants: config.grants.len(),
+        dangerous_options: dangerous_options(config),
+        users_without_grants: config
+            .users
+            .iter()
+            .filter(|u| targets(config, &u.username).is_empty())
+            .map(|u| u.username.clone())
+            .collect(),
+    }
+}
+
+/// Checks a configuration file: every error as `FILE:LINE:COL: message` on stderr and exit
+/// code 2, or a summary (counts, dangerous options) and exit code 0.
+pub fn check_config(args: &CheckConfigArgs) -> ExitCode {
+    let file = args.file.display().to_string();
+    match config::load(&args.file) {
+        Err(LoadError::Read(e)) => Failure::new(
+            "config-read",
+            exit::IO,
+            format!("Kunne ikke lese konfigurasjonsfilen {file}: {e}."),
+        )
+        .fix("Sjekk stien, og at brukeren som kjører gatewayen kan lese filen.")
+        .report(args.json),
+        Err(LoadError::Invalid(errors)) => {
+            if args.json {
+                print_json(&Invalid {
+                    file,
+                    valid: false,
+                    errors: &errors,
+                });
+            } else {
+                for e in &errors {
+                    eprintln!("{file}:{}:{}: {}", e.line, e.column, e.message);
+                }
+                let n = errors.len();
+                eprintln!(
+                    "{n} feil i {file}. Rett {} og kjør check-config igjen.",
+                    if n == 1 { "den" } else { "dem" }
+                );
+            }
+            ExitCode::from(exit::USAGE)
+        }
+        Ok(config) => {
+            let s = summary(&file, &config);
+            if args.json {
+                print_json(&s);
+            } else {
+                print_summary(&s);
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!("{} er i orden.", s.file);
+    println!("  Lytter på:      {}", s.listen);
+    println!("  Påkrevd nivå:   {}", s.required_level);
+    println!("  Brukere:        {}", s.users);
+    println!("  Grupper:        {}", s.groups);
+    println!("  Maskiner:       {}", s.machines);
+    println!("  Tilganger:      {}", s.grants);
+    if !s.users_without_grants.is_empty() {
+        println!(
+            "  Uten tilgang:   {} (kan ikke logge inn før de får en tilgang)",
+            s.users_without_grants.join(", ")
+        );
+    }
+    if s.dangerous_options.is_empty() {
+        println!("  Farlige valg:   ingen");
+    } else {
+        println!("  Farlige valg:   {}", s.dangerous_options.len());
+        for d in &s.dangerous_options {
+            println!("    - {d}");
+        }
+    }
+}
+
+/// Reads a password (twice at a terminal, or one line of stdin) and prints its argon2id PHC
+/// string on stdout, ready for `password_hash` in a `[[user]]` entry.
+pub fn hash_password(args: &HashPasswordArgs) -> ExitCode {
+    match read_and_hash(args) {
+        Ok(phc) => {
+            println!("{phc}");
+            ExitCode::SUCCESS
+        }
+        Err(f) => f.report(false),
+    }
+}
+
+fn read_and_hash(args: &HashPasswordArgs) -> Result<String, Failure> {
+    let password = if args.stdin {
+        read_password(SecretSource::Stdin, "")?
+    } else {
+        let first = read_password(SecretSource::Prompt, "Nytt passord: ")?;
+        let again = read_password(SecretSource::Prompt, "Gjenta passordet: ")?;
+        if first != again {
+            return Err(Failure::new(
+                "password-mismatch",
+                exit::USAGE,
+                "De to passordene er ikke like, så ingenting ble laget.",
+            )
+            .fix("Kjør kommandoen igjen og skriv det samme passordet to ganger."));
+        }
+        first
+    };
+    if password.expose().is_empty() {
+        return Err(
+            Failure::new("password-empty", exit::USAGE, "Passordet er tomt.")
+                .fix("Skriv et passord (på standard inn med --stdin, én linje)."),
+        );
+    }
+    if password.expose().chars().count() < SHORT_PASSWORD {
+        eprintln!("Advarsel: passordet har færre enn {SHORT_PASSWORD} tegn og er lett å gjette.");
+    }
+    auth::hash_password(&password).map_err(|e| {
+        Failure::new(
+            "hash-failed",
+            exit::OTHER,
+            format!("Kunne ikke lage passordhash: {e}."),
+        )
+    })
+}
