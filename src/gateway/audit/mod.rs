@@ -1,0 +1,16 @@
+//! The audit log: every login attempt (accepted, or refused with its reason), every session's
+//! start and end, and the gateway's own starts and reloads, as Norm for
+//! informasjonssikkerhet requires.
+//!
+//! - [`record`] (pure): the events, the line format, and what the hash covers;
+//! - [`verify`] (pure over a reader): checking the chain, and reading records with a filter.
+//!
+//! The log is JSON Lines. Each record carries the hash of the one before, so an edited,
+//! removed or moved line is found by `audit verify`. No event has a field that could hold
+//! a password, a password hash or a PIN.
+
+pub mod record;
+pub mod verify;
+
+pub use record::{AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, GENESIS};
+pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};
