@@ -4,12 +4,14 @@
 //!
 //! - [`record`] (pure): the events, the line format, and what the hash covers;
 //! - [`verify`] (pure over a reader): checking the chain, and reading records with a filter;
-//! - [`log`]: the file, with group commit on one writer thread, flushed before it answers.
+//! - [`log`]: the file, with group commit on one writer thread, flushed before it answers;
+//! - [`cli`]: `hjemmekontor-gateway audit verify|query`.
 //!
 //! The log is JSON Lines. Each record carries the hash of the one before, so an edited,
 //! removed or moved line is found by `audit verify`. No event has a field that could hold
 //! a password, a password hash or a PIN.
 
+pub mod cli;
 pub mod log;
 pub mod record;
 pub mod verify;
