@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+use hjemmekontor::gateway::audit;
 use hjemmekontor::gateway::config_cli;
 
 /// Hjemmekontor gateway: lets health personnel reach their office PC through a TLS tunnel
@@ -11,6 +12,7 @@ use hjemmekontor::gateway::config_cli;
 ///
 /// Start with `hjemmekontor-gateway check-config gateway.toml`; make password hashes for the
 /// `[[user]]` entries with `hjemmekontor-gateway hash-password`.
+/// Check the audit log with `hjemmekontor-gateway audit verify FILE`.
 #[derive(Parser)]
 #[command(name = "hjemmekontor-gateway", version, propagate_version = true)]
 struct Cli {
@@ -27,6 +29,8 @@ enum Command {
     CheckConfig(config_cli::CheckConfigArgs),
     /// Make an argon2id hash of a password (asked twice, or one line on stdin; never argv).
     HashPassword(config_cli::HashPasswordArgs),
+    /// The audit log: check its chain (`verify`) or show records (`query`).
+    Audit(audit::cli::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +39,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig(args) => config_cli::check_config(&args),
         Command::HashPassword(args) => config_cli::hash_password(&args),
+        Command::Audit(args) => audit::cli::run(&args),
     }
 }

@@ -1,0 +1,21 @@
+//! The audit log: every login attempt (accepted, or refused with its reason), every session's
+//! start and end, and the gateway's own starts and reloads, as Norm for
+//! informasjonssikkerhet requires.
+//!
+//! - [`record`] (pure): the events, the line format, and what the hash covers;
+//! - [`verify`] (pure over a reader): checking the chain, and reading records with a filter;
+//! - [`log`]: the file, with group commit on one writer thread, flushed before it answers;
+//! - [`cli`]: `hjemmekontor-gateway audit verify|query`.
+//!
+//! The log is JSON Lines. Each record carries the hash of the one before, so an edited,
+//! removed or moved line is found by `audit verify`. No event has a field that could hold
+//! a password, a password hash or a PIN.
+
+pub mod cli;
+pub mod log;
+pub mod record;
+pub mod verify;
+
+pub use log::{AuditError, AuditLog, AuditStats};
+pub use record::{AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, GENESIS};
+pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};
