@@ -301,6 +301,11 @@ fn wrong_pin_three_times_blocks_it() {
     // A blocked PIN stays blocked across a reset.
     card.set_inserted(false);
     card.set_inserted(true);
+    // As through PC/SC, the first use after re-insertion reports the reset once.
+    assert_eq!(
+        card.transaction().err(),
+        Some(hjemmekontor::card::TransportError::CardReset)
+    );
     assert!(select(&mut card).is_ok());
     assert_eq!(pin_status(&mut card), StatusWord::AUTH_BLOCKED);
 }
