@@ -153,38 +153,62 @@ fn three_wrong_pins_block_the_card_and_card_says_so() {
 }
 
 #[test]
-fn an_expired_certificate_is_refused_before_any_pin_is_asked() {
+fn unusable_certificates_are_refused_before_any_pin_is_asked() {
     let _lock = serial();
-    if !require_stack("expired_refused") {
+    if !require_stack("refused_before_pin") {
         return;
     }
-    let vcard = card("expired");
-    let out = client(
-        &[
-            "card",
-            "--json",
-            "--test-environment",
-            "--check-pin",
-            "--pin-stdin",
-        ],
-        Some("123456\n"),
-    );
-    assert_eq!(out.status.code(), Some(4), "{}", out.both());
-    let report = json(&out);
-    assert_eq!(report["problem"]["kind"], "certificate-refused");
-    let message = report["problem"]["message"].as_str().unwrap();
-    assert!(message.contains("utløp"), "{message}");
-    assert!(report.get("pin_check").is_none());
-    assert!(vcard.ctl("status").unwrap().contains("pin_tries=3"));
+    for (variant, code, words) in [
+        ("expired", "expired", "utløp"),
+        ("person-standard", "level-too-low", "nivå høyt"),
+        (
+            "wrong-usage",
+            "key-usage-without-digital-signature",
+            "innlogging",
+        ),
+    ] {
+        let vcard = card(variant);
+        let out = client(
+            &[
+                "card",
+                "--json",
+                "--test-environment",
+                "--check-pin",
+                "--pin-stdin",
+            ],
+            Some("123456\n"),
+        );
+        assert_eq!(out.status.code(), Some(4), "{variant}: {}", out.both());
+        let report = json(&out);
+        assert_eq!(
+            report["problem"]["kind"], "certificate-refused",
+            "{variant}"
+        );
+        let message = report["problem"]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{variant}: {message}");
+        assert!(report.get("pin_check").is_none(), "{variant}");
+        assert!(
+            vcard.ctl("status").unwrap().contains("pin_tries=3"),
+            "{variant}: a PIN try was spent"
+        );
 
-    let out = client(
-        &["cert", "inspect", "--card", "--test-environment", "--json"],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(4), "{}", out.both());
-    let inspected = json(&out);
-    assert_eq!(inspected["usable"], false);
-    assert_eq!(inspected["reasons"][0]["code"], "expired");
+        let out = client(
+            &["cert", "inspect", "--card", "--test-environment", "--json"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(4), "{variant}: {}", out.both());
+        let inspected = json(&out);
+        assert_eq!(inspected["usable"], false);
+        assert!(
+            inspected["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["code"] == code),
+            "{variant}: {inspected}"
+        );
+        drop(vcard);
+    }
 }
 
 #[test]
