@@ -10,6 +10,7 @@
 pub mod card;
 pub mod cert;
 pub mod cli;
+pub mod client;
 pub mod gateway;
 pub mod secret;
 pub mod vcard;

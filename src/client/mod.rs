@@ -1,0 +1,3 @@
+//! The client's own state and steps that are neither card nor tunnel: remembered settings.
+
+pub mod settings;

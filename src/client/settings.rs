@@ -1,0 +1,129 @@
+//! The client's remembered settings: gateway, username, local listener. Kept in the user's
+//! configuration directory (`directories`), never holding a PIN or password.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the remote-desktop client connects by default: the port mstsc and xfreerdp users
+/// know, moved up by 10 000 so it never collides with a local RDP server.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:13389";
+
+/// What the client remembers between runs. Every field is optional; flags win.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// Gateway address, `host:port`.
+    pub gateway: Option<String>,
+    /// The gateway's CA certificate file (PEM), when it is not in the built-in trust.
+    pub gateway_ca: Option<PathBuf>,
+    /// The username, remembered after the first successful login.
+    pub username: Option<String>,
+    /// Local address the remote-desktop client connects to.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Why the settings file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file exists but cannot be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file is not valid settings TOML.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+}
+
+/// The settings file in the user's configuration directory
+/// (`~/.config/hjemmekontor/client.toml` on Linux, `%APPDATA%\hjemmekontor\…` on Windows).
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("no", "hjemmekontor", "hjemmekontor")
+        .map(|d| d.config_dir().join("client.toml"))
+}
+
+/// Reads settings; a missing file is the empty default.
+pub fn load(path: &Path) -> Result<ClientSettings, SettingsError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ClientSettings::default()),
+        Err(source) => {
+            return Err(SettingsError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    toml::from_str(&text).map_err(|e| SettingsError::Invalid {
+        path: path.to_owned(),
+        // Only the position and the parser's words: the offending line is not echoed, in
+        // case someone typed a secret into the file.
+        message: match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: {}", e.message())
+            }
+            None => e.message().to_string(),
+        },
+    })
+}
+
+/// Writes settings (creating the directory), replacing the file atomically.
+pub fn save(path: &Path, settings: &ClientSettings) -> Result<(), SettingsError> {
+    let io = |source| SettingsError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let text = toml::to_string_pretty(settings).map_err(|e| SettingsError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_default_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/client.toml");
+        assert_eq!(load(&path).unwrap(), ClientSettings::default());
+        let s = ClientSettings {
+            gateway: Some("gw.example:443".into()),
+            username: Some("kari".into()),
+            listen: Some(DEFAULT_LISTEN.parse().unwrap()),
+            ..Default::default()
+        };
+        save(&path, &s).unwrap();
+        assert_eq!(load(&path).unwrap(), s);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.toml");
+        std::fs::write(&path, "username = \"kari\"\npassword = \"x\"\n").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("\"x\""), "{err}");
+    }
+}
