@@ -178,8 +178,8 @@ fn run(args: RunArgs) -> Result<(), String> {
     let card = VirtualPiv::new(config).map_err(|e| e.to_string())?;
     let slots: Vec<String> = Slot::ALL
         .into_iter()
-        .filter(|s| card.data_object(s.certificate_tag()).is_some())
-        .map(|s| format!("{:02X}", s.key_ref()))
+        .filter(|s| card.data_object(s.object_tag()).is_some())
+        .map(|s| format!("{:02X}", s.key_reference()))
         .collect();
     tracing::info!(
         "TEST PIV card ready: slots {}, {} PIN tries",

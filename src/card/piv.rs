@@ -27,7 +27,7 @@ pub const PIN_MAX: usize = 8;
 const MAX_CERT: usize = 16 * 1024;
 
 /// The key slots a PIV card has for certificates we care about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Slot {
     /// 9A: PIV Authentication — the one that logs in.
     #[serde(rename = "9A")]
@@ -60,6 +60,13 @@ impl Slot {
             Slot::KeyManagement => 0x9D,
             Slot::CardAuthentication => 0x9E,
         }
+    }
+
+    /// The slot a key reference names, if any.
+    pub fn from_key_reference(key_reference: u8) -> Option<Slot> {
+        Slot::ALL
+            .into_iter()
+            .find(|s| s.key_reference() == key_reference)
     }
 
     /// The data object holding the slot's certificate.

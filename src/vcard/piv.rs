@@ -53,53 +53,8 @@ const TAG_DISCOVERY: u32 = 0x7E;
 const TAG_CHUID: u32 = 0x5FC102;
 const TAG_CCC: u32 = 0x5FC107;
 
-/// The four PIV key slots this card can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Slot {
-    /// `9A`: PIV Authentication; PIN once per session. The one used to log in.
-    Authentication,
-    /// `9C`: Digital Signature; PIN before every signature.
-    Signature,
-    /// `9D`: Key Management (decryption); PIN once per session.
-    KeyManagement,
-    /// `9E`: Card Authentication; no PIN.
-    CardAuthentication,
-}
-
-impl Slot {
-    /// All slots, in key-reference order.
-    pub const ALL: [Slot; 4] = [
-        Slot::Authentication,
-        Slot::Signature,
-        Slot::KeyManagement,
-        Slot::CardAuthentication,
-    ];
-
-    /// The key reference (GENERAL AUTHENTICATE P2).
-    pub fn key_ref(self) -> u8 {
-        match self {
-            Slot::Authentication => 0x9A,
-            Slot::Signature => 0x9C,
-            Slot::KeyManagement => 0x9D,
-            Slot::CardAuthentication => 0x9E,
-        }
-    }
-
-    /// The data object holding the slot's certificate (GET DATA tag).
-    pub fn certificate_tag(self) -> u32 {
-        match self {
-            Slot::Authentication => 0x5FC105,
-            Slot::Signature => 0x5FC10A,
-            Slot::KeyManagement => 0x5FC10B,
-            Slot::CardAuthentication => 0x5FC101,
-        }
-    }
-
-    /// The slot for a key reference.
-    pub fn from_key_ref(key_ref: u8) -> Option<Slot> {
-        Slot::ALL.into_iter().find(|s| s.key_ref() == key_ref)
-    }
-}
+/// The key slots are the host driver's: card and host speak of the same four.
+pub use crate::card::piv::Slot;
 
 /// Why a card configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -260,7 +215,7 @@ impl VirtualPiv {
         );
         for (slot, key) in &config.slots {
             objects.insert(
-                slot.certificate_tag(),
+                slot.object_tag(),
                 certificate_object(key.certificate_der(), config.gzip_certificates)?,
             );
         }
@@ -561,7 +516,7 @@ impl VirtualPiv {
     }
 
     fn general_authenticate(&mut self, p1: u8, p2: u8, data: &[u8]) -> Reply {
-        let Some(slot) = Slot::from_key_ref(p2) else {
+        let Some(slot) = Slot::from_key_reference(p2) else {
             return Reply::sw(StatusWord::WRONG_P1P2);
         };
         let Some(alg) = KeyAlgorithm::from_piv_id(p1) else {
