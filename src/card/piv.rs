@@ -91,7 +91,7 @@ impl Slot {
 }
 
 /// Key algorithms a PIV card signs with (SP 800-78-4 identifiers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum KeyAlgorithm {
     /// RSA 2048, raw RSA: the host pads.
     #[serde(rename = "rsa-2048")]
@@ -112,6 +112,17 @@ impl KeyAlgorithm {
             KeyAlgorithm::EccP256 => 0x11,
             KeyAlgorithm::EccP384 => 0x14,
         }
+    }
+
+    /// The algorithm an identifier names, if it is one we support.
+    pub fn from_id(id: u8) -> Option<Self> {
+        [
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::EccP256,
+            KeyAlgorithm::EccP384,
+        ]
+        .into_iter()
+        .find(|a| a.id() == id)
     }
 
     /// How many bytes the card expects as input: the whole RSA block, or the hash size.

@@ -43,37 +43,8 @@ pub enum KeyError {
     Crypto(String),
 }
 
-/// The PIV algorithm identifiers this card supports (SP 800-78-4 table 6-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyAlgorithm {
-    /// `07`: RSA with a 2048-bit modulus.
-    Rsa2048,
-    /// `11`: ECDSA on NIST P-256.
-    EccP256,
-    /// `14`: ECDSA on NIST P-384.
-    EccP384,
-}
-
-impl KeyAlgorithm {
-    /// The algorithm reference used in GENERAL AUTHENTICATE P1 and in the selection answer.
-    pub fn piv_id(self) -> u8 {
-        match self {
-            KeyAlgorithm::Rsa2048 => 0x07,
-            KeyAlgorithm::EccP256 => 0x11,
-            KeyAlgorithm::EccP384 => 0x14,
-        }
-    }
-
-    /// The algorithm for a PIV reference, if it is one we know.
-    pub fn from_piv_id(id: u8) -> Option<Self> {
-        match id {
-            0x07 => Some(KeyAlgorithm::Rsa2048),
-            0x11 => Some(KeyAlgorithm::EccP256),
-            0x14 => Some(KeyAlgorithm::EccP384),
-            _ => None,
-        }
-    }
-}
+/// The algorithm identifiers are the host driver's (SP 800-78-4 table 6-2).
+pub use crate::card::piv::KeyAlgorithm;
 
 /// A private key the card can use. Boxed RSA keeps the enum small.
 enum PrivateKey {
@@ -340,6 +311,6 @@ mod tests {
         let der = slot.private_operation(&hash).unwrap();
         let sig = p256::ecdsa::Signature::from_der(&der).unwrap();
         sk.verifying_key().verify_prehash(&hash, &sig).unwrap();
-        assert_eq!(slot.algorithm().piv_id(), 0x11);
+        assert_eq!(slot.algorithm().id(), 0x11);
     }
 }

@@ -355,7 +355,7 @@ impl VirtualPiv {
             KeyAlgorithm::EccP256,
             KeyAlgorithm::EccP384,
         ] {
-            algs.extend(tlv::encode(0x80, &[alg.piv_id()]));
+            algs.extend(tlv::encode(0x80, &[alg.id()]));
         }
         algs.extend(tlv::encode(0x06, &[0x00]));
         apt.extend(tlv::encode(0xAC, &algs));
@@ -519,7 +519,7 @@ impl VirtualPiv {
         let Some(slot) = Slot::from_key_reference(p2) else {
             return Reply::sw(StatusWord::WRONG_P1P2);
         };
-        let Some(alg) = KeyAlgorithm::from_piv_id(p1) else {
+        let Some(alg) = KeyAlgorithm::from_id(p1) else {
             return Reply::sw(StatusWord::WRONG_P1P2);
         };
         let Some(key) = self.slots.get(&slot) else {
