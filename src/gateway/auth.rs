@@ -435,6 +435,22 @@ pub enum RefusalReason {
     NoGrants,
 }
 
+/// A login-phase refusal is one of the audit log's refusal reasons (which also holds the
+/// TLS-level ones); the names are the same by construction.
+impl From<RefusalReason> for super::audit::RefusalReason {
+    fn from(reason: RefusalReason) -> Self {
+        use super::audit::RefusalReason as Audit;
+        match reason {
+            RefusalReason::UnknownUser => Audit::UnknownUser,
+            RefusalReason::IdentifierNotBound => Audit::IdentifierNotBound,
+            RefusalReason::WrongPassword => Audit::WrongPassword,
+            RefusalReason::LockedOut => Audit::LockedOut,
+            RefusalReason::PostureRefused => Audit::PostureRefused,
+            RefusalReason::NoGrants => Audit::NoGrants,
+        }
+    }
+}
+
 impl RefusalReason {
     /// The serde name, e.g. `wrong-password`.
     pub fn as_str(self) -> &'static str {
@@ -1177,5 +1193,27 @@ mod tests {
         };
         assert!(m(1).starts_with("Vent 1 minutt og"));
         assert!(m(61).starts_with("Vent 2 minutter"));
+    }
+
+    #[test]
+    fn login_refusals_keep_their_names_in_the_audit_log() {
+        for reason in [
+            RefusalReason::UnknownUser,
+            RefusalReason::IdentifierNotBound,
+            RefusalReason::WrongPassword,
+            RefusalReason::LockedOut,
+            RefusalReason::PostureRefused,
+            RefusalReason::NoGrants,
+        ] {
+            let audit: crate::gateway::audit::RefusalReason = reason.into();
+            assert_eq!(
+                serde_json::to_string(&reason).unwrap(),
+                serde_json::to_string(&audit).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_string(&reason).unwrap(),
+                format!("\"{}\"", reason.as_str())
+            );
+        }
     }
 }
