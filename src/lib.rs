@@ -3,11 +3,15 @@
 //! Layout follows the architecture (see `docs/architecture.md`):
 //! - [`card`]: APDUs, transports (PC/SC, in-process, replay) and card drivers;
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
+//! - [`gateway`]: the gateway's session logic (the relay to office PCs);
 //! - [`secret`]: PIN and password types that never print;
+//! - [`tunnel`]: the wire protocol, stream multiplexing and the client's port forwarder;
 //! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
 
 pub mod card;
 pub mod cert;
 pub mod cli;
+pub mod gateway;
 pub mod secret;
+pub mod tunnel;
 pub mod vcard;
