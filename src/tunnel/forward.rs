@@ -144,7 +144,13 @@ where
             }
         }
     }
-    tasks.shutdown().await;
+    // Count what already finished, cut the rest.
+    tasks.abort_all();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(outcome) = done {
+            stats.count(outcome);
+        }
+    }
     stats
 }
 

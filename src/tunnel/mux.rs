@@ -32,9 +32,11 @@ pub struct MuxConfig {
     /// more has its connection ended, so the gateway sets this above the number of streams
     /// it grants, to be able to refuse the extra ones politely.
     pub max_streams: usize,
-    /// Upper bound on buffered received data per stream; bounds the memory a peer can make
-    /// us hold for a stream whose reader is slow. At least 256 KiB.
-    pub max_stream_window: usize,
+    /// Receive memory per stream, in bytes (at least yamux's 256 KiB). The connection's
+    /// total receive buffer is bounded by this times `max_streams`: every stream is always
+    /// granted 256 KiB, and a fast stream may grow its window into the unused rest. This is
+    /// what bounds the memory a peer can make us hold for readers that are slow.
+    pub receive_window_per_stream: usize,
     /// How long a graceful close may take before the connection is dropped.
     pub close_timeout: Duration,
     /// Inbound streams waiting for [`MuxServer::next_stream`]; beyond this they are reset.
@@ -45,7 +47,7 @@ impl Default for MuxConfig {
     fn default() -> Self {
         MuxConfig {
             max_streams: 128,
-            max_stream_window: 1024 * 1024,
+            receive_window_per_stream: 1024 * 1024,
             close_timeout: Duration::from_secs(5),
             accept_backlog: 64,
         }
@@ -55,7 +57,7 @@ impl Default for MuxConfig {
 impl MuxConfig {
     fn yamux(&self) -> yamux::Config {
         let streams = self.max_streams.max(1);
-        let window = self.max_stream_window.max(STREAM_WINDOW);
+        let window = self.receive_window_per_stream.max(STREAM_WINDOW);
         let mut cfg = yamux::Config::default();
         // Order matters: yamux checks `window >= 256 KiB * streams` in both setters, so
         // lower the stream count first (the default window is large), then set the window.
@@ -443,7 +445,7 @@ mod tests {
             for window in [0, 1, 256 * 1024, 1024 * 1024, 16 * 1024 * 1024] {
                 let _ = MuxConfig {
                     max_streams: streams,
-                    max_stream_window: window,
+                    receive_window_per_stream: window,
                     ..MuxConfig::default()
                 }
                 .yamux();
