@@ -200,7 +200,7 @@ fn main() {
         let direct = TcpStream::connect(sink).await.unwrap();
         let d = bulk(direct, bytes).await;
         println!(
-            "{:<34} {:8.1} MB/s",
+            "{:<40} {:8.1} MB/s",
             "bulk, direct loopback TCP",
             mb_per_s(bytes, d)
         );
@@ -212,7 +212,7 @@ fn main() {
             let client = tunnel(&transport, sink, echo).await;
             let d = bulk(open(&client, "sink").await, bytes).await;
             println!(
-                "{:<34} {:8.1} MB/s",
+                "{:<40} {:8.1} MB/s",
                 format!("bulk, 1 stream, mux over {name}"),
                 mb_per_s(bytes, d)
             );
@@ -229,7 +229,7 @@ fn main() {
                 t.await.unwrap();
             }
             println!(
-                "{:<34} {:8.1} MB/s",
+                "{:<40} {:8.1} MB/s",
                 format!("bulk, {streams} streams, mux over {name}"),
                 mb_per_s(per * streams, start.elapsed())
             );
@@ -240,7 +240,7 @@ fn main() {
         let direct = TcpStream::connect(echo).await.unwrap();
         direct.set_nodelay(true).unwrap();
         println!(
-            "{:<34} {}",
+            "{:<40} {}",
             "round trip, direct loopback TCP",
             summary(pings(direct, ping_count, 64).await)
         );
@@ -251,7 +251,7 @@ fn main() {
             let client = tunnel(&transport, sink, echo).await;
             let s = open(&client, "echo").await;
             println!(
-                "{:<34} {}",
+                "{:<40} {}",
                 format!("round trip, mux over {name}"),
                 summary(pings(s, ping_count, 64).await)
             );
