@@ -4,6 +4,7 @@
 //! numbers, asserts nothing.
 //!
 //! Run: `cargo bench --bench tunnel_throughput` (sizes: `HJK_BENCH_MIB`, `HJK_BENCH_PINGS`).
+//! Under `cargo test --all-targets` (no `--bench` argument) it runs a small smoke version.
 
 use hjemmekontor::gateway::relay::{serve_session, RelayLimits, StreamRefusal};
 use hjemmekontor::tunnel::mux::{MuxClient, MuxConfig, MuxServer};
@@ -181,8 +182,9 @@ fn summary(mut times: Vec<Duration>) -> String {
 }
 
 fn main() {
-    let mib = env_usize("HJK_BENCH_MIB", 256);
-    let ping_count = env_usize("HJK_BENCH_PINGS", 2000);
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let mib = env_usize("HJK_BENCH_MIB", if smoke { 4 } else { 256 });
+    let ping_count = env_usize("HJK_BENCH_PINGS", if smoke { 100 } else { 2000 });
     let bytes = mib * 1024 * 1024;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
