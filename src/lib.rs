@@ -5,6 +5,7 @@
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
 //! - [`gateway`]: the gateway's configuration, access policy and login decisions;
 //! - [`secret`]: PIN and password types that never print;
+//! - [`tunnel`]: the wire protocol, stream multiplexing and the client's port forwarder;
 //! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
 
 pub mod card;
@@ -13,4 +14,5 @@ pub mod cli;
 pub mod client;
 pub mod gateway;
 pub mod secret;
+pub mod tunnel;
 pub mod vcard;

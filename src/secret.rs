@@ -97,6 +97,33 @@ impl fmt::Debug for Password {
     }
 }
 
+/// The gateway reads the password from the login frame.
+///
+/// Only `Deserialize` is implemented: a `Password` cannot be serialized by accident (into a
+/// log line or `--json` output). The login encoder writes it explicitly with
+/// [`Password::expose`]. The text is copied once, straight into a zeroizing buffer. (A password
+/// with JSON escapes passes through the JSON parser's scratch buffer, which is not wiped.)
+impl<'de> serde::Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Password;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a password string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Password, E> {
+                let mut text = Zeroizing::new(String::with_capacity(v.len()));
+                text.push_str(v);
+                Ok(Password(text))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Password, E> {
+                Ok(Password(Zeroizing::new(v)))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +136,15 @@ mod tests {
         let pw = Password::from_input("hemmelig\r\n".into());
         assert_eq!(format!("{pw:?}"), "Password(REDACTED)");
         assert_eq!(pw.expose(), "hemmelig");
+    }
+
+    #[test]
+    fn password_deserializes_without_trimming_and_never_prints() {
+        let pw: Password = serde_json::from_str(r#""pass\nord ""#).unwrap();
+        assert_eq!(pw.expose(), "pass\nord ");
+        assert_eq!(format!("{pw:?}"), "Password(REDACTED)");
+        let err = serde_json::from_str::<Password>("42").unwrap_err();
+        assert!(err.to_string().contains("expected a password string"));
     }
 
     #[test]

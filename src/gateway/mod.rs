@@ -6,6 +6,7 @@
 //! - [`config`]: the TOML file, checked, with every error's line and column;
 //! - [`access`]: which office PCs a user may reach (grants, groups);
 //! - [`auth`]: argon2id password hashes, lockout, and the login decision in its fixed order;
+//! - [`relay`]: streams of a logged-in session relayed to the office PCs its user may reach;
 //! - [`config_cli`]: `check-config` and `hash-password`.
 
 pub mod access;
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod config_cli;
+pub mod relay;
 
 #[cfg(test)]
 pub(crate) mod testutil {

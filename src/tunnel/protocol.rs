@@ -1,0 +1,844 @@
+//! The wire protocol inside the TLS session: length-prefixed JSON frames and the messages
+//! they carry (see `docs/protocol.md`).
+//!
+//! Encoding and decoding are plain functions on bytes ([`encode_frame`], [`decode_client`],
+//! [`decode_gateway`]); the async helpers ([`read_frame`], [`write_message`], ...) only move
+//! those bytes over any `AsyncRead`/`AsyncWrite`. None of them has a timeout of its own: the
+//! caller wraps each wait in one, because only it knows how long the peer may take.
+
+use crate::secret::Password;
+use serde::{Deserialize, Serialize};
+use std::io;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use zeroize::Zeroizing;
+
+/// The protocol version this build speaks; a login carrying another is answered with
+/// [`RejectCode::ProtocolVersion`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The TLS ALPN name, so a gateway port never mistakes another protocol for ours (and vice
+/// versa). The major version is part of the name.
+pub const ALPN: &[u8] = b"hjemmekontor/1";
+
+/// Default bound on a frame body: every message fits with room to spare, and a peer cannot
+/// make us allocate more than this per frame.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024;
+
+/// Bytes of the big-endian length prefix before every frame body.
+pub const LENGTH_PREFIX_LEN: usize = 4;
+
+/// Longest username accepted in a login, in bytes.
+pub const MAX_USERNAME_LEN: usize = 256;
+/// Longest password accepted in a login, in bytes.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Longest target id, in bytes (ids are short names chosen by the operator).
+pub const MAX_TARGET_ID_LEN: usize = 128;
+
+/// What the client sends: one `login` on the raw TLS stream, then one `open` at the start of
+/// every multiplexed stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// The first frame of a session.
+    Login(Login),
+    /// The first frame of a stream: connect me to this target.
+    Open(Open),
+}
+
+/// The login message. `Debug` never shows the password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Protocol version the client speaks ([`PROTOCOL_VERSION`]).
+    pub version: u32,
+    /// The client program's version, for the audit log and support.
+    pub client_version: String,
+    /// The username the person typed.
+    pub username: String,
+    /// The password, written to the frame only by the login encoder.
+    #[serde(serialize_with = "serialize_password")]
+    pub password: Password,
+    /// What the client reports about its machine; the gateway decides what it is worth.
+    pub posture: PostureReport,
+}
+
+/// Asks for a stream to one granted target. The client names a target id, never an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open {
+    /// The target id, as listed in [`Accepted::targets`].
+    pub target: String,
+}
+
+/// Facts the client reports about the home computer.
+///
+/// Kept small for now: the posture work fills it in (antivirus, firewall, updates, disk
+/// encryption, screen lock). Every field has a default, so a report without it still parses,
+/// and unknown fields are ignored, so a newer client may report more than an older gateway
+/// understands. It is self-reported: the gateway treats it as a claim, not a proof.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PostureReport {
+    /// Operating system family, e.g. `windows`, `macos`, `linux`.
+    pub os: String,
+    /// Operating system version as the OS reports it.
+    pub os_version: String,
+    /// A hash of the machine's host name, so the audit log can tell machines apart without
+    /// holding the name itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname_hash: Option<String>,
+}
+
+/// What the gateway sends: the answer to the login, and the answer to each `open`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum GatewayMessage {
+    /// Login accepted; the stream phase begins.
+    Accepted(Accepted),
+    /// Login refused; the gateway closes the connection after this frame.
+    Rejected(Rejected),
+    /// The stream is connected to its target; raw bytes follow.
+    Opened(Opened),
+    /// The stream was refused; the gateway closes it after this frame.
+    Refused(Refused),
+}
+
+/// A successful login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accepted {
+    /// Identifies the session in the audit log (the user may quote it to support).
+    pub session_id: String,
+    /// The person's name as the gateway knows it, for the client to greet them.
+    pub display_name: String,
+    /// The targets this user may open streams to.
+    pub targets: Vec<TargetInfo>,
+    /// A stream with no traffic either way for this long is closed by the gateway.
+    pub idle_timeout_secs: u64,
+}
+
+/// One granted target: the id to send in `open`, and a name to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInfo {
+    /// The id the client sends in `open`.
+    pub id: String,
+    /// A name a person recognises ("Kontor-PC, legekontoret").
+    pub name: String,
+}
+
+/// A refused login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rejected {
+    /// Why, for programs.
+    pub code: RejectCode,
+    /// Why, for the person.
+    pub message: String,
+    /// What the person can do about it, where something helps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+}
+
+/// The stream is connected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Opened {
+    /// The target id from the `open`.
+    pub target: String,
+}
+
+/// The stream was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refused {
+    /// Why, for programs.
+    pub code: RefuseCode,
+    /// Why, for the person.
+    pub message: String,
+}
+
+/// Why a login was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RejectCode {
+    /// Unknown user, certificate not bound to the user, or wrong password: one code for all,
+    /// so the answer never tells an attacker which part was right.
+    BadCredentials,
+    /// Too many failed attempts; the account waits before it may try again.
+    LockedOut,
+    /// The posture report does not meet the operator's policy.
+    PostureRefused,
+    /// The login is fine but the user may reach no machine.
+    NoGrants,
+    /// The client speaks a protocol version the gateway does not.
+    ProtocolVersion,
+    /// The login frame was not a valid login message.
+    BadRequest,
+    /// The gateway cannot take another session now.
+    ServerBusy,
+    /// A code this build does not know (from a newer gateway); the message still explains.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Why a stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefuseCode {
+    /// The user may not reach this target. Also the answer for ids that do not exist, so ids
+    /// cannot be probed.
+    NotGranted,
+    /// The target did not accept a connection in time.
+    TargetUnreachable,
+    /// The session already has as many streams open as it may.
+    TooManyStreams,
+    /// The first frame on the stream was not a valid `open`.
+    BadRequest,
+    /// A code this build does not know (from a newer gateway); the message still explains.
+    #[serde(other)]
+    Unknown,
+}
+
+impl RejectCode {
+    /// The kebab-case name used on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::BadCredentials => "bad-credentials",
+            RejectCode::LockedOut => "locked-out",
+            RejectCode::PostureRefused => "posture-refused",
+            RejectCode::NoGrants => "no-grants",
+            RejectCode::ProtocolVersion => "protocol-version",
+            RejectCode::BadRequest => "bad-request",
+            RejectCode::ServerBusy => "server-busy",
+            RejectCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl RefuseCode {
+    /// The kebab-case name used on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefuseCode::NotGranted => "not-granted",
+            RefuseCode::TargetUnreachable => "target-unreachable",
+            RefuseCode::TooManyStreams => "too-many-streams",
+            RefuseCode::BadRequest => "bad-request",
+            RefuseCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RefuseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn serialize_password<S: serde::Serializer>(pw: &Password, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(pw.expose())
+}
+
+/// Which part of a frame body did not make sense. Carries no text from the body, so a
+/// password can never leak into an error through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// Not JSON at all, or cut short.
+    Syntax,
+    /// JSON, but not one of our messages: unknown `type`, unknown or missing field, wrong type.
+    Schema,
+    /// A message of the right shape with a value out of bounds (empty or over-long strings).
+    Value,
+    /// A valid message that does not belong here (a `login` on a stream, an `open` first).
+    Unexpected,
+}
+
+/// Why a frame could not be read, written or understood.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The length prefix announces more than the caller allows; nothing was allocated.
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Announced (or, when encoding, needed) body length.
+        len: u64,
+        /// The caller's bound.
+        max: usize,
+    },
+    /// The peer closed the connection cleanly between frames.
+    #[error("the connection closed")]
+    Closed,
+    /// The peer closed the connection in the middle of a frame.
+    #[error("the connection closed in the middle of a frame")]
+    Truncated,
+    /// The body is not a valid message. Position only; never the body's text.
+    #[error("malformed message ({kind:?}) at line {line}, column {column}")]
+    Malformed {
+        /// Which kind of problem.
+        kind: MalformedKind,
+        /// Line in the JSON body (1-based; 0 when not about a position).
+        line: usize,
+        /// Column in the JSON body (1-based; 0 when not about a position).
+        column: usize,
+    },
+    /// A login for a protocol version this build does not speak.
+    #[error("protocol version {version} is not supported (this side speaks {PROTOCOL_VERSION})")]
+    UnsupportedVersion {
+        /// The version the peer asked for.
+        version: u64,
+    },
+    /// Reading or writing failed.
+    #[error("connection error: {0}")]
+    Io(#[source] io::Error),
+}
+
+impl FrameError {
+    /// The login rejection a gateway sends for this error, if the peer deserves an answer
+    /// (a closed or broken connection gets none).
+    pub fn reject_code(&self) -> Option<RejectCode> {
+        match self {
+            FrameError::TooLarge { .. } | FrameError::Malformed { .. } => {
+                Some(RejectCode::BadRequest)
+            }
+            FrameError::UnsupportedVersion { .. } => Some(RejectCode::ProtocolVersion),
+            FrameError::Closed | FrameError::Truncated | FrameError::Io(_) => None,
+        }
+    }
+
+    fn malformed(kind: MalformedKind) -> Self {
+        FrameError::Malformed {
+            kind,
+            line: 0,
+            column: 0,
+        }
+    }
+
+    fn from_json(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let kind = match e.classify() {
+            Category::Data => MalformedKind::Schema,
+            Category::Syntax | Category::Eof | Category::Io => MalformedKind::Syntax,
+        };
+        FrameError::Malformed {
+            kind,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+/// A `Write` into a buffer allocated once at full size: it never grows (so no copy of a
+/// password is left behind in a freed allocation) and refuses to pass the bound.
+struct BoundedWriter<'a> {
+    buf: &'a mut Vec<u8>,
+    limit: usize,
+}
+
+impl io::Write for BoundedWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        if self.buf.len() + data.len() > self.limit {
+            return Err(io::Error::other("frame bound reached"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Encodes a message as one frame: 4-byte big-endian body length, then the JSON body.
+///
+/// The buffer is zeroized when dropped, because a login frame holds the password.
+pub fn encode_frame<T: Serialize>(
+    message: &T,
+    max: usize,
+) -> Result<Zeroizing<Vec<u8>>, FrameError> {
+    let limit = LENGTH_PREFIX_LEN + max;
+    let mut buf = Zeroizing::new(Vec::with_capacity(limit));
+    buf.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
+    let mut writer = BoundedWriter {
+        buf: &mut buf,
+        limit,
+    };
+    if let Err(e) = serde_json::to_writer(&mut writer, message) {
+        return Err(if e.is_io() {
+            FrameError::TooLarge {
+                len: (max as u64) + 1,
+                max,
+            }
+        } else {
+            FrameError::malformed(MalformedKind::Value)
+        });
+    }
+    let body_len = buf.len() - LENGTH_PREFIX_LEN;
+    // body_len <= max, and a bound above u32::MAX would be refused by the reader anyway.
+    let len = u32::try_from(body_len).map_err(|_| FrameError::TooLarge {
+        len: body_len as u64,
+        max,
+    })?;
+    buf[..LENGTH_PREFIX_LEN].copy_from_slice(&len.to_be_bytes());
+    Ok(buf)
+}
+
+/// Decodes a frame body from the client, checking bounds and the protocol version.
+///
+/// Version rule: a body whose `type` is `login` and whose `version` is not
+/// [`PROTOCOL_VERSION`] is [`FrameError::UnsupportedVersion`], whatever else it contains, so
+/// a future client with a different login shape still gets a clear `protocol-version` answer.
+pub fn decode_client(body: &[u8]) -> Result<ClientMessage, FrameError> {
+    match serde_json::from_slice::<ClientMessage>(body) {
+        Ok(message) => {
+            if let ClientMessage::Login(login) = &message {
+                if login.version != PROTOCOL_VERSION {
+                    return Err(FrameError::UnsupportedVersion {
+                        version: login.version.into(),
+                    });
+                }
+            }
+            check_bounds(&message)?;
+            Ok(message)
+        }
+        Err(e) => {
+            if let Some(version) = foreign_login_version(body) {
+                return Err(FrameError::UnsupportedVersion { version });
+            }
+            Err(FrameError::from_json(&e))
+        }
+    }
+}
+
+/// The version of a login that did not parse as ours, if it names one we do not speak.
+fn foreign_login_version(body: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "type")]
+        kind: String,
+        version: Option<u64>,
+    }
+    let probe: Probe = serde_json::from_slice(body).ok()?;
+    match (probe.kind.as_str(), probe.version) {
+        ("login", Some(v)) if v != u64::from(PROTOCOL_VERSION) => Some(v),
+        _ => None,
+    }
+}
+
+fn check_bounds(message: &ClientMessage) -> Result<(), FrameError> {
+    let ok = match message {
+        ClientMessage::Login(login) => {
+            !login.username.is_empty()
+                && login.username.len() <= MAX_USERNAME_LEN
+                && !login.username.chars().any(char::is_control)
+                && login.password.expose().len() <= MAX_PASSWORD_LEN
+        }
+        ClientMessage::Open(open) => valid_target_id(&open.target),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FrameError::malformed(MalformedKind::Value))
+    }
+}
+
+/// A target id is 1 to [`MAX_TARGET_ID_LEN`] bytes with no control characters, so it is safe
+/// to put in a log line.
+pub fn valid_target_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_TARGET_ID_LEN && !id.chars().any(char::is_control)
+}
+
+/// Decodes a frame body from the gateway.
+pub fn decode_gateway(body: &[u8]) -> Result<GatewayMessage, FrameError> {
+    serde_json::from_slice(body).map_err(|e| FrameError::from_json(&e))
+}
+
+/// Reads one frame body, refusing (before allocating) any length over `max`.
+///
+/// The body comes back in a zeroizing buffer: it may hold a password.
+pub async fn read_frame<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Zeroizing<Vec<u8>>, FrameError> {
+    let mut prefix = [0u8; LENGTH_PREFIX_LEN];
+    let mut got = 0;
+    while got < LENGTH_PREFIX_LEN {
+        let n = reader
+            .read(&mut prefix[got..])
+            .await
+            .map_err(FrameError::Io)?;
+        if n == 0 {
+            return Err(if got == 0 {
+                FrameError::Closed
+            } else {
+                FrameError::Truncated
+            });
+        }
+        got += n;
+    }
+    let len = u32::from_be_bytes(prefix);
+    if u64::from(len) > max as u64 {
+        return Err(FrameError::TooLarge {
+            len: len.into(),
+            max,
+        });
+    }
+    let mut body = Zeroizing::new(vec![0u8; len as usize]);
+    reader.read_exact(&mut body).await.map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            FrameError::Truncated
+        } else {
+            FrameError::Io(e)
+        }
+    })?;
+    Ok(body)
+}
+
+/// Encodes and writes one message, then flushes.
+pub async fn write_message<W: AsyncWrite + Unpin + ?Sized, T: Serialize>(
+    writer: &mut W,
+    message: &T,
+    max: usize,
+) -> Result<(), FrameError> {
+    let frame = encode_frame(message, max)?;
+    writer.write_all(&frame).await.map_err(FrameError::Io)?;
+    writer.flush().await.map_err(FrameError::Io)
+}
+
+/// Reads and decodes one client message (gateway side).
+pub async fn read_client_message<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    max: usize,
+) -> Result<ClientMessage, FrameError> {
+    let body = read_frame(reader, max).await?;
+    decode_client(&body)
+}
+
+/// Reads and decodes one gateway message (client side).
+pub async fn read_gateway_message<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    max: usize,
+) -> Result<GatewayMessage, FrameError> {
+    let body = read_frame(reader, max).await?;
+    decode_gateway(&body)
+}
+
+/// The answer to a login, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginAnswer {
+    /// In: the stream phase may begin.
+    Accepted(Accepted),
+    /// Out: show the message and remediation to the person.
+    Rejected(Rejected),
+}
+
+/// Client side of the login exchange on the raw TLS stream: sends `login`, reads the answer.
+///
+/// An answer that is neither `accepted` nor `rejected` is a protocol error
+/// ([`MalformedKind::Unexpected`]). Wrap the call in a timeout.
+pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
+    io: &mut S,
+    login: &Login,
+    max: usize,
+) -> Result<LoginAnswer, FrameError> {
+    write_message(io, &ClientMessage::Login(login.clone()), max).await?;
+    match read_gateway_message(io, max).await? {
+        GatewayMessage::Accepted(a) => Ok(LoginAnswer::Accepted(a)),
+        GatewayMessage::Rejected(r) => Ok(LoginAnswer::Rejected(r)),
+        GatewayMessage::Opened(_) | GatewayMessage::Refused(_) => {
+            Err(FrameError::malformed(MalformedKind::Unexpected))
+        }
+    }
+}
+
+/// Gateway side: reads the first frame of a session, which must be a `login`.
+///
+/// On error, [`FrameError::reject_code`] says what to answer (`bad-request`,
+/// `protocol-version`) before closing. Wrap the call in a timeout.
+pub async fn read_login<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Login, FrameError> {
+    match read_client_message(reader, max).await? {
+        ClientMessage::Login(login) => Ok(login),
+        ClientMessage::Open(_) => Err(FrameError::malformed(MalformedKind::Unexpected)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login() -> Login {
+        Login {
+            version: PROTOCOL_VERSION,
+            client_version: "0.1.0".into(),
+            username: "kari".into(),
+            password: Password::from_input("hemmelig-passord".into()),
+            posture: PostureReport {
+                os: "linux".into(),
+                os_version: "6.1".into(),
+                hostname_hash: None,
+            },
+        }
+    }
+
+    #[test]
+    fn login_round_trips_and_debug_hides_the_password() {
+        let msg = ClientMessage::Login(login());
+        let frame = encode_frame(&msg, DEFAULT_MAX_FRAME_LEN).unwrap();
+        let len = u32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, frame.len() - 4);
+        let body = std::str::from_utf8(&frame[4..]).unwrap();
+        assert!(
+            body.starts_with(r#"{"type":"login","version":1,"#),
+            "{body}"
+        );
+        assert!(body.contains(r#""password":"hemmelig-passord""#));
+        assert_eq!(decode_client(&frame[4..]).unwrap(), msg);
+        let debug = format!("{msg:?}");
+        assert!(debug.contains("REDACTED"));
+        assert!(!debug.contains("hemmelig"));
+    }
+
+    #[test]
+    fn gateway_messages_round_trip_with_kebab_case_names() {
+        let messages = [
+            GatewayMessage::Accepted(Accepted {
+                session_id: "s-1".into(),
+                display_name: "Kari Nordmann".into(),
+                targets: vec![TargetInfo {
+                    id: "pc-17".into(),
+                    name: "Kontor-PC".into(),
+                }],
+                idle_timeout_secs: 900,
+            }),
+            GatewayMessage::Rejected(Rejected {
+                code: RejectCode::BadCredentials,
+                message: "Feil brukernavn eller passord.".into(),
+                remediation: None,
+            }),
+            GatewayMessage::Opened(Opened {
+                target: "pc-17".into(),
+            }),
+            GatewayMessage::Refused(Refused {
+                code: RefuseCode::TargetUnreachable,
+                message: "Kontor-PC-en svarer ikke.".into(),
+            }),
+        ];
+        for m in messages {
+            let frame = encode_frame(&m, DEFAULT_MAX_FRAME_LEN).unwrap();
+            assert_eq!(decode_gateway(&frame[4..]).unwrap(), m);
+        }
+        let body = serde_json::to_string(&GatewayMessage::Rejected(Rejected {
+            code: RejectCode::PostureRefused,
+            message: "m".into(),
+            remediation: Some("r".into()),
+        }))
+        .unwrap();
+        assert_eq!(
+            body,
+            r#"{"type":"rejected","code":"posture-refused","message":"m","remediation":"r"}"#
+        );
+    }
+
+    #[test]
+    fn every_code_has_its_kebab_case_name() {
+        for code in [
+            RejectCode::BadCredentials,
+            RejectCode::LockedOut,
+            RejectCode::PostureRefused,
+            RejectCode::NoGrants,
+            RejectCode::ProtocolVersion,
+            RejectCode::BadRequest,
+            RejectCode::ServerBusy,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+        for code in [
+            RefuseCode::NotGranted,
+            RefuseCode::TargetUnreachable,
+            RefuseCode::TooManyStreams,
+            RefuseCode::BadRequest,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_codes_from_a_newer_gateway_still_parse() {
+        let m = decode_gateway(br#"{"type":"refused","code":"maintenance","message":"x"}"#);
+        assert!(matches!(
+            m,
+            Ok(GatewayMessage::Refused(Refused {
+                code: RefuseCode::Unknown,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_that_map_to_bad_request() {
+        let bad: &[&[u8]] = &[
+            b"",
+            b"not json",
+            b"{",
+            b"[]",
+            b"null",
+            br#"{"type":"open"}"#,
+            br#"{"type":"open","target":7}"#,
+            br#"{"type":"open","target":"pc","extra":1}"#,
+            br#"{"type":"opne","target":"pc"}"#,
+            br#"{"target":"pc"}"#,
+            br#"{"type":"open","target":""}"#,
+            br#"{"type":"open","target":"a\nb"}"#,
+            br#"{"type":"login","version":1,"client_version":"x","username":"u","password":5,"posture":{}}"#,
+            br#"{"type":"login","version":1,"client_version":"x","username":"","password":"p","posture":{}}"#,
+            br#"{"type":"login","version":1,"client_version":"x","username":"u","password":"p","posture":{},"admin":true}"#,
+            b"\xff\xfe",
+        ];
+        for body in bad {
+            let err = decode_client(body).unwrap_err();
+            assert_eq!(
+                err.reject_code(),
+                Some(RejectCode::BadRequest),
+                "{:?} gave {err}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn errors_never_quote_the_body() {
+        let body = br#"{"type":"login","version":"hunter2-secret","client_version":"x","username":"u","password":"hunter2-secret","posture":{}}"#;
+        let err = decode_client(body).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+        assert!(!format!("{err:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn posture_fields_default_and_unknown_facts_are_ignored() {
+        let m = decode_client(
+            br#"{"type":"login","version":1,"client_version":"x","username":"u","password":"p","posture":{"os":"windows","antivirus":{"active":true}}}"#,
+        )
+        .unwrap();
+        let ClientMessage::Login(l) = m else {
+            panic!("expected login")
+        };
+        assert_eq!(l.posture.os, "windows");
+        assert_eq!(l.posture.os_version, "");
+        assert_eq!(l.posture.hostname_hash, None);
+    }
+
+    #[test]
+    fn another_version_is_protocol_version_whatever_the_shape() {
+        let mut l = login();
+        l.version = 2;
+        let frame = encode_frame(&ClientMessage::Login(l), DEFAULT_MAX_FRAME_LEN).unwrap();
+        let err = decode_client(&frame[4..]).unwrap_err();
+        assert!(matches!(err, FrameError::UnsupportedVersion { version: 2 }));
+        assert_eq!(err.reject_code(), Some(RejectCode::ProtocolVersion));
+        // A future login with fields we do not know still gets the version answer.
+        let err = decode_client(br#"{"type":"login","version":3,"token":"abc"}"#).unwrap_err();
+        assert!(matches!(err, FrameError::UnsupportedVersion { version: 3 }));
+        // Our own version with unknown fields is a bad request, not a version problem.
+        let err = decode_client(br#"{"type":"login","version":1,"token":"abc"}"#).unwrap_err();
+        assert_eq!(err.reject_code(), Some(RejectCode::BadRequest));
+    }
+
+    #[test]
+    fn encoding_refuses_to_pass_the_bound() {
+        let msg = ClientMessage::Open(Open {
+            target: "x".repeat(100),
+        });
+        assert!(matches!(
+            encode_frame(&msg, 50),
+            Err(FrameError::TooLarge { max: 50, .. })
+        ));
+        assert!(encode_frame(&msg, 200).is_ok());
+    }
+
+    #[tokio::test]
+    async fn oversize_length_is_refused_before_reading_the_body() {
+        // Announces 4 GiB - 1 and sends nothing more: the error comes from the prefix alone.
+        let mut input: &[u8] = &[0xff, 0xff, 0xff, 0xff];
+        let err = read_frame(&mut input, DEFAULT_MAX_FRAME_LEN)
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                len: 0xffff_ffff,
+                ..
+            }
+        ));
+        assert_eq!(err.reject_code(), Some(RejectCode::BadRequest));
+    }
+
+    #[tokio::test]
+    async fn eof_between_and_inside_frames() {
+        let mut empty: &[u8] = &[];
+        assert!(matches!(
+            read_frame(&mut empty, 100).await,
+            Err(FrameError::Closed)
+        ));
+        let mut half_prefix: &[u8] = &[0, 0];
+        assert!(matches!(
+            read_frame(&mut half_prefix, 100).await,
+            Err(FrameError::Truncated)
+        ));
+        let mut short_body: &[u8] = &[0, 0, 0, 10, b'{'];
+        assert!(matches!(
+            read_frame(&mut short_body, 100).await,
+            Err(FrameError::Truncated)
+        ));
+    }
+
+    #[tokio::test]
+    async fn login_exchange_over_a_duplex() {
+        let (mut client, mut gateway) = tokio::io::duplex(1024);
+        let gw = tokio::spawn(async move {
+            let got = read_login(&mut gateway, DEFAULT_MAX_FRAME_LEN)
+                .await
+                .unwrap();
+            assert_eq!(got.password.expose(), "hemmelig-passord");
+            let answer = GatewayMessage::Accepted(Accepted {
+                session_id: "s".into(),
+                display_name: "Kari".into(),
+                targets: vec![],
+                idle_timeout_secs: 60,
+            });
+            write_message(&mut gateway, &answer, DEFAULT_MAX_FRAME_LEN)
+                .await
+                .unwrap();
+        });
+        let answer = client_login(&mut client, &login(), DEFAULT_MAX_FRAME_LEN)
+            .await
+            .unwrap();
+        assert!(matches!(answer, LoginAnswer::Accepted(a) if a.display_name == "Kari"));
+        gw.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_open_instead_of_a_login_is_a_bad_request() {
+        let frame = encode_frame(
+            &ClientMessage::Open(Open {
+                target: "pc".into(),
+            }),
+            100,
+        )
+        .unwrap();
+        let mut input: &[u8] = &frame;
+        let err = read_login(&mut input, 100).await.unwrap_err();
+        assert_eq!(err.reject_code(), Some(RejectCode::BadRequest));
+    }
+}
