@@ -5,6 +5,7 @@
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
 //! - [`gateway`]: the gateway's configuration, access policy and login decisions;
 //! - [`secret`]: PIN and password types that never print;
+//! - [`tunnel`]: the tunnel between client and gateway (TLS with the key on the card);
 //! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
 
 pub mod card;
@@ -12,4 +13,5 @@ pub mod cert;
 pub mod cli;
 pub mod gateway;
 pub mod secret;
+pub mod tunnel;
 pub mod vcard;
