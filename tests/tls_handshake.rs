@@ -435,3 +435,40 @@ fn identity_and_trust_files_are_checked() {
         TlsError::NoTrustAnchors
     );
 }
+
+#[tokio::test]
+async fn the_client_learns_of_a_refusal_from_an_alert_on_its_first_read() {
+    use rustls::AlertDescription;
+    for (variant, policy, alert) in [
+        (
+            "revoked",
+            test_policy(),
+            AlertDescription::CertificateRevoked,
+        ),
+        (
+            "person-standard",
+            test_policy(),
+            AlertDescription::CertificateUnknown,
+        ),
+    ] {
+        let card = Card::new(variant);
+        let (c, s) = handshake(card.client(), gateway(policy)).await;
+        assert!(s.is_err());
+        // TLS 1.3: the client's side of the handshake finished before the gateway judged.
+        let mut c = c.unwrap();
+        let mut buf = [0u8; 1];
+        let err = tokio::time::timeout(LIMIT, c.read(&mut buf))
+            .await
+            .expect("the alert arrives in time")
+            .unwrap_err();
+        let tls = err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
+        assert_eq!(
+            tls,
+            Some(&rustls::Error::AlertReceived(alert)),
+            "{variant}: {err:?}"
+        );
+        assert_eq!(card_error_of(&err), None);
+    }
+}
