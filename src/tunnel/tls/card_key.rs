@@ -90,7 +90,7 @@ impl CardSigningKey {
         &self.signer
     }
 
-    /// The scheme of the last signature asked for, for the client's log.
+    /// The scheme last chosen for a handshake signature, for the client's log.
     pub fn last_scheme(&self) -> Option<SignatureScheme> {
         *self.last_scheme.lock().unwrap_or_else(|p| p.into_inner())
     }
