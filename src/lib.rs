@@ -5,7 +5,8 @@
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
 //! - [`gateway`]: the gateway's configuration, access policy and login decisions;
 //! - [`secret`]: PIN and password types that never print;
-//! - [`tunnel`]: the wire protocol, stream multiplexing and the client's port forwarder;
+//! - [`tunnel`]: the tunnel between client and gateway: TLS with the key on the card, the wire
+//!   protocol, stream multiplexing and the client's port forwarder;
 //! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
 
 pub mod card;
