@@ -10,7 +10,7 @@
 
 use crate::tunnel::mux::{MuxConfig, MuxServer, Stream};
 use crate::tunnel::protocol::{
-    self, ClientMessage, FrameError, GatewayMessage, Opened, RefuseCode, Refused,
+    self, ClientEndReason, ClientMessage, FrameError, GatewayMessage, Opened, RefuseCode, Refused,
 };
 use crate::tunnel::pump::{pump, ByteCounters, PumpEnd, PumpOptions, DEFAULT_BUFFER_LEN};
 use std::collections::BTreeMap;
@@ -141,6 +141,8 @@ pub enum StreamOutcome {
     Refused(RefuseCode),
     /// The client sent no `open` in time, or went away before it.
     NoOpen,
+    /// The stream carried the client's `end`: the session is about to close, for this reason.
+    ClientEnded(ClientEndReason),
 }
 
 /// What happened on one stream, for the log and the session's totals.
@@ -171,6 +173,8 @@ pub struct SessionStats {
     pub bytes_to_targets: u64,
     /// Bytes from targets delivered to the client.
     pub bytes_from_targets: u64,
+    /// Why the client said it ended the session, if it said so.
+    pub client_end: Option<ClientEndReason>,
 }
 
 impl SessionStats {
@@ -179,12 +183,24 @@ impl SessionStats {
             StreamOutcome::Relayed(_) => self.streams_relayed += 1,
             StreamOutcome::Refused(code) => *self.streams_refused.entry(code).or_default() += 1,
             StreamOutcome::NoOpen => self.streams_without_open += 1,
+            StreamOutcome::ClientEnded(reason) => self.client_end = Some(reason),
         }
     }
 }
 
-/// Reads the stream's `open`; `Err` holds the outcome when there is none to act on.
-async fn read_open<S>(stream: &mut S, limits: &RelayLimits) -> Result<String, Option<StreamRefusal>>
+/// What a stream's first frame asked for.
+enum Opening {
+    /// Connect to this target.
+    Target(String),
+    /// The client is ending the session, for this reason.
+    End(ClientEndReason),
+}
+
+/// Reads the stream's `open` (or `end`); `Err` holds the outcome when there is none to act on.
+async fn read_open<S>(
+    stream: &mut S,
+    limits: &RelayLimits,
+) -> Result<Opening, Option<StreamRefusal>>
 where
     S: AsyncRead + Unpin + ?Sized,
 {
@@ -195,7 +211,8 @@ where
     .await
     {
         Err(_) => Err(None),
-        Ok(Ok(ClientMessage::Open(open))) => Ok(open.target),
+        Ok(Ok(ClientMessage::Open(open))) => Ok(Opening::Target(open.target)),
+        Ok(Ok(ClientMessage::End(end))) => Ok(Opening::End(end.reason)),
         Ok(Ok(ClientMessage::Login(_))) => Err(Some(StreamRefusal::bad_request())),
         Ok(Err(FrameError::Closed | FrameError::Truncated | FrameError::Io(_))) => Err(None),
         Ok(Err(_)) => Err(Some(StreamRefusal::bad_request())),
@@ -241,7 +258,11 @@ where
         bytes_from_target: 0,
     };
     let target = match read_open(&mut stream, limits).await {
-        Ok(target) => target,
+        Ok(Opening::Target(target)) => target,
+        Ok(Opening::End(reason)) => {
+            record.outcome = StreamOutcome::ClientEnded(reason);
+            return record;
+        }
         Err(None) => return record,
         Err(Some(refusal)) => {
             send_refusal(&mut stream, &refusal, limits).await;
@@ -316,9 +337,14 @@ async fn refuse_extra_stream(mut stream: Stream, limits: RelayLimits) -> StreamR
         bytes_from_target: 0,
     };
     let refusal = match read_open(&mut stream, &limits).await {
-        Ok(target) => {
+        Ok(Opening::Target(target)) => {
             record.target = Some(target);
             StreamRefusal::too_many()
+        }
+        Ok(Opening::End(reason)) => {
+            // An `end` is honoured even when every stream slot is taken.
+            record.outcome = StreamOutcome::ClientEnded(reason);
+            return record;
         }
         Err(None) => return record,
         Err(Some(refusal)) => refusal,

@@ -43,6 +43,27 @@ pub enum ClientMessage {
     Login(Login),
     /// The first frame of a stream: connect me to this target.
     Open(Open),
+    /// The first (and only) frame of a stream that says why the client is about to close the
+    /// session, so the gateway's audit record can say it (a pulled card, a user who quit).
+    End(End),
+}
+
+/// Why the client ends the session, sent just before it closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct End {
+    /// The reason.
+    pub reason: ClientEndReason,
+}
+
+/// The reasons a client gives for ending a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientEndReason {
+    /// The person disconnected (Ctrl-C, closed the program).
+    ClientClosed,
+    /// The card was pulled from the reader.
+    CardRemoved,
 }
 
 /// The login message. `Debug` never shows the password.
@@ -437,6 +458,7 @@ fn check_bounds(message: &ClientMessage) -> Result<(), FrameError> {
                 && login.password.expose().len() <= MAX_PASSWORD_LEN
         }
         ClientMessage::Open(open) => valid_target_id(&open.target),
+        ClientMessage::End(_) => true,
     };
     if ok {
         Ok(())
@@ -526,6 +548,26 @@ pub async fn read_gateway_message<R: AsyncRead + Unpin + ?Sized>(
     decode_gateway(&body)
 }
 
+/// Tells the gateway why the session ends: one short stream carrying `end`. Best effort and
+/// bounded by the caller's timeout; the client closes the connection right after.
+pub async fn send_end(
+    mux: &super::mux::MuxClient,
+    reason: ClientEndReason,
+) -> Result<(), FrameError> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = mux
+        .open_stream()
+        .await
+        .map_err(|e| FrameError::Io(std::io::Error::other(e.to_string())))?;
+    write_message(
+        &mut stream,
+        &ClientMessage::End(End { reason }),
+        DEFAULT_MAX_FRAME_LEN,
+    )
+    .await?;
+    stream.shutdown().await.map_err(FrameError::Io)
+}
+
 /// The answer to a login, as the client sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginAnswer {
@@ -564,7 +606,9 @@ pub async fn read_login<R: AsyncRead + Unpin + ?Sized>(
 ) -> Result<Login, FrameError> {
     match read_client_message(reader, max).await? {
         ClientMessage::Login(login) => Ok(login),
-        ClientMessage::Open(_) => Err(FrameError::malformed(MalformedKind::Unexpected)),
+        ClientMessage::Open(_) | ClientMessage::End(_) => {
+            Err(FrameError::malformed(MalformedKind::Unexpected))
+        }
     }
 }
 
