@@ -1,3 +1,4 @@
 //! The client's own state and steps that are neither card nor tunnel: remembered settings.
 
+pub mod session;
 pub mod settings;

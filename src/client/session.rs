@@ -1,0 +1,243 @@
+//! One tunnel session, from TCP connect to a running stream multiplexer: TLS with the card's
+//! key, the login exchange, and the mux. The card is already verified and sits on its
+//! signing thread ([`CardSigner`]); each call here costs exactly one card signature.
+//!
+//! No prompts and no printing here: the command shell (`cli::connect`) does the talking.
+
+use std::time::Duration;
+
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsConnector;
+
+use crate::secret::Password;
+use crate::tunnel::mux::{MuxClient, MuxConfig, MuxEnd, MuxError};
+use crate::tunnel::protocol::{
+    self, client_login, Accepted, FrameError, Login, LoginAnswer, PostureReport, Rejected,
+    DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
+};
+use crate::tunnel::tls::{
+    card_error_of, check_alpn, client_config, CardSigner, CardSigningKey, SignerError,
+};
+
+/// Where and how to reach the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayTarget {
+    /// `host:port` to connect to.
+    pub address: String,
+    /// The name the gateway's certificate must carry (the host part of `address`).
+    pub server_name: String,
+    /// Trust anchors for the gateway's certificate.
+    pub roots: Vec<CertificateDer<'static>>,
+    /// Use TLS 1.2 with PKCS#1 v1.5 (only for cards that can do nothing else).
+    pub pkcs1_only: bool,
+    /// Bound on TCP connect, TLS handshake and login, each.
+    pub step_timeout: Duration,
+}
+
+impl GatewayTarget {
+    /// Splits `host:port` and takes the host as the certificate name.
+    pub fn new(address: &str, roots: Vec<CertificateDer<'static>>) -> Result<Self, SessionError> {
+        let host = match address.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+            _ => return Err(SessionError::BadAddress(address.to_string())),
+        };
+        Ok(GatewayTarget {
+            address: address.to_string(),
+            server_name: host,
+            roots,
+            pkcs1_only: false,
+            step_timeout: Duration::from_secs(20),
+        })
+    }
+}
+
+/// What the person types besides the PIN.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Username.
+    pub username: String,
+    /// Password (zeroized, never printed).
+    pub password: Password,
+}
+
+/// Why a session could not be opened. Each variant is something the person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The gateway address is not `host:port`.
+    #[error("not a gateway address (host:port): {0}")]
+    BadAddress(String),
+    /// The gateway did not answer (DNS, refused, unreachable, timeout).
+    #[error("cannot reach the gateway at {address}: {detail}")]
+    Unreachable {
+        /// Where we tried.
+        address: String,
+        /// What the system said.
+        detail: String,
+    },
+    /// The card could not sign the handshake (pulled, reset, stuck).
+    #[error("the card could not sign: {0}")]
+    Card(SignerError),
+    /// The gateway refused our certificate or we refused its certificate.
+    #[error("the TLS handshake failed: {0}")]
+    Tls(String),
+    /// The gateway turned the login down.
+    #[error("the gateway refused the login: {}", .0.message)]
+    Rejected(Rejected),
+    /// The gateway said something we do not understand, or nothing in time.
+    #[error("the login exchange failed: {0}")]
+    Protocol(String),
+    /// A step took longer than its bound.
+    #[error("{step} took longer than {} seconds", waited.as_secs())]
+    Timeout {
+        /// Which step.
+        step: &'static str,
+        /// The bound.
+        waited: Duration,
+    },
+}
+
+/// A logged-in tunnel: the streams multiplexer, what the gateway granted, and the task that
+/// drives the connection (it finishes when the connection ends).
+pub struct Tunnel {
+    /// Opens streams to granted targets.
+    pub mux: MuxClient,
+    /// The gateway's `accepted` answer: session id, display name, targets.
+    pub accepted: Accepted,
+    /// TLS version and suite agreed, for the log and the progress line.
+    pub tls: String,
+    /// Finishes when the connection ends, and says how.
+    pub driver: JoinHandle<Result<MuxEnd, MuxError>>,
+}
+
+/// Connects, does the TLS handshake with the card's key (one signature), logs in, and starts
+/// the multiplexer.
+pub async fn open(
+    gateway: &GatewayTarget,
+    signer: &CardSigner,
+    credentials: &Credentials,
+    posture: PostureReport,
+) -> Result<Tunnel, SessionError> {
+    let bound = gateway.step_timeout;
+    let timed = |step: &'static str| SessionError::Timeout {
+        step,
+        waited: bound,
+    };
+    let tcp = tokio::time::timeout(bound, TcpStream::connect(&gateway.address))
+        .await
+        .map_err(|_| timed("connecting to the gateway"))?
+        .map_err(|e| SessionError::Unreachable {
+            address: gateway.address.clone(),
+            detail: e.to_string(),
+        })?;
+    let _ = tcp.set_nodelay(true);
+
+    let key = CardSigningKey::new(signer.clone());
+    let config = client_config(key, gateway.roots.clone(), gateway.pkcs1_only)
+        .map_err(|e| SessionError::Tls(e.to_string()))?;
+    let name = ServerName::try_from(gateway.server_name.clone())
+        .map_err(|_| SessionError::BadAddress(gateway.address.clone()))?;
+    let mut tls = tokio::time::timeout(bound, TlsConnector::from(config).connect(name, tcp))
+        .await
+        .map_err(|_| timed("the TLS handshake"))?
+        .map_err(|e| match card_error_of(&e) {
+            Some(card) => SessionError::Card(card),
+            None => SessionError::Tls(e.to_string()),
+        })?;
+    let (_, conn) = tls.get_ref();
+    check_alpn(conn).map_err(|e| SessionError::Tls(e.to_string()))?;
+    let described = match (conn.protocol_version(), conn.negotiated_cipher_suite()) {
+        (Some(version), Some(suite)) => format!("{version:?}, {:?}", suite.suite()),
+        _ => "TLS".to_string(),
+    };
+
+    let login = Login {
+        version: PROTOCOL_VERSION,
+        client_version: env!("CARGO_PKG_VERSION").to_string(),
+        username: credentials.username.clone(),
+        password: credentials.password.clone(),
+        posture,
+    };
+    let answer = tokio::time::timeout(bound, client_login(&mut tls, &login, DEFAULT_MAX_FRAME_LEN))
+        .await
+        .map_err(|_| timed("the login"))?
+        .map_err(|e| login_failure(&e))?;
+    let accepted = match answer {
+        LoginAnswer::Accepted(a) => a,
+        LoginAnswer::Rejected(r) => return Err(SessionError::Rejected(r)),
+    };
+    let (mux, driver) = MuxClient::new(tls, MuxConfig::default());
+    let driver = tokio::spawn(driver);
+    Ok(Tunnel {
+        mux,
+        accepted,
+        tls: described,
+        driver,
+    })
+}
+
+/// A login exchange that broke. A TLS alert here usually means the gateway refused our
+/// certificate (TLS 1.3 reports that on the first read, after the handshake).
+fn login_failure(e: &FrameError) -> SessionError {
+    if let FrameError::Io(io) = e {
+        if let Some(card) = card_error_of(io) {
+            return SessionError::Card(card);
+        }
+        if io.get_ref().is_some() || io.kind() == std::io::ErrorKind::InvalidData {
+            return SessionError::Tls(io.to_string());
+        }
+    }
+    SessionError::Protocol(e.to_string())
+}
+
+/// Ends a session on purpose: tells the gateway why (bounded), then closes the connection.
+pub async fn close(tunnel: &Tunnel, reason: protocol::ClientEndReason) {
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        protocol::send_end(&tunnel.mux, reason),
+    )
+    .await;
+    tunnel.mux.closer().close();
+}
+
+/// The posture report this client sends for now: operating system facts. Self-reported; the
+/// gateway decides what it is worth.
+pub fn posture_report() -> PostureReport {
+    let os_version = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_default();
+    PostureReport {
+        os: std::env::consts::OS.to_string(),
+        os_version,
+        hostname_hash: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_need_a_host_and_a_port() {
+        let t = GatewayTarget::new("gw.example.no:443", vec![]).unwrap();
+        assert_eq!(t.server_name, "gw.example.no");
+        assert_eq!(
+            GatewayTarget::new("[::1]:8443", vec![])
+                .unwrap()
+                .server_name,
+            "::1"
+        );
+        assert!(GatewayTarget::new("gw.example.no", vec![]).is_err());
+        assert!(GatewayTarget::new(":443", vec![]).is_err());
+        assert!(GatewayTarget::new("gw:99999", vec![]).is_err());
+    }
+}
