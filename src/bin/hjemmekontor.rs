@@ -23,6 +23,9 @@ enum Command {
     Readers(hjemmekontor::cli::readers::ReadersArgs),
     /// Show the card: application, certificates, and PIN tries left (spends no try).
     Card(hjemmekontor::cli::card::CardArgs),
+    /// Open the tunnel to your office PC: card, PIN, username and password, then point your
+    /// remote-desktop program at 127.0.0.1:13389.
+    Connect(Box<hjemmekontor::cli::connect::ConnectArgs>),
     /// Certificates: what a certificate is and whether it can be used to log in.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
         Command::Card(args) => hjemmekontor::cli::card::run(&args),
+        Command::Connect(args) => hjemmekontor::cli::connect::run(&args),
         Command::Cert(CertCommand::Inspect(args)) => hjemmekontor::cli::cert_inspect::run(&args),
     }
 }

@@ -8,6 +8,7 @@ pub mod card;
 pub mod card_words;
 pub mod cert_inspect;
 pub mod cert_words;
+pub mod connect;
 pub mod failure;
 pub mod logging;
 pub mod output;

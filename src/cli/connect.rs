@@ -1,0 +1,646 @@
+//! `hjemmekontor connect`: the main job. Card, certificate pre-check, PIN (once), username and
+//! password, TLS to the gateway with the card's key, login, and a local listener that carries
+//! the remote-desktop client to the office PC. Pulling the card closes the tunnel; a lost
+//! network is reconnected while the card stays in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::card::identify::Application;
+use crate::card::monitor::{CardEvent, Monitor};
+use crate::card::piv::{PinStatus, Slot};
+use crate::cert::{self, AuthPolicy};
+use crate::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
+use crate::client::settings::{self, ClientSettings, DEFAULT_LISTEN};
+use crate::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
+use crate::tunnel::protocol::{ClientEndReason, TargetInfo};
+use crate::tunnel::tls::{CardSigner, SignerError};
+
+use super::card::{certificate_refused, open_card};
+use super::card_words::{blocked, explain_piv, no_login_certificate};
+use super::failure::{exit, Failure};
+use super::output::print_json;
+use super::prompt::{read_password, read_pin, SecretSource};
+
+/// Arguments of `hjemmekontor connect`.
+#[derive(Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// The gateway, HOST:PORT. Remembered after a successful login.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub gateway: Option<String>,
+    /// The gateway's CA certificate (PEM). Remembered after a successful login.
+    #[arg(long, value_name = "FILE")]
+    pub gateway_ca: Option<PathBuf>,
+    /// Your username. Remembered after a successful login; asked when not known.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Which of your machines to reach (its id), when you have more than one.
+    #[arg(long, value_name = "ID")]
+    pub target: Option<String>,
+    /// Local address your remote-desktop program connects to.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Reader to use (see `hjemmekontor readers`). Default: the first reader with a card.
+    #[arg(long, value_name = "NAME")]
+    pub reader: Option<String>,
+    /// Start the system's remote-desktop program against the tunnel once it is up.
+    #[arg(long)]
+    pub launch: bool,
+    /// Read the PIN from standard input (first line) instead of prompting.
+    #[arg(long)]
+    pub pin_stdin: bool,
+    /// Read the PIN from this inherited file descriptor.
+    #[arg(long, value_name = "FD")]
+    pub pin_fd: Option<u32>,
+    /// Read the password from standard input (the line after the PIN, if that comes too).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Read the password from this inherited file descriptor.
+    #[arg(long, value_name = "FD")]
+    pub password_fd: Option<u32>,
+    /// Test environment: accept TEST certificates as if production. Never for real users.
+    #[arg(long)]
+    pub test_environment: bool,
+    /// Stop when the connection is lost instead of reconnecting.
+    #[arg(long)]
+    pub no_reconnect: bool,
+    /// Print events as JSON lines (tunnel up, closed) for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings file (default: the user's configuration directory).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub settings: Option<PathBuf>,
+}
+
+/// Runs the command.
+pub fn run(args: &ConnectArgs) -> ExitCode {
+    match connect(args) {
+        Ok(code) => code,
+        Err(failure) => failure.report(args.json),
+    }
+}
+
+/// Progress lines on stderr, so stdout stays for `--json`.
+fn step(n: u8, of: u8, text: &str) {
+    eprintln!("[{n}/{of}] {text}");
+}
+
+fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
+    let settings_path = args.settings.clone().or_else(settings::default_path);
+    let mut remembered = match &settings_path {
+        Some(p) => settings::load(p).map_err(|e| {
+            Failure::new(
+                "settings",
+                exit::USAGE,
+                format!("Innstillingsfilen kan ikke brukes: {e}."),
+            )
+            .fix("Rett eller slett filen; den lages på nytt ved neste vellykkede innlogging.")
+        })?,
+        None => ClientSettings::default(),
+    };
+    let gateway_address = args
+        .gateway
+        .clone()
+        .or_else(|| remembered.gateway.clone())
+        .ok_or_else(|| {
+            Failure::new("no-gateway", exit::USAGE, "Det er ikke oppgitt noen gateway.")
+                .fix("Oppgi den med --gateway VERT:PORT (du får adressen fra IT-ansvarlig). Den huskes etterpå.")
+        })?;
+    let ca_path = args.gateway_ca.clone().or_else(|| remembered.gateway_ca.clone()).ok_or_else(|| {
+        Failure::new("no-gateway-ca", exit::USAGE, "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker.")
+            .fix("Oppgi filen med --gateway-ca FIL (du får den fra IT-ansvarlig). Den huskes etterpå.")
+    })?;
+    let roots = std::fs::read(&ca_path)
+        .map_err(|e| {
+            Failure::new(
+                "file-unreadable",
+                exit::IO,
+                format!("Kunne ikke lese {}: {e}.", ca_path.display()),
+            )
+        })
+        .and_then(|bytes| {
+            cert::certificates_from_bytes(&bytes).map_err(|e| {
+                Failure::new(
+                    "bad-gateway-ca",
+                    exit::USAGE,
+                    format!("{} er ikke et sertifikat: {e}.", ca_path.display()),
+                )
+            })
+        })?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect();
+    let gateway = GatewayTarget::new(&gateway_address, roots).map_err(|_| {
+        Failure::new(
+            "bad-gateway",
+            exit::USAGE,
+            format!("«{gateway_address}» er ikke en gateway-adresse."),
+        )
+        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
+    })?;
+    let listen = args
+        .listen
+        .or(remembered.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default listener parses"));
+
+    // 1. The card and its login certificate, judged before any PIN is asked.
+    step(1, 5, "Leser kortet …");
+    let opened = open_card(args.reader.as_deref())?;
+    let reader = opened.reader.clone();
+    let Application::Piv(mut piv) = opened.application;
+    let certificate = piv
+        .read_certificate(Slot::Authentication)
+        .map_err(|e| explain_piv(&e))?
+        .ok_or_else(no_login_certificate)?;
+    let policy = AuthPolicy {
+        test_environment: args.test_environment,
+        ..AuthPolicy::default()
+    };
+    let inspection = cert::inspect_der(&certificate, &policy, OffsetDateTime::now_utc(), None)
+        .map_err(|e| super::cert_words::cert_error(&e, "kortet"))?;
+    if !inspection.verdict.usable {
+        return Err(certificate_refused(&inspection));
+    }
+    let holder = inspection.facts.common_name.clone().unwrap_or_default();
+    step(
+        2,
+        5,
+        &format!(
+            "Sertifikatet for {holder} kan brukes (nivå {}).",
+            inspection.verdict.level
+        ),
+    );
+    for w in &inspection.verdict.warnings {
+        eprintln!(
+            "      Merk: {}",
+            super::cert_words::warning(w, &inspection.facts).message
+        );
+    }
+
+    // 2. PIN (once), username, password.
+    let tries = match piv.pin_status().map_err(|e| explain_piv(&e))? {
+        PinStatus::Blocked => return Err(blocked()),
+        PinStatus::TriesLeft(n) => Some(n),
+        PinStatus::Verified => None,
+    };
+    let interactive = args.pin_fd.is_none() && !args.pin_stdin;
+    let prompt = match tries {
+        Some(1) => "PIN (siste forsøk før kortet sperres): ".to_string(),
+        Some(n) => format!("PIN ({n} forsøk igjen): "),
+        None => "PIN: ".to_string(),
+    };
+    let pin = read_pin(
+        SecretSource::from_flags(args.pin_fd, args.pin_stdin),
+        &prompt,
+    )?;
+    let username = match args
+        .username
+        .clone()
+        .or_else(|| remembered.username.clone())
+    {
+        Some(u) => u,
+        None if interactive => ask_username()?,
+        None => {
+            return Err(
+                Failure::new("no-username", exit::USAGE, "Brukernavnet er ikke oppgitt.")
+                    .fix("Oppgi det med --username NAVN."),
+            )
+        }
+    };
+    let password = read_password(
+        SecretSource::from_flags(args.password_fd, args.password_stdin),
+        &format!("Passord for {username}: "),
+    )?;
+    let piv = piv.verify_pin(&pin).map_err(|(_, e)| explain_piv(&e))?;
+    drop(pin);
+    step(3, 5, "PIN godkjent av kortet.");
+    let signer = CardSigner::spawn(piv, Slot::Authentication, certificate)
+        .map_err(|(_, e)| signer_failure(&e))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
+    let credentials = Credentials { username, password };
+    let outcome = runtime.block_on(session_loop(
+        args,
+        &gateway,
+        &signer,
+        &credentials,
+        listen,
+        &reader,
+        |accepted_gateway| {
+            remembered.gateway = Some(accepted_gateway.to_string());
+            remembered.gateway_ca = Some(ca_path.clone());
+            remembered.username = Some(credentials.username.clone());
+            if let Some(p) = &settings_path {
+                if let Err(e) = settings::save(p, &remembered) {
+                    tracing::warn!("could not remember the settings: {e}");
+                }
+            }
+        },
+    ));
+    // The card is reset when the PC/SC connection closes, so the verified PIN ends with us.
+    drop(signer.into_card());
+    outcome
+}
+
+fn ask_username() -> Result<String, Failure> {
+    use std::io::Write;
+    eprint!("Brukernavn: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        Failure::new(
+            "input",
+            exit::USAGE,
+            format!("Kunne ikke lese brukernavnet: {e}."),
+        )
+    })?;
+    let name = line.trim().to_string();
+    if name.is_empty() {
+        return Err(Failure::new(
+            "no-username",
+            exit::USAGE,
+            "Brukernavnet kan ikke være tomt.",
+        ));
+    }
+    Ok(name)
+}
+
+/// How a run of the tunnel ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    UserQuit,
+    CardRemoved,
+    ConnectionLost,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum JsonEvent<'a> {
+    TunnelUp {
+        listen: SocketAddr,
+        target: &'a str,
+        target_name: &'a str,
+        session_id: &'a str,
+        display_name: &'a str,
+    },
+    TunnelClosed {
+        reason: &'a str,
+    },
+}
+
+async fn session_loop(
+    args: &ConnectArgs,
+    gateway: &GatewayTarget,
+    signer: &CardSigner,
+    credentials: &Credentials,
+    listen: SocketAddr,
+    reader: &str,
+    mut on_first_login: impl FnMut(&str),
+) -> Result<ExitCode, Failure> {
+    let (removed_tx, mut removed_rx) = mpsc::unbounded_channel();
+    let watcher = watch_card(reader.to_string(), removed_tx);
+    let mut backoff = Duration::from_secs(1);
+    let mut logged_in_once = false;
+    let result = loop {
+        step(4, 5, &format!("Kobler til gatewayen {} …", gateway.address));
+        let tunnel =
+            match session::open(gateway, signer, credentials, session::posture_report()).await {
+                Ok(t) => t,
+                Err(e) => {
+                    let failure = session_failure(&e);
+                    let retry = logged_in_once
+                        && !args.no_reconnect
+                        && matches!(
+                            e,
+                            SessionError::Unreachable { .. }
+                                | SessionError::Timeout { .. }
+                                | SessionError::Tls(_)
+                                | SessionError::Protocol(_)
+                        );
+                    if !retry {
+                        break Err(failure);
+                    }
+                    eprintln!(
+                        "      {} Prøver igjen om {} s.",
+                        failure.message,
+                        backoff.as_secs()
+                    );
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = removed_rx.recv() => break Err(card_pulled()),
+                        _ = tokio::signal::ctrl_c() => break Ok(ExitCode::SUCCESS),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+        backoff = Duration::from_secs(1);
+        if !logged_in_once {
+            logged_in_once = true;
+            on_first_login(&gateway.address);
+        }
+        let target = match choose_target(&tunnel.accepted.targets, args.target.as_deref()) {
+            Ok(t) => t.clone(),
+            Err(f) => {
+                session::close(&tunnel, ClientEndReason::ClientClosed).await;
+                break Err(f);
+            }
+        };
+        step(
+            5,
+            5,
+            &format!(
+                "Innlogget som {} ({}).",
+                tunnel.accepted.display_name, tunnel.tls
+            ),
+        );
+        match run_tunnel(args, tunnel, &target, listen, &mut removed_rx).await {
+            Ok(Ended::UserQuit) => break Ok(ExitCode::SUCCESS),
+            Ok(Ended::CardRemoved) => break Err(card_pulled()),
+            Ok(Ended::ConnectionLost) if args.no_reconnect => {
+                break Err(Failure::new(
+                    "connection-lost",
+                    exit::OTHER,
+                    "Forbindelsen til gatewayen ble brutt.",
+                ))
+            }
+            Ok(Ended::ConnectionLost) => {
+                eprintln!(
+                    "Forbindelsen til gatewayen ble brutt. Kobler til igjen mens kortet står i …"
+                );
+            }
+            Err(f) => break Err(f),
+        }
+    };
+    watcher.store(true, Ordering::SeqCst);
+    result
+}
+
+fn choose_target<'a>(
+    targets: &'a [TargetInfo],
+    wanted: Option<&str>,
+) -> Result<&'a TargetInfo, Failure> {
+    match wanted {
+        Some(id) => targets.iter().find(|t| t.id == id).ok_or_else(|| {
+            Failure::new(
+                "unknown-target",
+                exit::USAGE,
+                format!("Du har ikke tilgang til en maskin med id «{id}»."),
+            )
+            .fix(format!("Maskinene du kan nå: {}.", list_targets(targets)))
+        }),
+        None => match targets {
+            [only] => Ok(only),
+            [] => Err(Failure::new(
+                "no-targets",
+                exit::CARD_UNUSABLE,
+                "Du har ikke tilgang til noen maskin.",
+            )
+            .fix("Kontakt IT-ansvarlig i kommunen.")),
+            many => Err(Failure::new(
+                "choose-target",
+                exit::USAGE,
+                "Du har tilgang til flere maskiner.",
+            )
+            .fix(format!("Velg én med --target ID: {}.", list_targets(many)))),
+        },
+    }
+}
+
+fn list_targets(targets: &[TargetInfo]) -> String {
+    targets
+        .iter()
+        .map(|t| format!("{} ({})", t.id, t.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn run_tunnel(
+    args: &ConnectArgs,
+    mut tunnel: Tunnel,
+    target: &TargetInfo,
+    listen: SocketAddr,
+    removed: &mut mpsc::UnboundedReceiver<()>,
+) -> Result<Ended, Failure> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        Failure::new("listen", exit::USAGE, format!("Kan ikke lytte på {listen}: {e}."))
+            .fix("Et annet program bruker porten. Lukk det, eller velg en annen med --listen 127.0.0.1:PORT.")
+    })?;
+    let shown = listener.local_addr().unwrap_or(listen);
+    if args.json {
+        print_json_line(&JsonEvent::TunnelUp {
+            listen: shown,
+            target: &target.id,
+            target_name: &target.name,
+            session_id: &tunnel.accepted.session_id,
+            display_name: &tunnel.accepted.display_name,
+        });
+    }
+    eprintln!();
+    eprintln!("Tunnelen til {} er oppe.", target.name);
+    eprintln!("Koble fjernskrivebordet (RDP) til {shown}:");
+    eprintln!("  Windows:  mstsc /v:{shown}");
+    eprintln!("  Linux:    xfreerdp /v:{shown}");
+    eprintln!("  macOS:    Microsoft Remote Desktop, PC-navn {shown}");
+    eprintln!("Trykk Ctrl-C for å koble fra. Tar du ut kortet, lukkes tunnelen.");
+    if args.launch {
+        launch_rdp(shown);
+    }
+    let shutdown = CancellationToken::new();
+    let forward = tokio::spawn(forward_listener(
+        listener,
+        tunnel.mux.clone(),
+        target.id.clone(),
+        ForwardOptions::default(),
+        shutdown.clone(),
+        |event| match event {
+            ForwardEvent::Refused { message, .. } => {
+                eprintln!("Gatewayen avviste forbindelsen: {message}")
+            }
+            ForwardEvent::Failed { reason, .. } => eprintln!("Forbindelsen feilet: {reason}"),
+            _ => {}
+        },
+    ));
+    let ended = tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            session::close(&tunnel, ClientEndReason::ClientClosed).await;
+            Ended::UserQuit
+        }
+        _ = removed.recv() => {
+            // Within a second: the end frame gets a short bound, then the connection goes.
+            let _ = tokio::time::timeout(Duration::from_millis(500), crate::tunnel::protocol::send_end(&tunnel.mux, ClientEndReason::CardRemoved)).await;
+            tunnel.mux.closer().close();
+            Ended::CardRemoved
+        }
+        _ = &mut tunnel.driver => Ended::ConnectionLost,
+    };
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(2), forward).await;
+    if args.json {
+        let reason = match ended {
+            Ended::UserQuit => "client-closed",
+            Ended::CardRemoved => "card-removed",
+            Ended::ConnectionLost => "connection-lost",
+        };
+        print_json_line(&JsonEvent::TunnelClosed { reason });
+    }
+    Ok(ended)
+}
+
+fn print_json_line<T: Serialize>(value: &T) {
+    if let Ok(line) = serde_json::to_string(value) {
+        println!("{line}");
+    } else {
+        print_json(value);
+    }
+}
+
+/// Watches the reader on its own thread; sends once when the card leaves it. The returned
+/// flag stops the thread.
+fn watch_card(reader: String, removed: mpsc::UnboundedSender<()>) -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let spawned = std::thread::Builder::new().name("card-watch".into()).spawn(move || {
+        let Ok(ctx) = crate::card::pcsc::establish() else { return };
+        let Ok(mut monitor) = Monitor::new(&ctx) else { return };
+        while !flag.load(Ordering::SeqCst) {
+            match monitor.wait(Duration::from_millis(250)) {
+                Ok(events) => {
+                    let gone = events.iter().any(|e| matches!(e,
+                        CardEvent::CardRemoved { reader: r } | CardEvent::ReaderRemoved { reader: r } if *r == reader));
+                    if gone {
+                        let _ = removed.send(());
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("card watch stopped: {e}");
+                    let _ = removed.send(());
+                    return;
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot watch the card: {e}");
+    }
+    stop
+}
+
+fn launch_rdp(addr: SocketAddr) {
+    let (program, arg) = if cfg!(windows) {
+        ("mstsc", format!("/v:{addr}"))
+    } else if cfg!(target_os = "macos") {
+        ("open", format!("rdp://full%20address=s:{addr}"))
+    } else {
+        ("xfreerdp", format!("/v:{addr}"))
+    };
+    match std::process::Command::new(program).arg(&arg).spawn() {
+        Ok(_) => eprintln!("Startet {program}."),
+        Err(e) => eprintln!("Kunne ikke starte {program} ({e}); start fjernskrivebordet selv."),
+    }
+}
+
+fn card_pulled() -> Failure {
+    Failure::new(
+        "card-removed",
+        exit::NO_CARD,
+        "Kortet ble tatt ut, så tunnelen er lukket.",
+    )
+    .fix("Sett inn kortet og koble til på nytt.")
+}
+
+fn signer_failure(e: &SignerError) -> Failure {
+    match e {
+        SignerError::CardRemoved => card_pulled(),
+        SignerError::PinStateLost => Failure::new(
+            "pin-state-lost",
+            exit::CARD_UNUSABLE,
+            "Kortet ble nullstilt og husker ikke lenger PIN-koden.",
+        )
+        .fix("Koble til på nytt; du blir bedt om PIN igjen."),
+        SignerError::Card(p) => explain_piv(p),
+        other => Failure::new(
+            "card-sign",
+            exit::CARD_UNUSABLE,
+            format!("Kortet kunne ikke signere ({other})."),
+        ),
+    }
+}
+
+fn session_failure(e: &SessionError) -> Failure {
+    match e {
+        SessionError::BadAddress(a) => Failure::new("bad-gateway", exit::USAGE, format!("«{a}» er ikke en gateway-adresse.")),
+        SessionError::Unreachable { address, detail } => Failure::new(
+            "gateway-unreachable",
+            exit::OTHER,
+            format!("Får ikke kontakt med gatewayen {address} ({detail})."),
+        )
+        .fix("Sjekk nettverket. Kjør «hjemmekontor doctor» når den finnes, eller kontakt IT-ansvarlig om det varer."),
+        SessionError::Card(s) => signer_failure(s),
+        SessionError::Tls(detail) => Failure::new(
+            "tls",
+            exit::OTHER,
+            format!("Den sikre forbindelsen til gatewayen kunne ikke opprettes ({detail})."),
+        )
+        .fix("Gatewayen godtok ikke kortet, eller gatewayens sertifikat stemmer ikke. Kontakt IT-ansvarlig; oppgi tidspunktet."),
+        SessionError::Rejected(r) => {
+            let mut f = Failure::new("login-rejected", exit::CARD_UNUSABLE, r.message.clone());
+            if let Some(fix) = &r.remediation {
+                f = f.fix(fix.clone());
+            }
+            f
+        }
+        SessionError::Protocol(detail) => Failure::new(
+            "protocol",
+            exit::OTHER,
+            format!("Gatewayen svarte ikke som ventet ({detail})."),
+        )
+        .fix("Oppdater hjemmekontor, eller kontakt IT-ansvarlig."),
+        SessionError::Timeout { step, waited } => Failure::new(
+            "timeout",
+            exit::OTHER,
+            format!("Gatewayen svarte ikke i tide ({step}, {} s).", waited.as_secs()),
+        )
+        .fix("Sjekk nettverket og prøv igjen."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(id: &str) -> TargetInfo {
+        TargetInfo {
+            id: id.into(),
+            name: format!("PC {id}"),
+        }
+    }
+
+    #[test]
+    fn one_target_is_chosen_by_itself_several_need_a_choice() {
+        assert_eq!(choose_target(&[t("a")], None).unwrap().id, "a");
+        let many = [t("a"), t("b")];
+        let f = choose_target(&many, None).unwrap_err();
+        assert_eq!(f.kind, "choose-target");
+        assert!(f.fix.unwrap().contains("a (PC a), b (PC b)"));
+        assert_eq!(choose_target(&many, Some("b")).unwrap().id, "b");
+        assert_eq!(
+            choose_target(&many, Some("c")).unwrap_err().kind,
+            "unknown-target"
+        );
+        assert_eq!(choose_target(&[], None).unwrap_err().kind, "no-targets");
+    }
+}
