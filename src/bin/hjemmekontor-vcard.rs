@@ -33,6 +33,15 @@ enum Command {
     /// person-high, person-high-ec, expired, revoked, wrong-usage, gateway, …). Every name in
     /// it contains "TEST".
     Pki(PkiArgs),
+    /// A stand-in office PC for the demo: greets each connection with one line, then echoes.
+    OfficePc(OfficePcArgs),
+}
+
+#[derive(Args)]
+struct OfficePcArgs {
+    /// Address to listen on (keep it on 127.0.0.1).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:33389")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Args)]
@@ -121,6 +130,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(*args),
         Command::Ctl(args) => ctl(args),
         Command::Pki(args) => pki(args),
+        Command::OfficePc(args) => office_pc(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -129,6 +139,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn office_pc(args: OfficePcArgs) -> Result<(), String> {
+    let listener = std::net::TcpListener::bind(args.listen)
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    tracing::info!("TEST office PC listening on {}", args.listen);
+    hjemmekontor::vcard::office_pc::serve(listener).map_err(|e| e.to_string())
 }
 
 fn pki(args: PkiArgs) -> Result<(), String> {

@@ -5,13 +5,15 @@
 //! - [`keys`]: certificates and private keys per slot, and the card's key operations;
 //! - [`vpcd`]: the socket loop that puts the card in vpcd's virtual reader;
 //! - [`control`]: pulling the card out and putting it back while it runs;
-//! - [`pki`]: the TEST PKI the card's certificates come from.
+//! - [`pki`]: the TEST PKI the card's certificates come from;
+//! - [`office_pc`]: a stand-in office PC (greets, then echoes) for the demo and tests.
 //!
 //! These are development and test tools: the card's PIN may come from a command line, and its
 //! keys are files. They are never installed on users' machines.
 
 pub mod control;
 pub mod keys;
+pub mod office_pc;
 pub mod piv;
 pub mod pki;
 pub mod vpcd;
