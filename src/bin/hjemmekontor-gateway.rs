@@ -25,6 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway: listen, verify cards, log users in, relay to their office PCs, audit
+    /// every attempt. SIGHUP re-reads trust anchors and CRLs; Ctrl-C/SIGTERM stops cleanly.
+    Run(hjemmekontor::gateway::run_cli::RunArgs),
     /// Check a configuration file: every error with its line, or a summary.
     CheckConfig(config_cli::CheckConfigArgs),
     /// Make an argon2id hash of a password (asked twice, or one line on stdin; never argv).
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     hjemmekontor::cli::logging::init(cli.verbose);
     match cli.command {
+        Command::Run(args) => hjemmekontor::gateway::run_cli::run(&args),
         Command::CheckConfig(args) => config_cli::check_config(&args),
         Command::HashPassword(args) => config_cli::hash_password(&args),
         Command::Audit(args) => audit::cli::run(&args),

@@ -15,6 +15,8 @@ pub mod auth;
 pub mod config;
 pub mod config_cli;
 pub mod relay;
+pub mod run_cli;
+pub mod server;
 
 #[cfg(test)]
 pub(crate) mod testutil {

@@ -1,0 +1,164 @@
+//! `hjemmekontor-gateway run CONFIG`: loads and checks the configuration, opens the audit log,
+//! listens, re-reads trust anchors and CRLs on SIGHUP and on a timer, and shuts down cleanly
+//! on Ctrl-C or SIGTERM (every live session gets its `session-ended` record).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::config::{self, LoadError};
+use super::server::{Gateway, SystemClock};
+use crate::cli::failure::{exit, Failure};
+
+/// Arguments of `run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The configuration file (see installer/gateway/gateway.example.toml).
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+}
+
+/// Runs the gateway until it is stopped.
+pub fn run(args: &RunArgs) -> ExitCode {
+    let file = args.config.display().to_string();
+    let config = match config::load(&args.config) {
+        Ok(c) => c,
+        Err(LoadError::Read(e)) => {
+            return Failure::new(
+                "config-read",
+                exit::IO,
+                format!("Kunne ikke lese konfigurasjonsfilen {file}: {e}."),
+            )
+            .report(false)
+        }
+        Err(LoadError::Invalid(errors)) => {
+            for e in &errors {
+                eprintln!("{file}:{}:{}: {}", e.line, e.column, e.message);
+            }
+            eprintln!("Gatewayen starter ikke: rett feilene og prøv igjen («hjemmekontor-gateway check-config {file}»).");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}."))
+                .report(false)
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: config::Config) -> ExitCode {
+    let listen = config.gateway.listen;
+    let reload_every = Duration::from_secs(config.gateway.reload_interval_secs.max(1));
+    for option in config::dangerous_options(&config) {
+        tracing::warn!("dangerous option in force: {option}");
+        eprintln!("ADVARSEL: farlig innstilling er på: {option}");
+    }
+    let gateway = match Gateway::new(config, Arc::new(SystemClock)) {
+        Ok(g) => g,
+        Err(e) => return Failure::new(
+            "gateway-start",
+            exit::USAGE,
+            format!("Gatewayen kan ikke starte: {e}."),
+        )
+        .fix(
+            "Sjekk sertifikat, nøkkel, tillitsankere, CRL-er og revisjonsloggen i konfigurasjonen.",
+        )
+        .report(false),
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Failure::new(
+                "listen",
+                exit::USAGE,
+                format!("Kan ikke lytte på {listen}: {e}."),
+            )
+            .fix("Et annet program bruker porten, eller adressen finnes ikke på maskinen.")
+            .report(false)
+        }
+    };
+    eprintln!("hjemmekontor-gateway lytter på {listen}");
+    let shutdown = CancellationToken::new();
+    let reloader = {
+        let gateway = Arc::clone(&gateway);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { reload_loop(gateway, reload_every, shutdown).await })
+    };
+    let stopper = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_stop().await;
+            eprintln!("hjemmekontor-gateway stopper; øktene avsluttes");
+            shutdown.cancel();
+        })
+    };
+    let result = Arc::clone(&gateway).serve(listener, shutdown.clone()).await;
+    shutdown.cancel();
+    reloader.abort();
+    stopper.abort();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            Failure::new("gateway", exit::OTHER, format!("Gatewayen stoppet: {e}.")).report(false)
+        }
+    }
+}
+
+async fn reload_loop(gateway: Arc<Gateway>, every: Duration, shutdown: CancellationToken) {
+    let mut timer = tokio::time::interval(every);
+    timer.tick().await;
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let sighup = async {
+            match hangup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let sighup = std::future::pending::<()>();
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = timer.tick() => {}
+            _ = sighup => {}
+        }
+        match gateway.reload_trust() {
+            Ok(s) => tracing::info!(anchors = s.trust_anchors, crls = s.crls, "trust reloaded"),
+            Err(e) => {
+                tracing::error!("trust reload failed, the previous trust stays in force: {e}");
+                eprintln!(
+                    "Kunne ikke lese tillitsankere/CRL-er på nytt (de gamle gjelder fortsatt): {e}"
+                );
+            }
+        }
+    }
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
