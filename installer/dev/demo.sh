@@ -39,6 +39,8 @@ port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null; }
 
 say "TEST PKI"
 "$bin/hjemmekontor-vcard" pki --out "$work/pki" >/dev/null
+# The gateway presents its certificate with the issuing CA, so clients need only the root.
+cat "$work/pki/gateway.pem" "$work/pki/person-ca.pem" >"$work/pki/gateway-chain.pem"
 
 say "virtual card (Person-High TEST certificate, PIN $DEMO_PIN) in the virtual reader"
 "$bin/hjemmekontor-vcard" run --cert "$work/pki/person-high.pem" --key "$work/pki/person-high.key" \
@@ -55,7 +57,7 @@ hash=$(printf '%s\n' "$DEMO_PASSWORD" | "$bin/hjemmekontor-gateway" hash-passwor
 cat >"$work/gateway.toml" <<TOML
 [gateway]
 listen = "$GATEWAY"
-server_cert = "pki/gateway.pem"
+server_cert = "pki/gateway-chain.pem"
 server_key = "pki/gateway.key"
 required_level = "person-high"
 test_environment = true

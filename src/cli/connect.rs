@@ -85,7 +85,16 @@ pub struct ConnectArgs {
 pub fn run(args: &ConnectArgs) -> ExitCode {
     match connect(args) {
         Ok(code) => code,
-        Err(failure) => failure.report(args.json),
+        Err(failure) if args.json => {
+            // JSON lines: the error is one more event on stdout.
+            #[derive(Serialize)]
+            struct Wrapped<'a> {
+                error: &'a Failure,
+            }
+            print_json_line(&Wrapped { error: &failure });
+            ExitCode::from(failure.exit_code)
+        }
+        Err(failure) => failure.report(false),
     }
 }
 
