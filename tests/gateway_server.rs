@@ -1,0 +1,411 @@
+//! The gateway server in-process on 127.0.0.1, with clients whose card is the virtual card
+//! in-process: every refusal reason gives its answer and exactly one audit record, a target
+//! outside the grants is refused and audited while granted streams go on, and an office PC
+//! that refuses connections is reported as unreachable.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hjemmekontor::card::emulated::InProcessTransport;
+use hjemmekontor::card::piv::{Piv, Slot};
+use hjemmekontor::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
+use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
+use hjemmekontor::gateway::config;
+use hjemmekontor::gateway::server::{Gateway, SystemClock};
+use hjemmekontor::secret::{Password, Pin};
+use hjemmekontor::tunnel::protocol::{
+    read_gateway_message, write_message, ClientMessage, GatewayMessage, Open, RefuseCode,
+    RejectCode,
+};
+use hjemmekontor::tunnel::tls::CardSigner;
+use hjemmekontor::vcard::{PivConfig, SlotKey, VirtualPiv};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_util::sync::CancellationToken;
+
+const PASSWORD: &str = "riktig-passord-TEST";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    gateway: SocketAddr,
+    shutdown: CancellationToken,
+    served: tokio::task::JoinHandle<()>,
+}
+
+async fn start(office: SocketAddr, closed_port: SocketAddr, ase_granted: bool) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = support::pki::dir();
+    let chain = dir.path().join("gateway-chain.pem");
+    let mut pem = std::fs::read_to_string(pki.join("gateway.pem")).unwrap();
+    pem.push_str(&std::fs::read_to_string(pki.join("person-ca.pem")).unwrap());
+    std::fs::write(&chain, pem).unwrap();
+    let hash = hash_password_with(
+        &Password::from_input(PASSWORD.into()),
+        HashParams::TEST_ONLY,
+    )
+    .unwrap();
+    let p = |n: &str| pki.join(n).display().to_string();
+    let text = format!(
+        r#"[gateway]
+listen = "127.0.0.1:9"
+server_cert = "{chain}"
+server_key = "{key}"
+test_environment = true
+
+[trust]
+anchors = ["{root}"]
+intermediates = ["{ca}"]
+crls = ["{crl}"]
+
+[audit]
+path = "audit.jsonl"
+
+[lockout]
+max_failures = 3
+
+[[user]]
+username = "ase"
+personal_id = "UN:NO-9578-4050-12345678"
+password_hash = "{hash}"
+
+[[user]]
+username = "ola"
+personal_id = "UN:NO-9578-4050-87654321"
+password_hash = "{hash}"
+
+[[group]]
+id = "legesenter"
+name = "Legesenter"
+kind = "legesenter"
+
+[[machine]]
+id = "kontor-pc"
+name = "Kontor-PC"
+address = "{office}"
+group = "legesenter"
+
+[[machine]]
+id = "sov-pc"
+name = "PC som er av"
+address = "{closed_port}"
+group = "legesenter"
+
+[[machine]]
+id = "annen-pc"
+name = "Noen andres PC"
+address = "{office}"
+group = "legesenter"
+
+{ase_grant}
+[[grant]]
+user = "ola"
+machines = ["kontor-pc"]
+"#,
+        chain = chain.display(),
+        key = p("gateway.key"),
+        root = p("root-ca.pem"),
+        ca = p("person-ca.pem"),
+        crl = p("crl.pem"),
+        ase_grant = if ase_granted {
+            "[[grant]]\nuser = \"ase\"\nmachines = [\"kontor-pc\", \"sov-pc\"]\n"
+        } else {
+            ""
+        },
+    );
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, text).unwrap();
+    let cfg = match config::load(&path) {
+        Ok(c) => c,
+        Err(config::LoadError::Invalid(e)) => panic!("{e:?}"),
+        Err(config::LoadError::Read(e)) => panic!("{e}"),
+    };
+    let gateway = Gateway::new(cfg, Arc::new(SystemClock)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let served = tokio::spawn(async move {
+        gateway.serve(listener, token).await.unwrap();
+    });
+    Setup {
+        dir,
+        gateway: addr,
+        shutdown,
+        served,
+    }
+}
+
+impl Setup {
+    fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Waits (bounded) until there are `n` login attempts recorded: in TLS 1.3 the client may
+    /// learn of a refusal before the gateway's record is written.
+    async fn wait_attempts(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let attempts = self.attempts();
+            if attempts.len() >= n || std::time::Instant::now() > deadline {
+                return attempts;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Audit records other than `gateway-started`.
+    fn attempts(&self) -> Vec<Value> {
+        self.audit()
+            .into_iter()
+            .filter(|r| r["event"] != "gateway-started")
+            .collect()
+    }
+
+    /// Stops the gateway; returns the audit records and the directory (which holds the log).
+    async fn stop(self) -> (Vec<Value>, tempfile::TempDir) {
+        self.shutdown.cancel();
+        let Setup { dir, served, .. } = self;
+        let _ = tokio::time::timeout(Duration::from_secs(15), served).await;
+        let audit = std::fs::read_to_string(dir.path().join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (audit, dir)
+    }
+}
+
+/// A verified virtual card on its signing thread.
+fn signer(variant: &str) -> (CardSigner, InProcessTransport<VirtualPiv>) {
+    let issued = support::pki::variant(variant);
+    let key = SlotKey::from_pem(&issued.cert_pem, &issued.key_pem).unwrap();
+    let transport = InProcessTransport::new(VirtualPiv::new(PivConfig::new(key)).unwrap());
+    let piv = Piv::open(Box::new(transport.clone()))
+        .unwrap()
+        .verify_pin(&Pin::from_input("123456".into()).unwrap())
+        .unwrap();
+    let signer = CardSigner::spawn(piv, Slot::Authentication, issued.cert_der.clone())
+        .map_err(|(_, e)| e)
+        .unwrap();
+    (signer, transport)
+}
+
+async fn login(
+    setup: &Setup,
+    variant: &str,
+    user: &str,
+    password: &str,
+) -> Result<Tunnel, SessionError> {
+    let (signer, _) = signer(variant);
+    let roots = hjemmekontor::cert::certificates_from_bytes(
+        support::pki::test_pki().root_ca_pem.as_bytes(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(Into::into)
+    .collect();
+    let gateway =
+        GatewayTarget::new(&format!("127.0.0.1:{}", setup.gateway.port()), roots).unwrap();
+    let creds = Credentials {
+        username: user.into(),
+        password: Password::from_input(password.into()),
+    };
+    session::open(&gateway, &signer, &creds, session::posture_report()).await
+}
+
+async fn office_pc() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || hjemmekontor::vcard::office_pc::serve(listener));
+    addr
+}
+
+fn closed_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+async fn open_stream(
+    tunnel: &Tunnel,
+    target: &str,
+) -> Result<hjemmekontor::tunnel::mux::Stream, (RefuseCode, String)> {
+    let mut stream = tunnel.mux.open_stream().await.unwrap();
+    write_message(
+        &mut stream,
+        &ClientMessage::Open(Open {
+            target: target.into(),
+        }),
+        16384,
+    )
+    .await
+    .unwrap();
+    match read_gateway_message(&mut stream, 16384).await.unwrap() {
+        GatewayMessage::Opened(_) => Ok(stream),
+        GatewayMessage::Refused(r) => Err((r.code, r.message)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_refusals_are_each_one_audit_record() {
+    let setup = start(office_pc().await, closed_port(), true).await;
+    for (variant, reason) in [
+        ("expired", "expired"),
+        ("revoked", "revoked"),
+        ("untrusted", "untrusted"),
+        ("wrong-usage", "wrong-usage"),
+        ("person-standard", "level-too-low"),
+        ("person-hsm", "level-too-low"),
+    ] {
+        let before = setup.attempts().len();
+        let err = login(&setup, variant, "ase", PASSWORD)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{variant} got in"));
+        assert!(matches!(err, SessionError::Tls(_)), "{variant}: {err:?}");
+        let attempts = setup.wait_attempts(before + 1).await;
+        assert_eq!(attempts.len(), before + 1, "{variant}: {attempts:?}");
+        let record = attempts.last().unwrap();
+        assert_eq!(record["event"], "login-refused", "{variant}");
+        assert_eq!(record["reason"], reason, "{variant}: {record}");
+    }
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit() {
+    let setup = start(office_pc().await, closed_port(), true).await;
+    let mut messages = Vec::new();
+    for (user, password, reason) in [
+        ("nobody", PASSWORD, "unknown-user"),
+        ("ola", PASSWORD, "identifier-not-bound"),
+        ("ase", "feil-passord", "wrong-password"),
+    ] {
+        match login(&setup, "person-high", user, password).await {
+            Err(SessionError::Rejected(r)) => {
+                assert_eq!(r.code, RejectCode::BadCredentials);
+                messages.push(r.message);
+            }
+            other => panic!("{user}: {:?}", other.err()),
+        }
+        let last = setup.attempts().last().cloned().unwrap();
+        assert_eq!(last["event"], "login-refused");
+        assert_eq!(last["reason"], reason, "{last}");
+    }
+    assert!(messages.windows(2).all(|w| w[0] == w[1]), "{messages:?}");
+    let unknown = &setup.attempts()[0];
+    assert!(
+        unknown["user"].is_null(),
+        "a typed unknown name is not logged: {unknown}"
+    );
+
+    // Wrong passwords lock the user; then even the right one is refused as locked.
+    for _ in 0..3 {
+        let _ = login(&setup, "person-high", "ase", "feil-passord").await;
+    }
+    match login(&setup, "person-high", "ase", PASSWORD).await {
+        Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::LockedOut),
+        other => panic!("{:?}", other.err()),
+    }
+    assert_eq!(setup.attempts().last().unwrap()["reason"], "locked-out");
+
+    let text = std::fs::read_to_string(setup.dir.path().join("audit.jsonl")).unwrap();
+    assert!(!text.contains(PASSWORD) && !text.contains("feil-passord") && !text.contains("argon2"));
+    setup.stop().await;
+
+    // Right card and password, but no grant: refused, and said so.
+    let setup = start(office_pc().await, closed_port(), false).await;
+    match login(&setup, "person-high", "ase", PASSWORD).await {
+        Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::NoGrants),
+        other => panic!("{:?}", other.err()),
+    }
+    assert_eq!(setup.attempts().last().unwrap()["reason"], "no-grants");
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_granted_targets_are_reached_and_a_dead_office_pc_is_reported() {
+    let office = office_pc().await;
+    let setup = start(office, closed_port(), true).await;
+    let (signer, card) = signer("person-high");
+    let roots = hjemmekontor::cert::certificates_from_bytes(
+        support::pki::test_pki().root_ca_pem.as_bytes(),
+    )
+    .unwrap()
+    .into_iter()
+    .map(Into::into)
+    .collect();
+    let gateway =
+        GatewayTarget::new(&format!("127.0.0.1:{}", setup.gateway.port()), roots).unwrap();
+    let creds = Credentials {
+        username: "ase".into(),
+        password: Password::from_input(PASSWORD.into()),
+    };
+    let tunnel = session::open(&gateway, &signer, &creds, session::posture_report())
+        .await
+        .unwrap();
+    let ids: Vec<_> = tunnel
+        .accepted
+        .targets
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect();
+    assert_eq!(ids, ["kontor-pc", "sov-pc"]);
+    assert_eq!(card.with_card(|c| c.signature_count()), 1);
+
+    let granted = open_stream(&tunnel, "kontor-pc").await.unwrap();
+    let (code, message) = open_stream(&tunnel, "annen-pc").await.err().unwrap();
+    assert_eq!(code, RefuseCode::NotGranted);
+    let (code2, message2) = open_stream(&tunnel, "finnes-ikke").await.err().unwrap();
+    assert_eq!(
+        (code2, &message2),
+        (RefuseCode::NotGranted, &message),
+        "unknown and not granted look alike"
+    );
+    let (code, _) = open_stream(&tunnel, "sov-pc").await.err().unwrap();
+    assert_eq!(code, RefuseCode::TargetUnreachable);
+
+    // The granted stream still works after the refusals.
+    let (read, mut write) = tokio::io::split(granted);
+    let mut lines = BufReader::new(read).lines();
+    let greeting = lines.next_line().await.unwrap().unwrap();
+    assert!(greeting.starts_with(hjemmekontor::vcard::office_pc::GREETING));
+    write.write_all(b"fortsatt her\n").await.unwrap();
+    assert_eq!(lines.next_line().await.unwrap().unwrap(), "fortsatt her");
+    drop(write);
+    drop(lines);
+
+    session::close(
+        &tunnel,
+        hjemmekontor::tunnel::protocol::ClientEndReason::ClientClosed,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !setup.audit().iter().any(|r| r["event"] == "session-ended") {
+        assert!(std::time::Instant::now() < deadline, "no session-ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (audit, dir) = setup.stop().await;
+    let refused: Vec<_> = audit
+        .iter()
+        .filter(|r| r["event"] == "target-refused")
+        .collect();
+    assert_eq!(refused.len(), 2, "{audit:?}");
+    assert_eq!(refused[0]["target"], "annen-pc");
+    let ended = audit
+        .iter()
+        .find(|r| r["event"] == "session-ended")
+        .unwrap();
+    assert_eq!(ended["reason"], "client-closed");
+    assert_eq!(ended["bytes_to_target"], 13);
+    // The whole log verifies.
+    let file = std::fs::File::open(dir.path().join("audit.jsonl")).unwrap();
+    hjemmekontor::gateway::audit::verify(std::io::BufReader::new(file)).unwrap();
+}
