@@ -61,29 +61,8 @@ impl World {
             &hjemmekontor::secret::Password::from_input(PASSWORD.into()),
         )
         .unwrap();
-        let pki = support::pki::dir();
-        let p = |name: &str| pki.join(name).display().to_string();
-        // The gateway presents its certificate with the issuing CA; clients hold only the root.
-        let chain = dir.path().join("gateway-chain.pem");
-        let mut pem = std::fs::read_to_string(pki.join("gateway.pem")).unwrap();
-        pem.push_str(&std::fs::read_to_string(pki.join("person-ca.pem")).unwrap());
-        std::fs::write(&chain, pem).unwrap();
-        let config = format!(
-            r#"[gateway]
-listen = "{gateway}"
-server_cert = "{}"
-server_key = "{}"
-test_environment = true
-
-[trust]
-anchors = ["{}"]
-intermediates = ["{}"]
-crls = ["{}"]
-
-[audit]
-path = "audit.jsonl"
-
-[[user]]
+        let rest = format!(
+            r#"[[user]]
 username = "ase"
 display_name = "Åse Test Nordmann"
 personal_id = "UN:NO-9578-4050-12345678"
@@ -103,13 +82,9 @@ group = "legesenter"
 [[grant]]
 user = "ase"
 machines = ["kontor-pc"]
-"#,
-            chain.display(),
-            p("gateway.key"),
-            p("root-ca.pem"),
-            p("person-ca.pem"),
-            p("crl.pem"),
+"#
         );
+        let config = support::gateway::config(dir.path(), gateway, &rest);
         std::fs::write(dir.path().join("gateway.toml"), config).unwrap();
         World { dir, gateway, card }
     }

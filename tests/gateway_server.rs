@@ -37,33 +37,18 @@ struct Setup {
 
 async fn start(office: SocketAddr, closed_port: SocketAddr, ase_granted: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let pki = support::pki::dir();
-    let chain = dir.path().join("gateway-chain.pem");
-    let mut pem = std::fs::read_to_string(pki.join("gateway.pem")).unwrap();
-    pem.push_str(&std::fs::read_to_string(pki.join("person-ca.pem")).unwrap());
-    std::fs::write(&chain, pem).unwrap();
     let hash = hash_password_with(
         &Password::from_input(PASSWORD.into()),
         HashParams::TEST_ONLY,
     )
     .unwrap();
-    let p = |n: &str| pki.join(n).display().to_string();
-    let text = format!(
-        r#"[gateway]
-listen = "127.0.0.1:9"
-server_cert = "{chain}"
-server_key = "{key}"
-test_environment = true
-
-[trust]
-anchors = ["{root}"]
-intermediates = ["{ca}"]
-crls = ["{crl}"]
-
-[audit]
-path = "audit.jsonl"
-
-[lockout]
+    let ase_grant = if ase_granted {
+        "[[grant]]\nuser = \"ase\"\nmachines = [\"kontor-pc\", \"sov-pc\"]\n"
+    } else {
+        ""
+    };
+    let rest = format!(
+        r#"[lockout]
 max_failures = 3
 
 [[user]]
@@ -103,18 +88,10 @@ group = "legesenter"
 [[grant]]
 user = "ola"
 machines = ["kontor-pc"]
-"#,
-        chain = chain.display(),
-        key = p("gateway.key"),
-        root = p("root-ca.pem"),
-        ca = p("person-ca.pem"),
-        crl = p("crl.pem"),
-        ase_grant = if ase_granted {
-            "[[grant]]\nuser = \"ase\"\nmachines = [\"kontor-pc\", \"sov-pc\"]\n"
-        } else {
-            ""
-        },
+"#
     );
+    // The listener is bound below; the configured address is never used.
+    let text = support::gateway::config(dir.path(), "127.0.0.1:9".parse().unwrap(), &rest);
     let path = dir.path().join("gateway.toml");
     std::fs::write(&path, text).unwrap();
     let cfg = match config::load(&path) {

@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod gateway;
 pub mod pki;
 pub mod stack;
