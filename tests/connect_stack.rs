@@ -352,3 +352,39 @@ fn a_restarted_gateway_gets_the_client_back_without_a_new_pin() {
     // One signature per session, and the PIN was not asked again (stdin had one PIN).
     assert_eq!(signatures(&world.card.ctl("status").unwrap()), 2);
 }
+
+#[test]
+fn a_card_that_lost_its_pin_is_never_signed_with_and_a_script_is_told_so() {
+    let _lock = serial();
+    if !require_stack("connect_pin_lost") {
+        return;
+    }
+    let world = World::new("person-high");
+    let gateway = world.start_gateway();
+    let (mut client, events) = world.connect(PASSWORD, &[]);
+    assert_eq!(events.next("tunnel-up", &world)["event"], "tunnel-up");
+
+    // Another program resets the card: its verified PIN is gone.
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let reader = support::stack::first_virtual_reader().unwrap();
+    let other = ctx
+        .connect(
+            &std::ffi::CString::new(reader).unwrap(),
+            pcsc::ShareMode::Shared,
+            pcsc::Protocols::ANY,
+        )
+        .unwrap();
+    assert!(other.disconnect(pcsc::Disposition::ResetCard).is_ok());
+
+    // The network goes: the client must sign a new handshake, and may not without a PIN.
+    drop(gateway);
+    let _gateway = world.start_gateway();
+    assert_eq!(
+        events.next("tunnel-closed", &world)["reason"],
+        "connection-lost"
+    );
+    let error = events.next("an error", &world);
+    assert_eq!(error["error"]["kind"], "pin-state-lost", "{error}");
+    assert_eq!(wait_exit(&mut client, WAIT), Some(4));
+    assert_eq!(signatures(&world.card.ctl("status").unwrap()), 1);
+}

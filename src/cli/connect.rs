@@ -232,7 +232,7 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
     let piv = piv.verify_pin(&pin).map_err(|(_, e)| explain_piv(&e))?;
     drop(pin);
     step(3, 5, "PIN godkjent av kortet.");
-    let signer = CardSigner::spawn(piv, Slot::Authentication, certificate)
+    let mut signer = CardSigner::spawn(piv, Slot::Authentication, certificate.clone())
         .map_err(|(_, e)| signer_failure(&e))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -240,13 +240,18 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         .build()
         .map_err(|e| Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
     let credentials = Credentials { username, password };
+    let card = CardInUse {
+        reader: reader.clone(),
+        interactive,
+        certificate,
+    };
     let outcome = runtime.block_on(session_loop(
         args,
         &gateway,
-        &signer,
+        &mut signer,
+        &card,
         &credentials,
         listen,
-        &reader,
         |accepted_gateway| {
             remembered.gateway = Some(accepted_gateway.to_string());
             remembered.gateway_ca = Some(ca_path.clone());
@@ -309,17 +314,51 @@ enum JsonEvent<'a> {
     },
 }
 
+/// What it takes to ask for the PIN again when the card lost its verified state.
+struct CardInUse {
+    reader: String,
+    interactive: bool,
+    certificate: Vec<u8>,
+}
+
+impl CardInUse {
+    /// Takes the card back from its signer, asks the PIN once (only a person can answer), and
+    /// starts a new signer. Never without a person: a script's PIN was used once already.
+    fn renew(&self, signer: &mut CardSigner) -> Result<(), Failure> {
+        if !self.interactive {
+            return Err(signer_failure(&SignerError::PinStateLost));
+        }
+        let piv = signer
+            .clone()
+            .into_card()
+            .map_err(|e| signer_failure(&e))?
+            .relock();
+        eprintln!("Kortet har glemt PIN-koden (det ble nullstilt). Skriv den inn på nytt.");
+        let mut piv = piv;
+        let prompt = match piv.pin_status().map_err(|e| explain_piv(&e))? {
+            PinStatus::Blocked => return Err(blocked()),
+            PinStatus::TriesLeft(n) => format!("PIN ({n} forsøk igjen): "),
+            PinStatus::Verified => "PIN: ".to_string(),
+        };
+        let pin = read_pin(SecretSource::Prompt, &prompt)?;
+        let piv = piv.verify_pin(&pin).map_err(|(_, e)| explain_piv(&e))?;
+        *signer = CardSigner::spawn(piv, Slot::Authentication, self.certificate.clone())
+            .map_err(|(_, e)| signer_failure(&e))?;
+        Ok(())
+    }
+}
+
 async fn session_loop(
     args: &ConnectArgs,
     gateway: &GatewayTarget,
-    signer: &CardSigner,
+    signer: &mut CardSigner,
+    card: &CardInUse,
     credentials: &Credentials,
     listen: SocketAddr,
-    reader: &str,
     mut on_first_login: impl FnMut(&str),
 ) -> Result<ExitCode, Failure> {
     let (removed_tx, mut removed_rx) = mpsc::unbounded_channel();
-    let watcher = watch_card(reader.to_string(), removed_tx);
+    let watcher = watch_card(card.reader.clone(), removed_tx);
     let mut backoff = Duration::from_secs(1);
     let mut logged_in_once = false;
     let result = loop {
@@ -327,6 +366,13 @@ async fn session_loop(
         let tunnel =
             match session::open(gateway, signer, credentials, session::posture_report()).await {
                 Ok(t) => t,
+                Err(SessionError::Card(e)) if e.needs_pin() => {
+                    // The card was reset: its verified PIN is gone. Ask once, never by ourselves.
+                    match tokio::task::block_in_place(|| card.renew(signer)) {
+                        Ok(()) => continue,
+                        Err(f) => break Err(f),
+                    }
+                }
                 Err(e) => {
                     let failure = session_failure(&e);
                     let retry = logged_in_once
