@@ -236,7 +236,7 @@ fn tunnel_carries_bytes_and_pulling_the_card_closes_it_within_a_second() {
         return;
     }
     let world = World::new("person-high");
-    let _gateway = world.start_gateway();
+    let gateway = world.start_gateway();
     let (mut client, events) = world.connect(PASSWORD, &["--no-reconnect"]);
     let up = events.next("tunnel-up", &world);
     assert_eq!(up["event"], "tunnel-up", "{up}");
@@ -254,6 +254,33 @@ fn tunnel_carries_bytes_and_pulling_the_card_closes_it_within_a_second() {
         "one card signature per session"
     );
 
+    // Trust is re-read on SIGHUP without touching the session.
+    let hup = Command::new("kill")
+        .args(["-HUP", &gateway.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + WAIT;
+    while !world
+        .audit_events()
+        .contains(&"config-reloaded".to_string())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no config-reloaded: {:?}",
+            world.audit_events()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A transfer in flight when the card is pulled: the tunnel goes, and so does the stream.
+    let in_flight = TcpStream::connect(events.listen).unwrap();
+    in_flight.set_read_timeout(Some(WAIT)).unwrap();
+    let mut in_flight_reader = BufReader::new(in_flight.try_clone().unwrap());
+    let mut greeting = String::new();
+    in_flight_reader.read_line(&mut greeting).unwrap();
+    (&in_flight).write_all(b"midt i en overforing\n").unwrap();
+
     let pulled = Instant::now();
     world.card.ctl("remove").unwrap();
     let closed = events.next("tunnel-closed", &world);
@@ -263,6 +290,12 @@ fn tunnel_carries_bytes_and_pulling_the_card_closes_it_within_a_second() {
     assert_eq!(code, Some(3), "client log:\n{}", world.log("client.log"));
     // The card-removal path: the watch polls every 250 ms and the end frame gets 500 ms.
     assert!(took < Duration::from_secs(2), "closing took {took:?}");
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut in_flight_reader, &mut rest);
+    assert!(
+        pulled.elapsed() < Duration::from_secs(5),
+        "the local stream outlived the tunnel"
+    );
 
     let deadline = Instant::now() + WAIT;
     while !world.audit_events().contains(&"session-ended".to_string()) {
