@@ -386,3 +386,41 @@ async fn only_granted_targets_are_reached_and_a_dead_office_pc_is_reported() {
     let file = std::fs::File::open(dir.path().join("audit.jsonl")).unwrap();
     hjemmekontor::gateway::audit::verify(std::io::BufReader::new(file)).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_a_certificate_is_refused_and_audited() {
+    let setup = start(office_pc().await, closed_port(), true).await;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in
+        hjemmekontor::cert::certificates_from_bytes(support::pki::test_pki().root_ca_pem.as_bytes())
+            .unwrap()
+    {
+        roots.add(der.into()).unwrap();
+    }
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(hjemmekontor::tunnel::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![hjemmekontor::tunnel::protocol::ALPN.to_vec()];
+    let tcp = tokio::net::TcpStream::connect(setup.gateway).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let result = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await;
+    if let Ok(mut tls) = result {
+        // TLS 1.3: the refusal arrives on the first read.
+        let mut buf = [0u8; 1];
+        let read = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await;
+        assert!(
+            !matches!(read, Ok(n) if n > 0),
+            "the gateway talked to a client without a card"
+        );
+    }
+    let attempts = setup.wait_attempts(1).await;
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert_eq!(attempts[0]["event"], "login-refused");
+    assert_eq!(attempts[0]["reason"], "no-certificate");
+    setup.stop().await;
+}
