@@ -424,3 +424,37 @@ fn a_card_that_lost_its_pin_is_never_signed_with_and_a_script_is_told_so() {
     assert_eq!(wait_exit(&mut client, WAIT), Some(4));
     assert_eq!(signatures(&world.card.ctl("status").unwrap()), 1);
 }
+
+#[test]
+fn asking_for_a_machine_outside_the_grants_is_refused_by_the_gateway_and_audited() {
+    let _lock = serial();
+    if !require_stack("connect_target_not_granted") {
+        return;
+    }
+    let world = World::new("person-high");
+    let _gateway = world.start_gateway();
+    let (mut client, events) =
+        world.connect(PASSWORD, &["--no-reconnect", "--target", "sjefens-pc"]);
+    let error = events.next("an error", &world);
+    assert_eq!(error["error"]["kind"], "target-refused", "{error}");
+    assert!(
+        error["error"]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("kontor-pc"),
+        "{error}"
+    );
+    assert_eq!(wait_exit(&mut client, WAIT), Some(4));
+    let deadline = Instant::now() + WAIT;
+    while !world.audit_events().contains(&"session-ended".to_string()) {
+        assert!(Instant::now() < deadline, "{:?}", world.audit_events());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refused: Vec<_> = world
+        .audit()
+        .into_iter()
+        .filter(|r| r["event"] == "target-refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["target"], "sjefens-pc");
+}

@@ -408,6 +408,14 @@ async fn session_loop(
         }
         let target = match choose_target(&tunnel.accepted.targets, args.target.as_deref()) {
             Ok(t) => t.clone(),
+            Err(f) if f.kind == "unknown-target" => {
+                // The gateway decides, not the client: ask it (it refuses and records the
+                // attempt), and show its answer.
+                let wanted = args.target.clone().unwrap_or_default();
+                let refusal = ask_gateway_for(&tunnel, &wanted).await;
+                session::close(&tunnel, ClientEndReason::ClientClosed).await;
+                break Err(refusal.unwrap_or(f));
+            }
             Err(f) => {
                 session::close(&tunnel, ClientEndReason::ClientClosed).await;
                 break Err(f);
@@ -471,6 +479,39 @@ fn choose_target<'a>(
             )
             .fix(format!("Velg én med --target ID: {}.", list_targets(many)))),
         },
+    }
+}
+
+/// Opens one stream to a target the gateway did not list, so the gateway makes (and audits)
+/// the decision; returns its refusal in words.
+async fn ask_gateway_for(tunnel: &Tunnel, target: &str) -> Option<Failure> {
+    use crate::tunnel::protocol::{
+        read_gateway_message, write_message, ClientMessage, GatewayMessage, Open,
+        DEFAULT_MAX_FRAME_LEN,
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut stream = tunnel.mux.open_stream().await.ok()?;
+        let open = ClientMessage::Open(Open {
+            target: target.to_string(),
+        });
+        write_message(&mut stream, &open, DEFAULT_MAX_FRAME_LEN)
+            .await
+            .ok()?;
+        read_gateway_message(&mut stream, DEFAULT_MAX_FRAME_LEN)
+            .await
+            .ok()
+    })
+    .await
+    .ok()
+    .flatten()?;
+    match answer {
+        GatewayMessage::Refused(r) => Some(
+            Failure::new("target-refused", exit::CARD_UNUSABLE, r.message).fix(format!(
+                "Maskinene du kan nå: {}.",
+                list_targets(&tunnel.accepted.targets)
+            )),
+        ),
+        _ => None,
     }
 }
 
