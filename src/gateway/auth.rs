@@ -585,7 +585,9 @@ pub struct Refusal {
 /// only once the credentials are right and nothing is locked.
 ///
 /// Failed credentials are counted in `lockout`; a fully successful login clears the user's
-/// count.
+/// count. This is [`check_credentials`] followed by [`decide_login`]; a server that shares one
+/// `Lockout` between threads calls the two itself, so the slow password check runs without
+/// holding the lock.
 pub fn check_login(
     config: &Config,
     lockout: &mut Lockout,
@@ -593,11 +595,28 @@ pub fn check_login(
     attempt: &LoginAttempt<'_>,
     posture: impl FnOnce() -> Result<(), String>,
 ) -> Result<Accepted, Refusal> {
-    let before = lockout.state(attempt.username, attempt.source, now);
+    let credentials = check_credentials(config, attempt);
+    decide_login(config, lockout, now, attempt, credentials, posture)
+}
+
+/// The outcome of the credential checks (the first two steps) of one login attempt, for
+/// [`decide_login`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialCheck<'c> {
+    user: Option<&'c super::config::User>,
+    outcome: Result<(), RefusalReason>,
+}
+
+/// The first two steps, which need no lockout state: the user and the certificate binding,
+/// then the password. This is the slow part (one argon2 verification, against a dummy hash for
+/// an unknown user or a foreign card, so every answer takes as long).
+pub fn check_credentials<'c>(
+    config: &'c Config,
+    attempt: &LoginAttempt<'_>,
+) -> CredentialCheck<'c> {
     let user = config.user(attempt.username);
     let cert_id = PersonalId::parse(attempt.personal_id).map(|p| p.normalized);
-
-    let credentials = match user {
+    let outcome = match user {
         None => {
             verify_password(config.dummy_hash.as_str(), attempt.password);
             Err(RefusalReason::UnknownUser)
@@ -609,9 +628,28 @@ pub fn check_login(
         Some(u) if !verify_password(u.password_hash.as_str(), attempt.password) => {
             Err(RefusalReason::WrongPassword)
         }
-        Some(u) => Ok(u),
+        Some(_) => Ok(()),
     };
-    let audit_user = user.map(|u| u.username.clone());
+    CredentialCheck { user, outcome }
+}
+
+/// The rest of the decision, quick: counts failed credentials, then lockout, posture, grants.
+/// `credentials` must come from [`check_credentials`] with the same configuration and attempt.
+pub fn decide_login(
+    config: &Config,
+    lockout: &mut Lockout,
+    now: Instant,
+    attempt: &LoginAttempt<'_>,
+    credentials: CredentialCheck<'_>,
+    posture: impl FnOnce() -> Result<(), String>,
+) -> Result<Accepted, Refusal> {
+    let before = lockout.state(attempt.username, attempt.source, now);
+    let audit_user = credentials.user.map(|u| u.username.clone());
+    let credentials = match (credentials.outcome, credentials.user) {
+        (Ok(()), Some(u)) => Ok(u),
+        (Ok(()), None) => Err(RefusalReason::UnknownUser),
+        (Err(reason), _) => Err(reason),
+    };
 
     let user = match credentials {
         Ok(u) => u,
@@ -946,6 +984,43 @@ mod tests {
             || Ok(())
         )
         .is_ok());
+    }
+
+    #[test]
+    fn split_in_two_the_decision_reads_the_lock_after_the_slow_check() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let now = Instant::now();
+        let right = pw(KARI_PASSWORD);
+        let wrong = pw("feil");
+        // The password is checked without the lockout state…
+        let good = check_credentials(&c, &attempt(KARI_ID, "kari", &right));
+        // …and meanwhile another attempt locks the user (max_failures = 3).
+        for _ in 0..3 {
+            let bad = check_credentials(&c, &attempt(KARI_ID, "kari", &wrong));
+            let r = decide_login(
+                &c,
+                &mut l,
+                now,
+                &attempt(KARI_ID, "kari", &wrong),
+                bad,
+                || Ok(()),
+            )
+            .unwrap_err();
+            assert_eq!(r.reason, RefusalReason::WrongPassword);
+        }
+        // The decision sees the lock taken in between.
+        let r = decide_login(
+            &c,
+            &mut l,
+            now,
+            &attempt(KARI_ID, "kari", &right),
+            good,
+            || Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(r.reason, RefusalReason::LockedOut);
+        assert_eq!(r.audit_user.as_deref(), Some("kari"));
     }
 
     #[test]

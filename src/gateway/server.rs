@@ -291,18 +291,21 @@ impl Gateway {
         let password = login.password.clone();
         drop(login);
         let decision = tokio::task::spawn_blocking(move || {
-            let mut lockout = gateway.lockout.lock().unwrap_or_else(|p| p.into_inner());
             let attempt = LoginAttempt {
                 source: peer.ip(),
                 personal_id: &cert_id,
                 username: &username,
                 password: &password,
             };
-            auth::check_login(
+            // The slow argon2 check runs without the lockout lock, so logins do not queue on it.
+            let credentials = auth::check_credentials(&gateway.config, &attempt);
+            let mut lockout = gateway.lockout.lock().unwrap_or_else(|p| p.into_inner());
+            auth::decide_login(
                 &gateway.config,
                 &mut lockout,
                 gateway.clock.instant(),
                 &attempt,
+                credentials,
                 posture_policy,
             )
         })
