@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use hjemmekontor::card::emulated::InProcessTransport;
 use hjemmekontor::card::piv::{Piv, Slot};
+use hjemmekontor::card::piv_credential::PivKey;
 use hjemmekontor::cert::AuthPolicy;
 use hjemmekontor::secret::Pin;
 use hjemmekontor::tunnel::tls::{
@@ -74,9 +75,16 @@ fn card(pki: &TestPki, variant: &str) -> Card {
         .verify_pin(&Pin::from_input("123456".into()).expect("PIN"))
         .map_err(|(_, e)| e)
         .expect("PIN verified");
-    let signer = CardSigner::spawn(piv, Slot::Authentication, certificate)
-        .map_err(|(_, e)| e)
-        .expect("signer");
+    let signer = CardSigner::spawn(
+        Box::new(
+            PivKey::new(piv, Slot::Authentication, &certificate)
+                .map_err(|(_, e)| e)
+                .expect("signer"),
+        ),
+        certificate,
+    )
+    .map_err(|(_, e)| e)
+    .expect("signer");
     Card { transport, signer }
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use hjemmekontor::card::emulated::InProcessTransport;
 use hjemmekontor::card::piv::{Piv, Slot};
+use hjemmekontor::card::piv_credential::PivKey;
 use hjemmekontor::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
 use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
 use hjemmekontor::gateway::config;
@@ -168,9 +169,16 @@ fn signer(variant: &str) -> (CardSigner, InProcessTransport<VirtualPiv>) {
         .unwrap()
         .verify_pin(&Pin::from_input("123456".into()).unwrap())
         .unwrap();
-    let signer = CardSigner::spawn(piv, Slot::Authentication, issued.cert_der.clone())
-        .map_err(|(_, e)| e)
-        .unwrap();
+    let signer = CardSigner::spawn(
+        Box::new(
+            PivKey::new(piv, Slot::Authentication, &issued.cert_der)
+                .map_err(|(_, e)| e)
+                .unwrap(),
+        ),
+        issued.cert_der.clone(),
+    )
+    .map_err(|(_, e)| e)
+    .unwrap();
     (signer, transport)
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use hjemmekontor::card::emulated::InProcessTransport;
 use hjemmekontor::card::piv::{Piv, Slot};
+use hjemmekontor::card::piv_credential::PivKey;
 use hjemmekontor::cert::AuthPolicy;
 use hjemmekontor::secret::Pin;
 use hjemmekontor::tunnel::tls::{
@@ -49,9 +50,16 @@ impl Card {
             .verify_pin(&Pin::from_input("123456".into()).unwrap())
             .map_err(|(_, e)| e)
             .unwrap();
-        let signer = CardSigner::spawn(piv, Slot::Authentication, certificate.clone())
-            .map_err(|(_, e)| e)
-            .unwrap();
+        let signer = CardSigner::spawn(
+            Box::new(
+                PivKey::new(piv, Slot::Authentication, &certificate)
+                    .map_err(|(_, e)| e)
+                    .unwrap(),
+            ),
+            certificate.clone(),
+        )
+        .map_err(|(_, e)| e)
+        .unwrap();
         Card {
             transport,
             signer,
@@ -294,7 +302,7 @@ async fn a_pulled_card_is_a_clean_client_error() {
     assert_eq!(card_error, SignerError::PinStateLost);
     assert!(card_error.needs_pin());
     assert_eq!(card.card_signatures(), 0);
-    assert!(card.signer.clone().into_card().unwrap().pin_state_lost());
+    assert!(card.signer.clone().into_key().unwrap().pin_state_lost());
 }
 
 #[tokio::test]

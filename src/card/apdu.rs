@@ -454,6 +454,24 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Bytes from hex digits; white space between them is ignored.
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if !digits.is_ascii() {
+        return Err("not hex: non-ASCII characters".into());
+    }
+    if digits.len() % 2 != 0 {
+        return Err("odd number of hex digits".into());
+    }
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&digits[i..i + 2], 16)
+                .map_err(|_| format!("not hex: {:?}", &digits[i..i + 2]))
+        })
+        .collect()
+}
+
 /// Upper-case hex with a space between bytes, as ATRs are usually shown.
 pub fn hex_spaced(bytes: &[u8]) -> String {
     bytes

@@ -3,14 +3,19 @@
 //! Cores (`apdu`, `tlv`, driver logic) are pure; `pcsc` is the thin shell to the real stack.
 
 pub mod apdu;
+pub mod choose;
+pub mod credential;
 pub mod emulated;
 pub mod identify;
 pub mod monitor;
 pub mod padding;
 pub mod pcsc;
 pub mod piv;
+pub mod piv_credential;
+pub mod pkcs11;
 pub mod replay;
 pub mod tlv;
+pub mod trace;
 pub mod transport;
 
 pub use apdu::{Command, Response, Status, StatusWord};

@@ -37,7 +37,7 @@ impl HashAlg {
     }
 
     /// The DER `DigestInfo` prefix that PKCS#1 v1.5 puts before the hash.
-    fn digest_info_prefix(self) -> &'static [u8] {
+    pub(crate) fn digest_info_prefix(self) -> &'static [u8] {
         match self {
             HashAlg::Sha256 => &[
                 0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
@@ -85,6 +85,15 @@ fn check_digest(hash: HashAlg, digest: &[u8]) -> Result<(), PaddingError> {
         });
     }
     Ok(())
+}
+
+/// The DER `DigestInfo` of `digest`: what a token that pads PKCS#1 v1.5 itself (PKCS#11
+/// `CKM_RSA_PKCS`) signs.
+pub fn digest_info(hash: HashAlg, digest: &[u8]) -> Result<Vec<u8>, PaddingError> {
+    check_digest(hash, digest)?;
+    let mut info = hash.digest_info_prefix().to_vec();
+    info.extend_from_slice(digest);
+    Ok(info)
 }
 
 /// EMSA-PKCS1-v1_5: `00 01 FF…FF 00 DigestInfo` filling the modulus length.

@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 
+use super::apdu::parse_hex;
 use super::transport::{CardTransport, Transmit, TransportError};
 
 /// One recorded exchange.
@@ -98,20 +99,6 @@ impl ReplayTransport {
     pub fn remaining(&self) -> usize {
         self.pairs.len()
     }
-}
-
-fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
-    let digits: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if digits.len() % 2 != 0 {
-        return Err("odd number of hex digits".into());
-    }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| format!("not hex: {:?}", &digits[i..i + 2]))
-        })
-        .collect()
 }
 
 struct ReplayTx<'a>(&'a mut ReplayTransport);

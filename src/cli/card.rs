@@ -5,19 +5,20 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::card::apdu::{hex, hex_spaced};
-use crate::card::identify::{identify, Application, IdentifyError};
-use crate::card::pcsc::{self, PcscTransport};
-use crate::card::piv::{PinStatus, Piv, PivError, Slot, Unverified};
-use crate::card::TransportError;
-use crate::cert::{self, AuthPolicy, Inspection};
+use crate::card::choose::Choice;
+use crate::card::credential::{
+    Backend, CardCertificate, CardSession, CredentialInfo, KeyError, KeyKind, Mechanisms, PinEntry,
+    PinState, TlsMode,
+};
+use crate::card::piv::Slot;
+use crate::cert::{AuthPolicy, Inspection};
 use time::OffsetDateTime;
 
-use super::card_words::{
-    blocked, explain_piv, explain_transport, no_login_certificate, unknown_application,
-};
+use super::card_open::{judge, open, CardOptions, Judged};
+use super::card_words::{blocked, no_login_certificate};
 use super::cert_inspect::{render, to_json};
 use super::cert_words;
+use super::credential_words::explain_key;
 use super::failure::{exit, Failure};
 use super::output::print_json;
 use super::prompt::{read_pin, SecretSource};
@@ -25,9 +26,9 @@ use super::prompt::{read_pin, SecretSource};
 /// Arguments of `hjemmekontor card`.
 #[derive(Debug, clap::Args)]
 pub struct CardArgs {
-    /// Reader to use (see `hjemmekontor readers`). Default: the first reader with a card.
-    #[arg(long, value_name = "NAME")]
-    pub reader: Option<String>,
+    /// How to reach the card.
+    #[command(flatten)]
+    pub card: CardOptions,
     /// Print JSON for scripts instead of text.
     #[arg(long)]
     pub json: bool,
@@ -53,20 +54,18 @@ pub struct CardArgs {
 /// The card as reported to people and scripts.
 #[derive(Debug, Serialize)]
 pub struct CardReport {
-    /// Reader name.
-    pub reader: String,
-    /// ATR, hex with spaces.
-    pub atr: String,
-    /// Application found (`piv`).
-    pub application: &'static str,
-    /// PIV card GUID from the CHUID, hex.
-    pub card_id: Option<String>,
+    /// Backend, reader, ATR, application, card id and token.
+    #[serde(flatten)]
+    pub card: CredentialInfo,
     /// PIN state.
     pub pin: PinReport,
-    /// Certificates found, in slot order.
+    /// Certificates found, in the backend's order.
     pub certificates: Vec<CertificateReport>,
-    /// Slot whose certificate logs in (`9A`), when there is one.
-    pub login_certificate: Option<Slot>,
+    /// Id of the certificate that logs in (PIV: `9A`), when there is one.
+    pub login_certificate: Option<String>,
+    /// What the login key can sign with, and so which TLS version it logs in with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_key: Option<KeyReport>,
     /// Result of `--check-pin`, when asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_check: Option<PinCheck>,
@@ -78,12 +77,25 @@ pub struct CardReport {
 /// PIN state without spending a try.
 #[derive(Debug, Serialize)]
 pub struct PinReport {
-    /// Tries left before the PIN blocks (`None` when already verified or blocked).
+    /// Tries left before the PIN blocks, when the card tells.
     pub tries_left: Option<u8>,
     /// Whether the PIN is blocked.
     pub blocked: bool,
     /// Whether the PIN is verified in the card right now (by this or another program).
     pub verified: bool,
+    /// What the card tells about the PIN (`tries-left`, `count-low`, `final-try`, …).
+    pub state: PinState,
+    /// How the PIN is entered (`keyboard`, `pin-pad`, `middleware`, `not-needed`).
+    pub entry: PinEntry,
+}
+
+/// The login key's mechanisms and the TLS version they give.
+#[derive(Debug, Serialize)]
+pub struct KeyReport {
+    /// The operations the key offers.
+    pub mechanisms: Mechanisms,
+    /// `tls13`, `tls12-pkcs1`, or none when nothing TLS accepts.
+    pub tls: Option<TlsMode>,
 }
 
 /// Outcome of `--check-pin`.
@@ -91,17 +103,19 @@ pub struct PinReport {
 pub struct PinCheck {
     /// Whether the card accepted the PIN.
     pub accepted: bool,
-    /// Tries left after a wrong PIN.
+    /// Tries left after a wrong PIN, when the card tells.
     pub tries_left: Option<u8>,
 }
 
 /// One certificate on the card, with the certificate core's verdict.
 #[derive(Debug, Serialize)]
 pub struct CertificateReport {
-    /// Key slot.
-    pub slot: Slot,
-    /// Slot purpose in words.
-    pub purpose: &'static str,
+    /// The backend's name for it: PIV slot (`9A`), PKCS#11 `CKA_ID` (hex).
+    pub id: String,
+    /// Its purpose (PIV slot) or label (PKCS#11).
+    pub purpose: String,
+    /// SHA-256 of the certificate (what `--cert` takes).
+    pub sha256: String,
     /// The same document `cert inspect --json` prints, or why the certificate is unreadable.
     #[serde(flatten)]
     pub details: serde_json::Value,
@@ -118,217 +132,165 @@ pub fn run(args: &CardArgs) -> ExitCode {
     }
 }
 
-/// Picks the reader: the named one, else the first with a card.
-fn choose_reader(ctx: &::pcsc::Context, wanted: Option<&str>) -> Result<String, Failure> {
-    let readers = pcsc::list_readers(ctx).map_err(|e| explain_transport(&e))?;
-    if readers.is_empty() {
-        return Err(explain_transport(&TransportError::NoReader));
-    }
-    if let Some(name) = wanted {
-        return readers
-            .iter()
-            .find(|r| r.name == name)
-            .map(|r| r.name.clone())
-            .ok_or_else(|| explain_transport(&TransportError::UnknownReader(name.into())));
-    }
-    readers
-        .iter()
-        .find(|r| r.card_present)
-        .map(|r| r.name.clone())
-        .ok_or_else(|| match readers.as_slice() {
-            [only] => explain_transport(&TransportError::NoCard(only.name.clone())),
-            many => {
-                let names: Vec<&str> = many.iter().map(|r| r.name.as_str()).collect();
-                Failure::new(
-                    "no-card",
-                    exit::NO_CARD,
-                    format!(
-                        "Det er ikke noe kort i noen av kortleserne («{}»).",
-                        names.join("», «")
-                    ),
-                )
-                .fix("Sett inn smartkortet (brikken inn og opp) og prøv igjen.")
-            }
-        })
-}
-
-/// A card opened through PC/SC with its application selected.
-pub struct OpenedCard {
-    /// Reader name.
-    pub reader: String,
-    /// ATR, hex with spaces.
-    pub atr: String,
-    /// The application found.
-    pub application: Application,
-}
-
-/// Finds the reader (named, or the first with a card), connects, and identifies the card's
-/// application; every failure comes back as a sentence with a fix.
-pub fn open_card(reader: Option<&str>) -> Result<OpenedCard, Failure> {
-    let ctx = pcsc::establish().map_err(|e| explain_transport(&e))?;
-    let reader = choose_reader(&ctx, reader)?;
-    let transport = PcscTransport::connect(&ctx, &reader).map_err(|e| explain_transport(&e))?;
-    let atr = hex_spaced(&crate::card::CardTransport::atr(&transport));
-    let application = match identify(Box::new(transport)) {
-        Ok(app) => app,
-        Err(IdentifyError::Card(e)) => return Err(explain_piv(&e)),
-        Err(IdentifyError::Unknown { buypass_like }) => {
-            return Err(unknown_application(buypass_like.then_some(
-                "Kortet ligner et Buypass-kort; Buypass-kortets egen applikasjon støttes ikke direkte ennå. Bruk Buypass sin mellomvare (PKCS#11).",
-            )))
-        }
-    };
-    Ok(OpenedCard {
-        reader,
-        atr,
-        application,
-    })
-}
-
 fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
-    let OpenedCard {
-        reader,
-        atr,
-        application: app,
-    } = open_card(args.reader.as_deref())?;
-    let application = app.name();
-    let Application::Piv(mut piv) = app;
-    let card_id = piv
-        .read_chuid()
-        .map_err(|e| explain_piv(&e))?
-        .and_then(|c| c.guid)
-        .map(|g| hex(&g));
-    let status = piv.pin_status().map_err(|e| explain_piv(&e))?;
+    let remembered = args.card.remembered()?;
+    let mut opened = open(&args.card, &remembered)?;
+    let session = opened.session.as_mut();
     let policy = AuthPolicy {
         test_environment: args.test_environment,
         expiry_warning_days: args.warn_days,
         ..AuthPolicy::default()
     };
-    let certificates = inspect_certificates(&mut piv, &policy, OffsetDateTime::now_utc())?;
-    let login = certificates
-        .iter()
-        .find(|c| c.slot == Slot::Authentication && c.inspection.is_some());
-    let login_certificate = login.map(|c| c.slot);
-    let login_refusal = login
-        .and_then(|c| c.inspection.as_ref())
-        .filter(|i| !i.verdict.usable)
-        .map(certificate_refused);
-    let mut report = CardReport {
-        reader,
-        atr,
-        application,
-        card_id,
-        pin: pin_report(status),
-        certificates,
-        login_certificate,
-        pin_check: None,
-        problem: None,
+    let judged = judge(
+        session,
+        &policy,
+        OffsetDateTime::now_utc(),
+        args.card.cert.as_deref(),
+    )?;
+    let state = session.pin_state().map_err(|e| explain_key(&e))?;
+    let info = session.info().clone();
+    let mut report = report_of(&info, state, session.pin_entry(), &judged);
+    let login = match judged.login() {
+        Ok((certificate, inspection)) => (certificate.clone(), inspection.cloned()),
+        Err(problem) => {
+            report.problem = Some(problem);
+            return Ok(report);
+        }
     };
-    if status == PinStatus::Blocked {
+    report.login_certificate = Some(login.0.id.clone());
+    let kind = KeyKind::of_certificate(&login.0.der);
+    if let (Ok(kind), Ok(mechanisms)) = (kind, session.mechanisms(&login.0)) {
+        report.login_key = Some(KeyReport {
+            tls: mechanisms.tls_mode(kind),
+            mechanisms,
+        });
+    }
+    if state == PinState::Blocked {
         report.problem = Some(blocked());
         return Ok(report);
     }
-    if let Some(refusal) = login_refusal {
+    match &login.1 {
         // The pre-check: a certificate that cannot log in never costs a PIN try.
-        report.problem = Some(refusal);
-        return Ok(report);
-    }
-    if login_certificate.is_none() {
-        report.problem = Some(no_login_certificate());
+        Some(inspection) if !inspection.verdict.usable => {
+            report.problem = Some(certificate_refused(inspection));
+            return Ok(report);
+        }
+        None => {
+            report.problem = Some(no_login_certificate());
+            return Ok(report);
+        }
+        Some(_) => {}
     }
     if args.check_pin {
-        let source = SecretSource::from_flags(args.pin_fd, args.pin_stdin);
-        let pin = read_pin(source, "PIN: ")?;
-        match piv.verify_pin(&pin) {
-            Ok(_verified) => {
-                report.pin_check = Some(PinCheck {
-                    accepted: true,
-                    tries_left: None,
-                });
-                report.pin = PinReport {
-                    tries_left: None,
-                    blocked: false,
-                    verified: true,
-                };
-            }
-            Err((_, e)) => {
-                let failure = explain_piv(&e);
-                if let PivError::WrongPin { tries_left } = e {
-                    report.pin_check = Some(PinCheck {
-                        accepted: false,
-                        tries_left: Some(tries_left),
-                    });
-                    report.pin.tries_left = Some(tries_left);
-                } else if e == PivError::PinBlocked {
-                    report.pin = pin_report(PinStatus::Blocked);
-                    report.pin_check = Some(PinCheck {
-                        accepted: false,
-                        tries_left: Some(0),
-                    });
-                }
-                report.problem = Some(failure);
-            }
-        }
+        check_pin(args, opened.session, &login.0, &mut report)?;
     }
     Ok(report)
 }
 
-fn pin_report(status: PinStatus) -> PinReport {
-    match status {
-        PinStatus::Verified => PinReport {
-            tries_left: None,
-            blocked: false,
-            verified: true,
-        },
-        PinStatus::TriesLeft(n) => PinReport {
-            tries_left: Some(n),
-            blocked: false,
-            verified: false,
-        },
-        PinStatus::Blocked => PinReport {
-            tries_left: Some(0),
-            blocked: true,
-            verified: false,
-        },
-    }
-}
-
-/// Reads every certificate on the card and judges each at `at`.
-pub fn inspect_certificates(
-    piv: &mut Piv<Unverified>,
-    policy: &AuthPolicy,
-    at: OffsetDateTime,
-) -> Result<Vec<CertificateReport>, Failure> {
-    let mut out = Vec::new();
-    for slot in Slot::ALL {
-        let der = match piv.read_certificate(slot) {
-            Ok(Some(der)) => der,
-            Ok(None) => continue,
-            Err(e @ PivError::Malformed { .. }) => {
-                out.push(unreadable(slot, &e.to_string()));
-                continue;
+/// Sends the PIN once and records what the card said; the session is locked again after.
+fn check_pin(
+    args: &CardArgs,
+    session: Box<dyn CardSession>,
+    login: &CardCertificate,
+    report: &mut CardReport,
+) -> Result<(), Failure> {
+    let pin = match session.pin_entry() {
+        PinEntry::Keyboard { .. } => {
+            let source = SecretSource::from_flags(args.pin_fd, args.pin_stdin);
+            Some(read_pin(source, "PIN: ")?)
+        }
+        PinEntry::PinPad => {
+            eprintln!("Tast PIN-koden på kortleseren.");
+            None
+        }
+        PinEntry::Middleware | PinEntry::NotNeeded => None,
+    };
+    match session.login(login, pin.as_ref()) {
+        Ok(key) => {
+            drop(key.relock());
+            report.pin_check = Some(PinCheck {
+                accepted: true,
+                tries_left: None,
+            });
+            report.pin.tries_left = None;
+            report.pin.verified = true;
+        }
+        Err((_, e)) => {
+            let tries_left = match &e {
+                KeyError::WrongPin { tries_left } => *tries_left,
+                KeyError::Piv(crate::card::piv::PivError::WrongPin { tries_left }) => {
+                    Some(*tries_left)
+                }
+                KeyError::PinBlocked | KeyError::Piv(crate::card::piv::PivError::PinBlocked) => {
+                    report.pin.blocked = true;
+                    Some(0)
+                }
+                _ => None,
+            };
+            if tries_left.is_some() {
+                report.pin_check = Some(PinCheck {
+                    accepted: false,
+                    tries_left,
+                });
+                report.pin.tries_left = tries_left;
             }
-            Err(e) => return Err(explain_piv(&e)),
-        };
-        match cert::inspect_der(&der, policy, at, None) {
-            Ok(inspection) => out.push(CertificateReport {
-                slot,
-                purpose: purpose(slot),
-                details: to_json(&inspection, None),
-                inspection: Some(inspection),
-            }),
-            Err(e) => out.push(unreadable(slot, &e.to_string())),
+            report.problem = Some(explain_key(&e));
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn unreadable(slot: Slot, problem: &str) -> CertificateReport {
+fn report_of(
+    info: &CredentialInfo,
+    state: PinState,
+    entry: PinEntry,
+    judged: &Judged,
+) -> CardReport {
+    let login = match judged.choice {
+        Choice::One(i) => Some(judged.certificates[i].id.clone()),
+        _ => None,
+    };
+    CardReport {
+        card: info.clone(),
+        pin: PinReport {
+            tries_left: state.tries_left(),
+            blocked: state == PinState::Blocked,
+            verified: state == PinState::Verified,
+            state,
+            entry,
+        },
+        certificates: judged
+            .certificates
+            .iter()
+            .zip(&judged.inspections)
+            .map(|(c, i)| certificate_report(info.backend, c, i))
+            .collect(),
+        login_certificate: login,
+        login_key: None,
+        pin_check: None,
+        problem: None,
+    }
+}
+
+fn certificate_report(
+    backend: Backend,
+    certificate: &CardCertificate,
+    inspection: &Result<Inspection, String>,
+) -> CertificateReport {
+    let purpose = match backend {
+        Backend::Piv => piv_purpose(&certificate.id).to_string(),
+        _ => certificate.label.clone(),
+    };
+    let (details, inspection) = match inspection {
+        Ok(i) => (to_json(i, None), Some(i.clone())),
+        Err(problem) => (serde_json::json!({ "unreadable": problem }), None),
+    };
     CertificateReport {
-        slot,
-        purpose: purpose(slot),
-        details: serde_json::json!({ "unreadable": problem }),
-        inspection: None,
+        id: certificate.id.clone(),
+        purpose,
+        sha256: certificate.sha256(),
+        details,
+        inspection,
     }
 }
 
@@ -357,12 +319,17 @@ pub fn certificate_refused(inspection: &Inspection) -> Failure {
     failure
 }
 
-fn purpose(slot: Slot) -> &'static str {
+/// A PIV slot's purpose in words, from its id (`9A`).
+fn piv_purpose(id: &str) -> &'static str {
+    let slot = Slot::ALL
+        .into_iter()
+        .find(|s| crate::card::piv_credential::slot_id(*s) == id);
     match slot {
-        Slot::Authentication => "innlogging",
-        Slot::Signature => "signering",
-        Slot::KeyManagement => "kryptering",
-        Slot::CardAuthentication => "kortautentisering",
+        Some(Slot::Authentication) => "innlogging",
+        Some(Slot::Signature) => "signering",
+        Some(Slot::KeyManagement) => "kryptering",
+        Some(Slot::CardAuthentication) => "kortautentisering",
+        None => "ukjent",
     }
 }
 
@@ -376,45 +343,19 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
         print_json(report);
         return code;
     }
-    println!("Kortleser:     {}", report.reader);
-    println!("ATR:           {}", report.atr);
-    println!("Applikasjon:   {}", report.application.to_uppercase());
-    if let Some(id) = &report.card_id {
-        println!("Kort-ID:       {id}");
-    }
-    let pin = if report.pin.blocked {
-        "SPERRET".to_string()
-    } else if report.pin.verified {
-        "godkjent".to_string()
-    } else {
-        match report.pin.tries_left {
-            Some(1) => "1 forsøk igjen".to_string(),
-            Some(n) => format!("{n} forsøk igjen"),
-            None => "ukjent".to_string(),
-        }
-    };
-    println!("PIN:           {pin}");
-    if let Some(check) = &report.pin_check {
-        println!(
-            "PIN-sjekk:     {}",
-            if check.accepted {
-                "riktig PIN"
-            } else {
-                "feil PIN"
-            }
-        );
-    }
+    show_card(report);
     println!("Sertifikater:");
     if report.certificates.is_empty() {
         println!("  (ingen)");
     }
     for c in &report.certificates {
-        let login = if report.login_certificate == Some(c.slot) {
+        let login = if report.login_certificate.as_ref() == Some(&c.id) {
             " — brukes til innlogging"
         } else {
             ""
         };
-        println!("  {}{login}", c.slot.label());
+        println!("  {} ({}){login}", c.purpose, c.id);
+        println!("    SHA-256: {}", c.sha256);
         match &c.inspection {
             Some(inspection) => {
                 for line in render(inspection).lines() {
@@ -436,4 +377,63 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
         eprintln!("{problem}");
     }
     code
+}
+
+/// The card, its PIN and its login key in words.
+fn show_card(report: &CardReport) {
+    println!("Kortvei:       {}", report.card.backend);
+    if let Some(reader) = &report.card.reader {
+        println!("Kortleser:     {reader}");
+    }
+    if let Some(atr) = &report.card.atr {
+        println!("ATR:           {atr}");
+    }
+    if let Some(token) = &report.card.token {
+        println!("PKCS#11-modul: {}", token.module);
+        println!(
+            "Token:         {} ({}, {})",
+            token.label, token.manufacturer, token.model
+        );
+    } else {
+        println!("Applikasjon:   {}", report.card.application.to_uppercase());
+    }
+    if let Some(id) = &report.card.card_id {
+        println!("Kort-ID:       {id}");
+    }
+    println!("PIN:           {}", pin_words(&report.pin));
+    if let Some(check) = &report.pin_check {
+        let said = if check.accepted {
+            "riktig PIN"
+        } else {
+            "feil PIN"
+        };
+        println!("PIN-sjekk:     {said}");
+    }
+    if let Some(key) = &report.login_key {
+        let tls = match key.tls {
+            Some(TlsMode::Tls13) => "TLS 1.3",
+            Some(TlsMode::Tls12Pkcs1) => {
+                "TLS 1.2 (nøkkelen kan bare signere med PKCS#1 v1.5, som TLS 1.3 ikke tillater)"
+            }
+            None => "ingen: nøkkelen kan ikke signere noe TLS godtar",
+        };
+        println!("Innlogging:    {tls}");
+    }
+}
+
+fn pin_words(pin: &PinReport) -> String {
+    let state = match pin.state {
+        PinState::Blocked => "SPERRET".to_string(),
+        PinState::Verified => "godkjent".to_string(),
+        PinState::TriesLeft(1) | PinState::FinalTry => "1 forsøk igjen (siste)".to_string(),
+        PinState::TriesLeft(n) => format!("{n} forsøk igjen"),
+        PinState::CountLow => "feil PIN er tastet siden sist; antall forsøk igjen er ukjent".into(),
+        PinState::Unknown => "antall forsøk igjen er ukjent".to_string(),
+    };
+    match pin.entry {
+        PinEntry::PinPad => format!("{state}; tast PIN-koden på kortleseren"),
+        PinEntry::Middleware => format!("{state}; mellomvaren spør selv etter PIN"),
+        PinEntry::NotNeeded => "trengs ikke".to_string(),
+        PinEntry::Keyboard { .. } => state,
+    }
 }

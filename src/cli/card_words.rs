@@ -86,15 +86,7 @@ pub fn explain_piv(e: &PivError) -> Failure {
         )
         .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, kontakt IT-støtte og legg ved utskriften fra «hjemmekontor -vv card»."),
         PivError::NotPiv(_) => unknown_application(None),
-        PivError::WrongPin { tries_left } => Failure::new(
-            "wrong-pin",
-            exit::CARD_UNUSABLE,
-            match tries_left {
-                1 => "Feil PIN. Du har 1 forsøk igjen før kortet sperres.".to_string(),
-                n => format!("Feil PIN. Du har {n} forsøk igjen før kortet sperres."),
-            },
-        )
-        .fix("Sjekk PIN-koden nøye før du prøver igjen. Vi prøver aldri PIN på nytt automatisk."),
+        PivError::WrongPin { tries_left } => wrong_pin(Some(*tries_left)),
         PivError::PinBlocked => blocked(),
         PivError::PinFormat(f) => super::prompt::pin_format_failure(f),
         PivError::PinStateLost => Failure::new(
@@ -121,6 +113,17 @@ pub fn explain_piv(e: &PivError) -> Failure {
         )
         .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, kontakt IT-støtte."),
     }
+}
+
+/// A wrong PIN, with the tries left when the card tells.
+pub fn wrong_pin(tries_left: Option<u8>) -> Failure {
+    let message = match tries_left {
+        Some(1) => "Feil PIN. Du har 1 forsøk igjen før kortet sperres.".to_string(),
+        Some(n) => format!("Feil PIN. Du har {n} forsøk igjen før kortet sperres."),
+        None => "Feil PIN. Kortet sperres etter for mange feil forsøk på rad.".to_string(),
+    };
+    Failure::new("wrong-pin", exit::CARD_UNUSABLE, message)
+        .fix("Sjekk PIN-koden nøye før du prøver igjen. Vi prøver aldri PIN på nytt automatisk.")
 }
 
 /// The PIN is blocked: the one message every user of a blocked card must understand.

@@ -28,14 +28,14 @@ pub struct InspectArgs {
     )]
     pub file: Option<PathBuf>,
 
-    /// Inspect the login certificate (PIV Authentication, 9A) on the card in the reader
-    /// instead of a file. Spends no PIN try.
+    /// Inspect the card's login certificate (PIV: PIV Authentication, 9A; PKCS#11 and the
+    /// Windows store: the one the verdicts choose) instead of a file. Spends no PIN try.
     #[arg(long)]
     pub card: bool,
 
-    /// With --card: the reader to use (see `hjemmekontor readers`).
-    #[arg(long, value_name = "NAME", requires = "card")]
-    pub reader: Option<String>,
+    /// With --card: how to reach the card.
+    #[command(flatten)]
+    pub card_options: super::card_open::CardOptions,
 
     /// Judge at this time instead of now, e.g. 2024-01-01T00:00:00Z.
     #[arg(long, value_name = "RFC3339-TIME", value_parser = parse_time)]
@@ -93,10 +93,7 @@ pub fn run(args: &InspectArgs) -> ExitCode {
 
 fn inspect(args: &InspectArgs) -> Result<(Inspection, Option<String>), Failure> {
     let (shown, mut ders) = if args.card {
-        (
-            "kortet".to_string(),
-            vec![card_login_certificate(args.reader.as_deref())?],
-        )
+        ("kortet".to_string(), vec![card_login_certificate(args)?])
     } else {
         let Some(path) = args.file.as_deref() else {
             return Err(Failure::new(
@@ -151,15 +148,22 @@ fn inspect(args: &InspectArgs) -> Result<(Inspection, Option<String>), Failure> 
     Ok((inspection, (!args.card).then_some(shown)))
 }
 
-/// The login certificate from the card in the reader.
-fn card_login_certificate(reader: Option<&str>) -> Result<Vec<u8>, Failure> {
-    use crate::card::identify::Application;
-    use crate::card::piv::Slot;
-    let opened = super::card::open_card(reader)?;
-    let Application::Piv(mut piv) = opened.application;
-    piv.read_certificate(Slot::Authentication)
-        .map_err(|e| super::card_words::explain_piv(&e))?
-        .ok_or_else(super::card_words::no_login_certificate)
+/// The login certificate from the card, chosen as `connect` would choose it.
+fn card_login_certificate(args: &InspectArgs) -> Result<Vec<u8>, Failure> {
+    let options = &args.card_options;
+    let mut opened = super::card_open::open(options, &options.remembered()?)?;
+    let policy = AuthPolicy {
+        test_environment: args.test_environment,
+        ..AuthPolicy::default()
+    };
+    let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let judged = super::card_open::judge(
+        opened.session.as_mut(),
+        &policy,
+        at,
+        options.cert.as_deref(),
+    )?;
+    Ok(judged.login()?.0.der.clone())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Failure> {

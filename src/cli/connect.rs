@@ -15,18 +15,21 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::card::identify::Application;
+use crate::card::credential::{
+    CardCertificate, CardSession, KeyKind, LoginKey, PinEntry, PinState, Presence, TlsMode,
+};
 use crate::card::monitor::{CardEvent, Monitor};
-use crate::card::piv::{PinStatus, Slot};
 use crate::cert::{self, AuthPolicy};
 use crate::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
-use crate::client::settings::{self, ClientSettings, DEFAULT_LISTEN};
+use crate::client::settings::{self, DEFAULT_LISTEN};
 use crate::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
 use crate::tunnel::protocol::{ClientEndReason, TargetInfo};
 use crate::tunnel::tls::{CardSigner, SignerError};
 
-use super::card::{certificate_refused, open_card};
-use super::card_words::{blocked, explain_piv, no_login_certificate};
+use super::card::certificate_refused;
+use super::card_open::{ask_certificate, judge, open, CardOptions};
+use super::card_words::blocked;
+use super::credential_words::explain_key;
 use super::failure::{exit, Failure};
 use super::output::print_json;
 use super::prompt::{read_password, read_pin, SecretSource};
@@ -49,9 +52,9 @@ pub struct ConnectArgs {
     /// Local address your remote-desktop program connects to.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// Reader to use (see `hjemmekontor readers`). Default: the first reader with a card.
-    #[arg(long, value_name = "NAME")]
-    pub reader: Option<String>,
+    /// How to reach the card.
+    #[command(flatten)]
+    pub card: CardOptions,
     /// Start the system's remote-desktop program against the tunnel once it is up.
     #[arg(long)]
     pub launch: bool,
@@ -76,9 +79,6 @@ pub struct ConnectArgs {
     /// Print events as JSON lines (tunnel up, closed) for scripts.
     #[arg(long)]
     pub json: bool,
-    /// Settings file (default: the user's configuration directory).
-    #[arg(long, value_name = "FILE", hide = true)]
-    pub settings: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -104,18 +104,8 @@ fn step(n: u8, of: u8, text: &str) {
 }
 
 fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
-    let settings_path = args.settings.clone().or_else(settings::default_path);
-    let mut remembered = match &settings_path {
-        Some(p) => settings::load(p).map_err(|e| {
-            Failure::new(
-                "settings",
-                exit::USAGE,
-                format!("Innstillingsfilen kan ikke brukes: {e}."),
-            )
-            .fix("Rett eller slett filen; den lages på nytt ved neste vellykkede innlogging.")
-        })?,
-        None => ClientSettings::default(),
-    };
+    let settings_path = args.card.settings_path();
+    let mut remembered = args.card.remembered()?;
     let gateway_address = args
         .gateway
         .clone()
@@ -163,53 +153,16 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
 
     // 1. The card and its login certificate, judged before any PIN is asked.
     step(1, 5, "Leser kortet …");
-    let opened = open_card(args.reader.as_deref())?;
-    let reader = opened.reader.clone();
-    let Application::Piv(mut piv) = opened.application;
-    let certificate = piv
-        .read_certificate(Slot::Authentication)
-        .map_err(|e| explain_piv(&e))?
-        .ok_or_else(no_login_certificate)?;
-    let policy = AuthPolicy {
-        test_environment: args.test_environment,
-        ..AuthPolicy::default()
-    };
-    let inspection = cert::inspect_der(&certificate, &policy, OffsetDateTime::now_utc(), None)
-        .map_err(|e| super::cert_words::cert_error(&e, "kortet"))?;
-    if !inspection.verdict.usable {
-        return Err(certificate_refused(&inspection));
-    }
-    let holder = inspection.facts.common_name.clone().unwrap_or_default();
-    step(
-        2,
-        5,
-        &format!(
-            "Sertifikatet for {holder} kan brukes (nivå {}).",
-            inspection.verdict.level
-        ),
-    );
-    for w in &inspection.verdict.warnings {
-        eprintln!(
-            "      Merk: {}",
-            super::cert_words::warning(w, &inspection.facts).message
-        );
-    }
+    let interactive = args.pin_fd.is_none() && !args.pin_stdin;
+    let opened = open(&args.card, &remembered)?;
+    let (backend, module) = (opened.backend, opened.module.clone());
+    let mut session = opened.session;
+    let certificate = precheck(args, session.as_mut(), interactive)?;
 
     // 2. PIN (once), username, password.
-    let tries = match piv.pin_status().map_err(|e| explain_piv(&e))? {
-        PinStatus::Blocked => return Err(blocked()),
-        PinStatus::TriesLeft(n) => Some(n),
-        PinStatus::Verified => None,
-    };
-    let interactive = args.pin_fd.is_none() && !args.pin_stdin;
-    let prompt = match tries {
-        Some(1) => "PIN (siste forsøk før kortet sperres): ".to_string(),
-        Some(n) => format!("PIN ({n} forsøk igjen): "),
-        None => "PIN: ".to_string(),
-    };
-    let pin = read_pin(
+    let pin = ask_pin(
+        session.as_mut(),
         SecretSource::from_flags(args.pin_fd, args.pin_stdin),
-        &prompt,
     )?;
     let username = match args
         .username
@@ -229,11 +182,21 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         SecretSource::from_flags(args.password_fd, args.password_stdin),
         &format!("Passord for {username}: "),
     )?;
-    let piv = piv.verify_pin(&pin).map_err(|(_, e)| explain_piv(&e))?;
+    let presence = session.presence();
+    let key = session
+        .login(&certificate, pin.as_ref())
+        .map_err(|(_, e)| explain_key(&e))?;
     drop(pin);
     step(3, 5, "PIN godkjent av kortet.");
-    let mut signer = CardSigner::spawn(piv, Slot::Authentication, certificate.clone())
-        .map_err(|(_, e)| signer_failure(&e))?;
+    let mut gateway = gateway;
+    gateway.pkcs1_only = tls_mode(key.as_ref())? == TlsMode::Tls12Pkcs1;
+    if gateway.pkcs1_only {
+        eprintln!(
+            "      Merk: kortet kan bare signere med PKCS#1 v1.5, så tunnelen bruker TLS 1.2."
+        );
+    }
+    let mut signer =
+        CardSigner::spawn(key, certificate.der.clone()).map_err(|(_, e)| signer_failure(&e))?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -241,7 +204,7 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
     let credentials = Credentials { username, password };
     let card = CardInUse {
-        reader: reader.clone(),
+        presence,
         interactive,
         certificate,
     };
@@ -256,6 +219,10 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
             remembered.gateway = Some(accepted_gateway.to_string());
             remembered.gateway_ca = Some(ca_path.clone());
             remembered.username = Some(credentials.username.clone());
+            remembered.backend = Some(backend);
+            if module.is_some() {
+                remembered.pkcs11_module = module.clone();
+            }
             if let Some(p) = &settings_path {
                 if let Err(e) = settings::save(p, &remembered) {
                     tracing::warn!("could not remember the settings: {e}");
@@ -263,8 +230,11 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
             }
         },
     ));
-    // The card is reset when the PC/SC connection closes, so the verified PIN ends with us.
-    drop(signer.into_card());
+    // Locked again: a PIV card is reset when the PC/SC connection closes, a token logged
+    // out, so the verified PIN ends with us.
+    if let Ok(key) = signer.into_key() {
+        drop(key.relock());
+    }
     outcome
 }
 
@@ -314,35 +284,122 @@ enum JsonEvent<'a> {
     },
 }
 
+/// Reads and judges the card's certificates and picks the login one; refuses, before any
+/// PIN is asked, a certificate that cannot log in and a blocked PIN.
+fn precheck(
+    args: &ConnectArgs,
+    session: &mut dyn CardSession,
+    interactive: bool,
+) -> Result<CardCertificate, Failure> {
+    let policy = AuthPolicy {
+        test_environment: args.test_environment,
+        ..AuthPolicy::default()
+    };
+    let mut judged = judge(
+        session,
+        &policy,
+        OffsetDateTime::now_utc(),
+        args.card.cert.as_deref(),
+    )?;
+    ask_certificate(&mut judged, interactive)?;
+    let (certificate, inspection) = judged.login()?;
+    let inspection = match inspection {
+        Some(i) => i,
+        None => {
+            let e = cert::inspect_der(&certificate.der, &policy, OffsetDateTime::now_utc(), None)
+                .map_err(|e| super::cert_words::cert_error(&e, "kortet"))?;
+            return Err(certificate_refused(&e));
+        }
+    };
+    if !inspection.verdict.usable {
+        return Err(certificate_refused(inspection));
+    }
+    let holder = inspection.facts.common_name.clone().unwrap_or_default();
+    step(
+        2,
+        5,
+        &format!(
+            "Sertifikatet for {holder} kan brukes (nivå {}).",
+            inspection.verdict.level
+        ),
+    );
+    for w in &inspection.verdict.warnings {
+        eprintln!(
+            "      Merk: {}",
+            super::cert_words::warning(w, &inspection.facts).message
+        );
+    }
+    Ok(certificate.clone())
+}
+
+/// Asks the PIN once, the way the card wants it: typed (with the tries left in the prompt),
+/// on the reader's PIN pad, or by the middleware's own dialog. A blocked card is never asked.
+fn ask_pin(
+    session: &mut dyn CardSession,
+    source: SecretSource,
+) -> Result<Option<crate::secret::Pin>, Failure> {
+    let state = session.pin_state().map_err(|e| explain_key(&e))?;
+    if state == PinState::Blocked {
+        return Err(blocked());
+    }
+    match session.pin_entry() {
+        PinEntry::Keyboard { .. } => {
+            let prompt = match state {
+                PinState::TriesLeft(1) | PinState::FinalTry => {
+                    "PIN (siste forsøk før kortet sperres): ".to_string()
+                }
+                PinState::TriesLeft(n) => format!("PIN ({n} forsøk igjen): "),
+                _ => "PIN: ".to_string(),
+            };
+            read_pin(source, &prompt).map(Some)
+        }
+        PinEntry::PinPad => {
+            eprintln!("      Tast PIN-koden på kortleseren.");
+            Ok(None)
+        }
+        PinEntry::Middleware => {
+            eprintln!("      Kortets mellomvare spør etter PIN-koden i et eget vindu.");
+            Ok(None)
+        }
+        PinEntry::NotNeeded => Ok(None),
+    }
+}
+
+/// The TLS version the key logs in with, or why it cannot.
+fn tls_mode(key: &dyn LoginKey) -> Result<TlsMode, Failure> {
+    let kind: KeyKind = key.kind();
+    key.mechanisms().tls_mode(kind).ok_or_else(|| {
+        explain_key(&crate::card::credential::KeyError::Unsupported(format!(
+            "{kind:?} uten en signatur TLS godtar"
+        )))
+    })
+}
+
 /// What it takes to ask for the PIN again when the card lost its verified state.
 struct CardInUse {
-    reader: String,
+    presence: Presence,
     interactive: bool,
-    certificate: Vec<u8>,
+    certificate: CardCertificate,
 }
 
 impl CardInUse {
-    /// Takes the card back from its signer, asks the PIN once (only a person can answer), and
+    /// Takes the key back from its signer, asks the PIN once (only a person can answer), and
     /// starts a new signer. Never without a person: a script's PIN was used once already.
     fn renew(&self, signer: &mut CardSigner) -> Result<(), Failure> {
         if !self.interactive {
             return Err(signer_failure(&SignerError::PinStateLost));
         }
-        let piv = signer
+        let mut session = signer
             .clone()
-            .into_card()
+            .into_key()
             .map_err(|e| signer_failure(&e))?
             .relock();
         eprintln!("Kortet har glemt PIN-koden (det ble nullstilt). Skriv den inn på nytt.");
-        let mut piv = piv;
-        let prompt = match piv.pin_status().map_err(|e| explain_piv(&e))? {
-            PinStatus::Blocked => return Err(blocked()),
-            PinStatus::TriesLeft(n) => format!("PIN ({n} forsøk igjen): "),
-            PinStatus::Verified => "PIN: ".to_string(),
-        };
-        let pin = read_pin(SecretSource::Prompt, &prompt)?;
-        let piv = piv.verify_pin(&pin).map_err(|(_, e)| explain_piv(&e))?;
-        *signer = CardSigner::spawn(piv, Slot::Authentication, self.certificate.clone())
+        let pin = ask_pin(session.as_mut(), SecretSource::Prompt)?;
+        let key = session
+            .login(&self.certificate, pin.as_ref())
+            .map_err(|(_, e)| explain_key(&e))?;
+        *signer = CardSigner::spawn(key, self.certificate.der.clone())
             .map_err(|(_, e)| signer_failure(&e))?;
         Ok(())
     }
@@ -358,7 +415,7 @@ async fn session_loop(
     mut on_first_login: impl FnMut(&str),
 ) -> Result<ExitCode, Failure> {
     let (removed_tx, mut removed_rx) = mpsc::unbounded_channel();
-    let watcher = watch_card(card.reader.clone(), removed_tx);
+    let watcher = watch_card(card.presence.clone(), removed_tx);
     let mut backoff = Duration::from_secs(1);
     let mut logged_in_once = false;
     let result = loop {
@@ -603,36 +660,60 @@ fn print_json_line<T: Serialize>(value: &T) {
     }
 }
 
-/// Watches the reader on its own thread; sends once when the card leaves it. The returned
-/// flag stops the thread.
-fn watch_card(reader: String, removed: mpsc::UnboundedSender<()>) -> Arc<AtomicBool> {
+/// Watches the card on its own thread; sends once when it leaves. The returned flag stops
+/// the thread. A PC/SC reader is watched for events; a backend that cannot be watched that
+/// way is asked four times a second.
+fn watch_card(presence: Presence, removed: mpsc::UnboundedSender<()>) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let spawned = std::thread::Builder::new().name("card-watch".into()).spawn(move || {
-        let Ok(ctx) = crate::card::pcsc::establish() else { return };
-        let Ok(mut monitor) = Monitor::new(&ctx) else { return };
-        while !flag.load(Ordering::SeqCst) {
-            match monitor.wait(Duration::from_millis(250)) {
-                Ok(events) => {
-                    let gone = events.iter().any(|e| matches!(e,
-                        CardEvent::CardRemoved { reader: r } | CardEvent::ReaderRemoved { reader: r } if *r == reader));
-                    if gone {
-                        let _ = removed.send(());
-                        return;
+    let spawned =
+        std::thread::Builder::new()
+            .name("card-watch".into())
+            .spawn(move || match presence {
+                Presence::Reader(reader) => watch_reader(&reader, &flag, &removed),
+                Presence::Poll(present) => {
+                    while !flag.load(Ordering::SeqCst) {
+                        if !present() {
+                            let _ = removed.send(());
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(250));
                     }
                 }
-                Err(e) => {
-                    tracing::warn!("card watch stopped: {e}");
-                    let _ = removed.send(());
-                    return;
-                }
-            }
-        }
-    });
+                Presence::Unknown => {}
+            });
     if let Err(e) = spawned {
         tracing::warn!("cannot watch the card: {e}");
     }
     stop
+}
+
+fn watch_reader(reader: &str, stop: &AtomicBool, removed: &mpsc::UnboundedSender<()>) {
+    let Ok(ctx) = crate::card::pcsc::establish() else {
+        return;
+    };
+    let Ok(mut monitor) = Monitor::new(&ctx) else {
+        return;
+    };
+    while !stop.load(Ordering::SeqCst) {
+        match monitor.wait(Duration::from_millis(250)) {
+            Ok(events) => {
+                let gone = events.iter().any(|e| {
+                    matches!(e,
+                    CardEvent::CardRemoved { reader: r } | CardEvent::ReaderRemoved { reader: r } if r == reader)
+                });
+                if gone {
+                    let _ = removed.send(());
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::warn!("card watch stopped: {e}");
+                let _ = removed.send(());
+                return;
+            }
+        }
+    }
 }
 
 fn launch_rdp(addr: SocketAddr) {
@@ -667,7 +748,7 @@ fn signer_failure(e: &SignerError) -> Failure {
             "Kortet ble nullstilt og husker ikke lenger PIN-koden.",
         )
         .fix("Koble til på nytt; du blir bedt om PIN igjen."),
-        SignerError::Card(p) => explain_piv(p),
+        SignerError::Card(k) => explain_key(k),
         other => Failure::new(
             "card-sign",
             exit::CARD_UNUSABLE,

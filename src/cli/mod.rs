@@ -5,10 +5,12 @@
 //! stable, for scripts.
 
 pub mod card;
+pub mod card_open;
 pub mod card_words;
 pub mod cert_inspect;
 pub mod cert_words;
 pub mod connect;
+pub mod credential_words;
 pub mod failure;
 pub mod logging;
 pub mod output;

@@ -22,6 +22,10 @@ pub struct ClientSettings {
     pub username: Option<String>,
     /// Local address the remote-desktop client connects to.
     pub listen: Option<SocketAddr>,
+    /// How the card was reached at the last successful login.
+    pub backend: Option<crate::card::credential::Backend>,
+    /// The PKCS#11 module used at the last successful login.
+    pub pkcs11_module: Option<PathBuf>,
 }
 
 /// Why the settings file could not be used.
@@ -111,6 +115,8 @@ mod tests {
             gateway: Some("gw.example:443".into()),
             username: Some("kari".into()),
             listen: Some(DEFAULT_LISTEN.parse().unwrap()),
+            backend: Some(crate::card::credential::Backend::Pkcs11),
+            pkcs11_module: Some("/usr/lib/libiidp11.so".into()),
             ..Default::default()
         };
         save(&path, &s).unwrap();

@@ -1,10 +1,11 @@
-//! The card as a rustls signing key: rustls hands over the bytes to sign, the host hashes and
-//! pads, the card does the private-key operation.
+//! The card as a rustls signing key: rustls hands over the bytes to sign, the host hashes (and
+//! for raw-RSA cards pads), the card does the private-key operation.
 //!
-//! - RSA-2048: RSA-PSS with SHA-256/384/512 (TLS 1.3 allows nothing else for RSA), the EMSA-PSS
-//!   block built on the host with a random salt as long as the hash, raw RSA on the card. In
-//!   PKCS#1-only mode (a card that can do nothing but PKCS#1 v1.5, TLS 1.2) the key offers
-//!   RSA-PKCS1 with SHA-256/384/512 instead, and nothing else.
+//! - RSA: RSA-PSS with SHA-256/384/512 (TLS 1.3 allows nothing else for RSA). A card that does
+//!   raw RSA gets the EMSA-PSS block built on the host with a random salt as long as the hash;
+//!   a token that does PSS itself gets the hash. In PKCS#1-only mode (a key that can do nothing
+//!   but PKCS#1 v1.5, TLS 1.2) the key offers RSA-PKCS1 with SHA-256/384/512 instead, and
+//!   nothing else.
 //! - P-256: ECDSA with SHA-256; P-384: ECDSA with SHA-384. The card signs the hash and answers
 //!   DER, which is what TLS carries.
 //!
@@ -18,11 +19,8 @@ use rustls::sign::{Signer, SigningKey};
 use rustls::{OtherError, SignatureAlgorithm, SignatureScheme};
 
 use super::card_signer::{CardSigner, SignerError};
+use crate::card::credential::{KeyKind, SignOp};
 use crate::card::padding::{self, HashAlg};
-use crate::card::piv::KeyAlgorithm;
-
-/// Modulus size of every RSA key a PIV card signs with.
-const RSA_BITS: usize = 2048;
 
 /// Where the PSS salt's random bytes come from; injected so tests can fix them.
 pub trait SaltSource: Send + Sync {
@@ -97,19 +95,21 @@ impl CardSigningKey {
 
     /// The schemes this key signs with, best first.
     pub fn schemes(&self) -> &'static [SignatureScheme] {
-        match (self.signer.algorithm(), self.pkcs1_only) {
-            (KeyAlgorithm::Rsa2048, false) => &[
+        let m = self.signer.mechanisms();
+        match (self.signer.kind(), self.pkcs1_only) {
+            (KeyKind::Rsa { .. }, false) if m.raw_rsa || m.rsa_pss => &[
                 SignatureScheme::RSA_PSS_SHA256,
                 SignatureScheme::RSA_PSS_SHA384,
                 SignatureScheme::RSA_PSS_SHA512,
             ],
-            (KeyAlgorithm::Rsa2048, true) => &[
+            (KeyKind::Rsa { .. }, true) if m.raw_rsa || m.rsa_pkcs1 => &[
                 SignatureScheme::RSA_PKCS1_SHA256,
                 SignatureScheme::RSA_PKCS1_SHA384,
                 SignatureScheme::RSA_PKCS1_SHA512,
             ],
-            (KeyAlgorithm::EccP256, _) => &[SignatureScheme::ECDSA_NISTP256_SHA256],
-            (KeyAlgorithm::EccP384, _) => &[SignatureScheme::ECDSA_NISTP384_SHA384],
+            (KeyKind::EcP256, _) if m.ecdsa => &[SignatureScheme::ECDSA_NISTP256_SHA256],
+            (KeyKind::EcP384, _) if m.ecdsa => &[SignatureScheme::ECDSA_NISTP384_SHA384],
+            _ => &[],
         }
     }
 }
@@ -133,9 +133,9 @@ impl SigningKey for CardSigningKey {
     }
 
     fn algorithm(&self) -> SignatureAlgorithm {
-        match self.signer.algorithm() {
-            KeyAlgorithm::Rsa2048 => SignatureAlgorithm::RSA,
-            KeyAlgorithm::EccP256 | KeyAlgorithm::EccP384 => SignatureAlgorithm::ECDSA,
+        match self.signer.kind() {
+            KeyKind::Rsa { .. } => SignatureAlgorithm::RSA,
+            KeyKind::EcP256 | KeyKind::EcP384 => SignatureAlgorithm::ECDSA,
         }
     }
 }
@@ -176,18 +176,38 @@ fn encoding(scheme: SignatureScheme) -> Option<Encoding> {
 }
 
 impl CardSchemeSigner {
-    fn card_input(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+    /// What the key is asked to do: the host pads for a raw-RSA card, a token that pads
+    /// itself gets the hash.
+    fn sign_op(&self, message: &[u8]) -> Result<SignOp, SignerError> {
         let encoding = encoding(self.scheme).ok_or_else(|| {
             SignerError::UnsupportedKey(format!("no encoding for {:?}", self.scheme))
         })?;
+        let signer = &self.key.signer;
+        let raw = signer.mechanisms().raw_rsa;
+        let bits = match signer.kind() {
+            KeyKind::Rsa { bits } => bits,
+            _ => 0,
+        };
         Ok(match encoding {
-            Encoding::Pss(hash) => {
+            Encoding::Pss(hash) if raw => {
                 let mut salt = vec![0u8; hash.output_len()];
                 self.key.salt.fill(&mut salt)?;
-                padding::pss(hash, &hash.digest(message), &salt, RSA_BITS)?
+                SignOp::RawRsa(padding::pss(hash, &hash.digest(message), &salt, bits)?)
             }
-            Encoding::Pkcs1(hash) => padding::pkcs1v15(hash, &hash.digest(message), RSA_BITS)?,
-            Encoding::Ecdsa(hash) => hash.digest(message),
+            Encoding::Pss(hash) => SignOp::RsaPss {
+                hash,
+                digest: hash.digest(message),
+            },
+            Encoding::Pkcs1(hash) if raw => {
+                SignOp::RawRsa(padding::pkcs1v15(hash, &hash.digest(message), bits)?)
+            }
+            Encoding::Pkcs1(hash) => SignOp::RsaPkcs1 {
+                hash,
+                digest: hash.digest(message),
+            },
+            Encoding::Ecdsa(hash) => SignOp::Ecdsa {
+                digest: hash.digest(message),
+            },
         })
     }
 }
@@ -195,8 +215,8 @@ impl CardSchemeSigner {
 impl Signer for CardSchemeSigner {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
         tracing::debug!(scheme = ?self.scheme, "the card signs the TLS handshake");
-        self.card_input(message)
-            .and_then(|input| self.key.signer.sign(&input))
+        self.sign_op(message)
+            .and_then(|op| self.key.signer.sign(op))
             .map_err(|e| {
                 tracing::warn!(error = %e, "the card did not sign the TLS handshake");
                 rustls::Error::Other(OtherError(Arc::new(e)))

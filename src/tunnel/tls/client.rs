@@ -14,7 +14,6 @@ use rustls::{ClientConfig, RootCertStore};
 
 use super::card_key::CardSigningKey;
 use super::{provider, TlsError, ALPN};
-use crate::card::piv::KeyAlgorithm;
 
 /// The client's configuration: `card_key` signs, `gateway_roots` verify the gateway.
 ///
@@ -37,7 +36,7 @@ pub fn client_config(
         })?;
     }
     let (versions, card_key): (&[&rustls::SupportedProtocolVersion], _) = if tls12_only_pkcs1 {
-        if card_key.signer().algorithm() != KeyAlgorithm::Rsa2048 {
+        if !card_key.signer().kind().is_rsa() {
             return Err(TlsError::Tls12NeedsRsa);
         }
         tracing::warn!(
