@@ -3,6 +3,7 @@
 //! Cores (`apdu`, `tlv`, driver logic) are pure; `pcsc` is the thin shell to the real stack.
 
 pub mod apdu;
+pub mod beid;
 pub mod emulated;
 pub mod identify;
 pub mod monitor;
@@ -11,6 +12,7 @@ pub mod pcsc;
 pub mod piv;
 pub mod replay;
 pub mod tlv;
+pub mod trace;
 pub mod transport;
 
 pub use apdu::{Command, Response, Status, StatusWord};

@@ -192,7 +192,10 @@ fn collect(args: &CardArgs) -> Result<CardReport, Failure> {
         application: app,
     } = open_card(args.reader.as_deref())?;
     let application = app.name();
-    let Application::Piv(mut piv) = app;
+    let mut piv = match app {
+        Application::Piv(piv) => piv,
+        Application::Buypass(_) => return Err(super::card_words::buypass_needs_middleware()),
+    };
     let card_id = piv
         .read_chuid()
         .map_err(|e| explain_piv(&e))?

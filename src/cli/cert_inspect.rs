@@ -156,7 +156,10 @@ fn card_login_certificate(reader: Option<&str>) -> Result<Vec<u8>, Failure> {
     use crate::card::identify::Application;
     use crate::card::piv::Slot;
     let opened = super::card::open_card(reader)?;
-    let Application::Piv(mut piv) = opened.application;
+    let mut piv = match opened.application {
+        Application::Piv(piv) => piv,
+        Application::Buypass(_) => return Err(super::card_words::buypass_needs_middleware()),
+    };
     piv.read_certificate(Slot::Authentication)
         .map_err(|e| super::card_words::explain_piv(&e))?
         .ok_or_else(super::card_words::no_login_certificate)

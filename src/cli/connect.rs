@@ -165,7 +165,10 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
     step(1, 5, "Leser kortet …");
     let opened = open_card(args.reader.as_deref())?;
     let reader = opened.reader.clone();
-    let Application::Piv(mut piv) = opened.application;
+    let mut piv = match opened.application {
+        Application::Piv(piv) => piv,
+        Application::Buypass(_) => return Err(super::card_words::buypass_needs_middleware()),
+    };
     let certificate = piv
         .read_certificate(Slot::Authentication)
         .map_err(|e| explain_piv(&e))?
