@@ -49,6 +49,10 @@ fn the_virtual_buypass_card_is_identified_and_its_tries_read_without_spending_on
     }
     assert_eq!(card.with_card(|c| c.pin_tries_left()), 3);
     assert!(looks_like_buypass_atr(&beid.atr()));
+    // The transport can be handed on, to whatever logs in with the card.
+    let mut transport = beid.into_transport();
+    assert_eq!(verify(transport.as_mut(), "6290"), StatusWord::OK);
+    assert!(card.with_card(|c| c.is_pin_verified()));
 }
 
 #[test]

@@ -9,12 +9,15 @@ mod support;
 
 use std::time::Duration;
 
+use hjemmekontor::card::apdu::{Command, StatusWord};
 use hjemmekontor::card::beid::{Beid, PinTries};
 use hjemmekontor::card::pcsc::{establish, PcscTransport};
+use hjemmekontor::card::transport::exchange;
 use serde_json::Value;
 use support::stack::{
     first_virtual_reader, require_stack, run_tool, serial, start_card, ToolOutput, VcardProcess,
 };
+use zeroize::Zeroizing;
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_hjemmekontor");
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -98,7 +101,7 @@ fn card_refuses_a_buypass_card_with_the_middleware_advice() {
 }
 
 #[test]
-fn the_driver_reads_the_tries_through_pcsc_over_t0() {
+fn the_driver_reads_the_tries_through_pcsc_over_t0_and_a_pin_stays_out_of_the_log() {
     let _lock = serial();
     if !require_stack("buypass_driver") {
         return;
@@ -112,4 +115,25 @@ fn the_driver_reads_the_tries_through_pcsc_over_t0() {
     assert_eq!(beid.tries_at_probe(), PinTries::Left(3));
     assert_eq!(beid.pin_tries().unwrap(), PinTries::Left(3));
     assert!(vcard.ctl("status").unwrap().contains("pin_tries=3"));
+
+    // A wrong TEST PIN, sent as Buypass cards take it, costs one try; the card's log shows
+    // the command without the PIN.
+    let mut transport = beid.into_transport();
+    let mut block = Zeroizing::new(vec![0xFF; 8]);
+    block[..4].copy_from_slice(b"4711");
+    let verify = Command::new(0xA0, 0x20, 0x00, 0x82).with_secret_data(block);
+    {
+        let mut tx = transport.transaction().unwrap();
+        let answer = exchange(&mut *tx, &verify, false).unwrap();
+        assert_eq!(answer.sw, StatusWord(0x63C2));
+    }
+    let mut beid = Beid::probe(transport).map_err(|(_, e)| e).unwrap();
+    assert_eq!(beid.pin_tries().unwrap(), PinTries::Left(2));
+    assert!(vcard.ctl("status").unwrap().contains("pin_tries=2"));
+    let log = vcard.log_text();
+    assert!(log.contains("A0 20 00 82 [REDACTED 8 bytes]"), "{log}");
+    // (Only the hex forms: the log's timestamps may contain any four digits.)
+    for secret in ["34 37 31 31", "34373131"] {
+        assert!(!log.contains(secret), "{secret} in the card log:\n{log}");
+    }
 }
