@@ -125,8 +125,9 @@ impl Beid {
     /// Buypass card: if a real card answers it otherwise, the probe says «not Buypass» (safe,
     /// the user then sees the ATR hint and the middleware advice), and a support trace will
     /// show what the card said. Its class `A0` and reference `82` are the confirmed ones of
-    /// Buypass's VERIFY; other cards (PIV, EMV bank cards, MULTOS cards without BEID) refuse
-    /// that class or reference (`6E00`, `6D00`, `6A88` …). The ATR is not looked at.
+    /// Buypass's VERIFY; other cards (PIV, EMV bank cards, MULTOS cards without BEID) are
+    /// expected to refuse that class or reference (`6E00`, `6D00`, `6A88` …), and any answer
+    /// outside the list above counts as «not Buypass». The ATR is not looked at.
     ///
     /// On failure the transport comes back with the reason, so another driver can try.
     pub fn probe(
