@@ -57,6 +57,7 @@ fn card_json_shows_the_person_and_three_tries_and_opensc_sees_the_same_certifica
     let reader = &readers["readers"][0];
     assert_eq!(reader["card_present"], true);
     assert_eq!(reader["atr"], "3B 87 81 31 FE 45 80 55 48 4B 50 49 56 15");
+    assert_eq!(reader["application"], "piv");
 
     let out = client(&["card", "--json", "--test-environment"], None);
     assert!(out.status.success(), "{}", out.both());

@@ -7,13 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use hjemmekontor::card::emulated::SimulatedCard;
 use hjemmekontor::secret::Pin;
 use hjemmekontor::vcard::control::{self, Presence};
 use hjemmekontor::vcard::vpcd::{self, RunConfig};
-use hjemmekontor::vcard::{PivConfig, Slot, SlotKey, VirtualPiv};
+use hjemmekontor::vcard::{PivConfig, Slot, SlotKey, VirtualBeid, VirtualPiv};
 
-/// A virtual PIV smartcard for development and tests. It is a TEST card: its keys are
-/// files and its PIN may be given on the command line. Never use it for real identities.
+/// A virtual smartcard for development and tests: a PIV card, or a Buypass card profile.
+/// It is a TEST card: its keys are files and its PIN may be given on the command line.
+/// Never use it for real identities.
 #[derive(Parser)]
 #[command(name = "hjemmekontor-vcard", version)]
 struct Cli {
@@ -23,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Put a TEST PIV card into the virtual reader (pcscd + vsmartcard vpcd) until stopped.
+    /// Put a TEST card (PIV, or with --profile buypass a Buypass card) into the virtual
+    /// reader (pcscd + vsmartcard vpcd) until stopped.
     ///
     /// Ctrl-C or SIGTERM takes the card out and exits; SIGUSR1 pulls it out or puts it back.
     Run(Box<RunArgs>),
@@ -54,14 +57,28 @@ struct PkiArgs {
     person_id: String,
 }
 
+/// Which card to emulate.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Profile {
+    /// A PIV card with the given certificates and keys (needs --cert and --key).
+    Piv,
+    /// A Buypass card (BEID on MULTOS, Buypass ATR): answers SELECT MF and the PIN status
+    /// query and VERIFY as far as they are known; no certificates (they are not public).
+    /// Hosts recognise it as a Buypass card. Default TEST PIN 1234.
+    Buypass,
+}
+
 #[derive(Args)]
 struct RunArgs {
-    /// Certificate (PEM) for slot 9A, PIV Authentication.
-    #[arg(long, value_name = "FILE")]
-    cert: PathBuf,
+    /// The card to emulate.
+    #[arg(long, value_enum, default_value = "piv")]
+    profile: Profile,
+    /// Certificate (PEM) for slot 9A, PIV Authentication (PIV profile).
+    #[arg(long, value_name = "FILE", required_if_eq("profile", "piv"))]
+    cert: Option<PathBuf>,
     /// Private key (PEM: PKCS#8, PKCS#1 or SEC1) for slot 9A: RSA-2048, P-256 or P-384.
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    #[arg(long, value_name = "FILE", required_if_eq("profile", "piv"))]
+    key: Option<PathBuf>,
     /// Certificate for slot 9C, Digital Signature (PIN before every signature).
     #[arg(long, value_name = "FILE", requires = "key_9c")]
     cert_9c: Option<PathBuf>,
@@ -80,13 +97,14 @@ struct RunArgs {
     /// Private key for slot 9E.
     #[arg(long, value_name = "FILE", requires = "cert_9e")]
     key_9e: Option<PathBuf>,
-    /// The TEST card's PIN, 6 to 8 digits.
-    #[arg(long, default_value = "123456", value_name = "DIGITS")]
-    pin: String,
+    /// The TEST card's PIN: 6 to 8 digits for PIV (default 123456), 4 digits for the
+    /// Buypass profile (default 1234). TEST PINs only.
+    #[arg(long, value_name = "DIGITS")]
+    pin: Option<String>,
     /// The TEST card's PUK (6 to 8 digits) for unblocking the PIN; none by default.
     #[arg(long, value_name = "DIGITS")]
     puk: Option<String>,
-    /// Wrong PIN entries before the PIN blocks (1 to 15).
+    /// Wrong PIN entries before the PIN blocks (1 to 15; the Buypass profile always has 3).
     #[arg(long, default_value_t = 3, value_name = "N")]
     retries: u8,
     /// Where vpcd listens (its first reader, "Virtual PCD 00 00", is port 35963).
@@ -172,24 +190,36 @@ fn load_slot(cert: &std::path::Path, key: &std::path::Path) -> Result<SlotKey, S
 }
 
 fn run(args: RunArgs) -> Result<(), String> {
-    let pin = Pin::from_input(args.pin).map_err(|e| format!("--pin: {e}"))?;
+    match args.profile {
+        Profile::Piv => run_piv(args),
+        Profile::Buypass => run_buypass(args),
+    }
+}
+
+fn run_piv(args: RunArgs) -> Result<(), String> {
+    let pin = Pin::from_input(args.pin.clone().unwrap_or_else(|| "123456".into()))
+        .map_err(|e| format!("--pin: {e}"))?;
     let puk = args
         .puk
+        .clone()
         .map(Pin::from_input)
         .transpose()
         .map_err(|e| format!("--puk: {e}"))?;
-    let mut config = PivConfig::new(load_slot(&args.cert, &args.key)?);
+    let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
+        return Err("the PIV profile needs --cert and --key".into());
+    };
+    let mut config = PivConfig::new(load_slot(cert, key)?);
     config.pin = pin;
     config.puk = puk;
     config.retries = args.retries;
     config.gzip_certificates = args.gzip;
     for (slot, cert, key) in [
-        (Slot::Signature, args.cert_9c, args.key_9c),
-        (Slot::KeyManagement, args.cert_9d, args.key_9d),
-        (Slot::CardAuthentication, args.cert_9e, args.key_9e),
+        (Slot::Signature, &args.cert_9c, &args.key_9c),
+        (Slot::KeyManagement, &args.cert_9d, &args.key_9d),
+        (Slot::CardAuthentication, &args.cert_9e, &args.key_9e),
     ] {
         if let (Some(cert), Some(key)) = (cert, key) {
-            config = config.with_slot(slot, load_slot(&cert, &key)?);
+            config = config.with_slot(slot, load_slot(cert, key)?);
         }
     }
     let card = VirtualPiv::new(config).map_err(|e| e.to_string())?;
@@ -204,15 +234,66 @@ fn run(args: RunArgs) -> Result<(), String> {
         card.pin_tries_left()
     );
     let card = Arc::new(Mutex::new(card));
+    let status_card = card.clone();
+    let status: control::StatusFn = Box::new(move || {
+        let c = status_card.lock().unwrap_or_else(|p| p.into_inner());
+        format!(
+            "apdus={} signatures={} pin_tries={}",
+            c.apdu_count(),
+            c.signature_count(),
+            c.pin_tries_left()
+        )
+    });
+    serve_card(&args, card, status)
+}
+
+fn run_buypass(args: RunArgs) -> Result<(), String> {
+    let piv_only = [
+        ("--cert", args.cert.is_some()),
+        ("--key", args.key.is_some()),
+        ("--cert-9c", args.cert_9c.is_some()),
+        ("--cert-9d", args.cert_9d.is_some()),
+        ("--cert-9e", args.cert_9e.is_some()),
+        ("--puk", args.puk.is_some()),
+        ("--gzip", args.gzip),
+    ];
+    if let Some((flag, _)) = piv_only.iter().find(|(_, given)| *given) {
+        return Err(format!(
+            "{flag} belongs to the PIV profile, not to --profile buypass"
+        ));
+    }
+    // A TEST PIN for a TEST card: never a real one.
+    let pin = Pin::from_input(args.pin.clone().unwrap_or_else(|| "1234".into()))
+        .map_err(|e| format!("--pin: {e}"))?;
+    let card = VirtualBeid::new(&pin).map_err(|e| format!("--pin: {e}"))?;
+    tracing::info!(
+        "TEST Buypass card ready: {} PIN tries",
+        card.pin_tries_left()
+    );
+    let card = Arc::new(Mutex::new(card));
+    let status_card = card.clone();
+    let status: control::StatusFn = Box::new(move || {
+        let c = status_card.lock().unwrap_or_else(|p| p.into_inner());
+        format!("apdus={} pin_tries={}", c.apdu_count(), c.pin_tries_left())
+    });
+    serve_card(&args, card, status)
+}
+
+/// Puts `card` in vpcd's reader until a signal stops it.
+fn serve_card<C: SimulatedCard>(
+    args: &RunArgs,
+    card: Arc<Mutex<C>>,
+    status: control::StatusFn,
+) -> Result<(), String> {
     let presence = Presence::new(!args.removed);
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| format!("cannot install a signal handler: {e}"))?;
     }
-    let _control = start_control(args.control.as_deref(), &presence, &card)?;
+    let _control = start_control(args.control.as_deref(), &presence, status)?;
     let config = RunConfig {
-        addr: args.vpcd,
+        addr: args.vpcd.clone(),
         connect_timeout: Duration::from_secs(args.connect_timeout),
     };
     vpcd::run(&config, card, presence, stop).map_err(|e| e.to_string())
@@ -223,23 +304,13 @@ fn run(args: RunArgs) -> Result<(), String> {
 fn start_control(
     path: Option<&std::path::Path>,
     presence: &Arc<Presence>,
-    card: &Arc<Mutex<VirtualPiv>>,
+    status: control::StatusFn,
 ) -> Result<Option<control::ControlServer>, String> {
     control::toggle_on_sigusr1(presence.clone())
         .map_err(|e| format!("cannot install the SIGUSR1 handler: {e}"))?;
     let Some(path) = path else {
         return Ok(None);
     };
-    let status_card = card.clone();
-    let status = Box::new(move || {
-        let c = status_card.lock().unwrap_or_else(|p| p.into_inner());
-        format!(
-            "apdus={} signatures={} pin_tries={}",
-            c.apdu_count(),
-            c.signature_count(),
-            c.pin_tries_left()
-        )
-    });
     let server =
         control::ControlServer::bind(path, presence.clone(), status).map_err(|e| e.to_string())?;
     tracing::info!("control socket at {}", path.display());
@@ -250,7 +321,7 @@ fn start_control(
 fn start_control(
     path: Option<&std::path::Path>,
     _presence: &Arc<Presence>,
-    _card: &Arc<Mutex<VirtualPiv>>,
+    _status: control::StatusFn,
 ) -> Result<Option<()>, String> {
     match path {
         Some(_) => Err("--control needs a Unix host".into()),

@@ -19,7 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List card readers, whether a card is in each, its ATR, and whether it has a PIN pad.
+    /// List card readers, whether a card is in each, which application it carries (PIV,
+    /// Buypass; found by probing, no PIN try spent), its ATR, and whether it has a PIN pad.
     Readers(hjemmekontor::cli::readers::ReadersArgs),
     /// Show the card: application, certificates, and PIN tries left (spends no try).
     Card(hjemmekontor::cli::card::CardArgs),

@@ -3,6 +3,7 @@
 //! Cores (`apdu`, `tlv`, driver logic) are pure; `pcsc` is the thin shell to the real stack.
 
 pub mod apdu;
+pub mod beid;
 pub mod choose;
 pub mod credential;
 pub mod emulated;

@@ -259,6 +259,14 @@ impl<S: PinState> std::fmt::Debug for Piv<S> {
 impl Piv<Unverified> {
     /// Selects the PIV application. Fails with [`PivError::NotPiv`] on other cards.
     pub fn open(transport: Box<dyn CardTransport>) -> Result<Self, PivError> {
+        Self::try_open(transport).map_err(|(_, e)| e)
+    }
+
+    /// Like [`Piv::open`], but a card that is not PIV (or fails) gives its transport back
+    /// with the reason, so another driver can probe it.
+    pub fn try_open(
+        transport: Box<dyn CardTransport>,
+    ) -> Result<Self, (Box<dyn CardTransport>, PivError)> {
         let mut piv = Piv {
             extended: transport.supports_extended_length(),
             transport,
@@ -266,8 +274,10 @@ impl Piv<Unverified> {
             needs_select: false,
             _state: PhantomData,
         };
-        piv.select()?;
-        Ok(piv)
+        match piv.select() {
+            Ok(()) => Ok(piv),
+            Err(e) => Err((piv.transport, e)),
+        }
     }
 
     /// Verifies the PIN once. On success the session can sign; on failure the unverified

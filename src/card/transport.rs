@@ -59,7 +59,7 @@ pub trait CardTransport: Send {
     fn atr(&self) -> Vec<u8>;
 
     /// Whether the card/reader accepts extended-length APDUs. Short plus chaining is the
-    /// safe default that every card in CARDS.md supports.
+    /// safe default that every card in `docs/cards.md` supports.
     fn supports_extended_length(&self) -> bool {
         false
     }

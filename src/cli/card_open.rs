@@ -208,6 +208,7 @@ fn open_piv(
         Ok(Application::Piv(piv)) => PivSession::new(piv, Some(reader))
             .map(|s| Box::new(s) as Box<dyn CardSession>)
             .map_err(|e| explain_key(&e)),
+        Ok(Application::Buypass(_)) => Err(super::card_words::buypass_needs_middleware()),
         Err(IdentifyError::Card(e)) => Err(super::card_words::explain_piv(&e)),
         Err(IdentifyError::Unknown { buypass_like }) => Err(unknown_application(buypass_like.then_some(
             "Kortet ligner et Buypass-kort; det leses gjennom Buypass sin mellomvare (Buypass Access, PKCS#11).",

@@ -159,3 +159,21 @@ pub fn no_login_certificate() -> Failure {
     )
     .fix("Kontakt kortutstederen eller IT-støtte; kortet er ikke klargjort for innlogging.")
 }
+
+/// A Buypass card: recognised, but read through Buypass's own middleware (its signing
+/// command is not public), so the fix is to install it and use the PKCS#11 backend.
+pub fn buypass_needs_middleware() -> Failure {
+    use crate::card::beid::{MIDDLEWARE, PKCS11_MODULE};
+    Failure::new(
+        "buypass-needs-middleware",
+        exit::CARD_UNUSABLE,
+        format!(
+            "Dette er et Buypass-kort. Det leses gjennom Buypass sin mellomvare ({MIDDLEWARE}, \
+             en utgave av Net iD, med PKCS#11-modulen {PKCS11_MODULE}), ikke direkte av hjemmekontor."
+        ),
+    )
+    .fix(format!(
+        "Installer {MIDDLEWARE} fra buypass.no og kjør kommandoen på nytt med «--backend pkcs11» \
+         (og eventuelt «--pkcs11-module STI» til {PKCS11_MODULE} om den ikke finnes av seg selv)."
+    ))
+}

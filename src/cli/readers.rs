@@ -1,10 +1,17 @@
-//! `hjemmekontor readers`: what the smart card stack sees, without touching any card.
+//! `hjemmekontor readers`: what the smart card stack sees, and which application each card
+//! carries. Identifying a card only probes it (SELECTs and a PIN status query, never a PIN),
+//! so no PIN try is ever spent, and the card is left as it was.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::card::pcsc;
+use crate::card::identify::identify;
+use crate::card::pcsc::{self, PcscTransport};
+use crate::card::trace::{TraceSink, TracedTransport};
+use crate::card::CardTransport;
 
 use super::card_words::explain_transport;
+use super::failure::{exit, Failure};
 use super::output::print_json;
 
 /// Arguments of `hjemmekontor readers`.
@@ -13,23 +20,48 @@ pub struct ReadersArgs {
     /// Print JSON for scripts instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Write every command sent to the cards, and their answers, to FILE for support
+    /// (PIN data is never written; the file is readable by you only).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+}
+
+/// A reader with the application found on its card.
+#[derive(Debug, serde::Serialize)]
+struct ReaderReport<'a> {
+    #[serde(flatten)]
+    info: &'a pcsc::ReaderInfo,
+    /// `piv`, `buypass`, or `null` (no card, unknown application, or the card is busy).
+    application: Option<&'static str>,
 }
 
 /// Lists readers; exits non-zero with an explanation when the service is down or no
 /// reader is connected.
 pub fn run(args: &ReadersArgs) -> ExitCode {
-    let readers = match pcsc::establish().and_then(|ctx| pcsc::list_readers(&ctx)) {
-        Ok(r) => r,
-        Err(e) => return explain_transport(&e).report(args.json),
+    let trace = match args.trace.as_deref().map(TraceSink::create).transpose() {
+        Ok(t) => t,
+        Err(e) => return trace_unwritable(args, &e).report(args.json),
     };
+    let (ctx, readers) =
+        match pcsc::establish().and_then(|ctx| pcsc::list_readers(&ctx).map(|r| (ctx, r))) {
+            Ok(found) => found,
+            Err(e) => return explain_transport(&e).report(args.json),
+        };
+    let reports: Vec<ReaderReport> = readers
+        .iter()
+        .map(|info| ReaderReport {
+            info,
+            application: application_of(&ctx, info, trace.as_ref()),
+        })
+        .collect();
     if args.json {
         #[derive(serde::Serialize)]
         struct Report<'a> {
-            readers: &'a [pcsc::ReaderInfo],
+            readers: &'a [ReaderReport<'a>],
         }
-        print_json(&Report { readers: &readers });
+        print_json(&Report { readers: &reports });
         return if readers.is_empty() {
-            ExitCode::from(super::failure::exit::NO_CARD)
+            ExitCode::from(exit::NO_CARD)
         } else {
             ExitCode::SUCCESS
         };
@@ -37,28 +69,74 @@ pub fn run(args: &ReadersArgs) -> ExitCode {
     if readers.is_empty() {
         return explain_transport(&crate::card::TransportError::NoReader).report(false);
     }
-    for r in &readers {
-        println!("{}", r.name);
-        let card = if r.card_mute {
-            "kort satt inn, men det svarer ikke (snudd feil vei eller skadet?)".to_string()
-        } else if r.card_present {
-            "kort satt inn".to_string()
-        } else {
-            "ingen kort".to_string()
-        };
-        println!("  Kort:          {card}");
-        if let Some(atr) = &r.atr {
-            println!("  ATR:           {}", crate::card::apdu::hex_spaced(atr));
-        }
-        if r.exclusive {
-            println!("  Merk:          et annet program bruker kortet alene akkurat nå");
-        }
-        let pad = match r.pin_pad {
-            Some(true) => "ja (PIN tastes på leseren)",
-            Some(false) => "nei",
-            None => "ukjent",
-        };
-        println!("  PIN-tastatur:  {pad}");
+    for r in &reports {
+        show(r);
     }
     ExitCode::SUCCESS
+}
+
+/// Identifies the card in a reader by probing: connect shared, identify, and let go of the
+/// card as it was (the transport leaves the card untouched when no PIN was verified).
+/// Every failure, a card busy in another program included, is an unknown application.
+fn application_of(
+    ctx: &::pcsc::Context,
+    info: &pcsc::ReaderInfo,
+    trace: Option<&TraceSink>,
+) -> Option<&'static str> {
+    if !info.card_present || info.card_mute || info.exclusive {
+        return None;
+    }
+    let transport = PcscTransport::connect(ctx, &info.name).ok()?;
+    let transport: Box<dyn CardTransport> = match trace {
+        Some(sink) => Box::new(TracedTransport::new(Box::new(transport), sink.clone())),
+        None => Box::new(transport),
+    };
+    match identify(transport) {
+        Ok(app) => Some(app.name()),
+        Err(e) => {
+            tracing::debug!(reader = %info.name, "card not identified: {e}");
+            None
+        }
+    }
+}
+
+fn show(report: &ReaderReport) {
+    let r = report.info;
+    println!("{}", r.name);
+    let card = if r.card_mute {
+        "kort satt inn, men det svarer ikke (snudd feil vei eller skadet?)"
+    } else if r.card_present {
+        match report.application {
+            Some("buypass") => {
+                "Buypass-kort (BEID); brukes gjennom Buypass sin mellomvare (Buypass Access)"
+            }
+            Some("piv") => "PIV-kort",
+            _ => "kort satt inn (ukjent applikasjon)",
+        }
+    } else {
+        "ingen kort"
+    };
+    println!("  Kort:          {card}");
+    if let Some(atr) = &r.atr {
+        println!("  ATR:           {}", crate::card::apdu::hex_spaced(atr));
+    }
+    if r.exclusive {
+        println!("  Merk:          et annet program bruker kortet alene akkurat nå");
+    }
+    let pad = match r.pin_pad {
+        Some(true) => "ja (PIN tastes på leseren)",
+        Some(false) => "nei",
+        None => "ukjent",
+    };
+    println!("  PIN-tastatur:  {pad}");
+}
+
+fn trace_unwritable(args: &ReadersArgs, e: &std::io::Error) -> Failure {
+    let path = args.trace.as_deref().unwrap_or(std::path::Path::new(""));
+    Failure::new(
+        "trace-unwritable",
+        exit::IO,
+        format!("Kunne ikke lage sporingsfilen {}: {e}.", path.display()),
+    )
+    .fix("Velg en fil i en mappe du har skrivetilgang til, for eksempel i hjemmemappen din.")
 }

@@ -2,6 +2,7 @@
 //! reachable in-process or through the real PC/SC stack (pcscd + vsmartcard's vpcd).
 //!
 //! - [`piv`]: the card application itself, pure (bytes in, bytes out);
+//! - [`beid`]: a TEST Buypass card (`run --profile buypass`), pure as well;
 //! - [`keys`]: certificates and private keys per slot, and the card's key operations;
 //! - [`vpcd`]: the socket loop that puts the card in vpcd's virtual reader;
 //! - [`control`]: pulling the card out and putting it back while it runs;
@@ -11,6 +12,7 @@
 //! These are development and test tools: the card's PIN may come from a command line, and its
 //! keys are files. They are never installed on users' machines.
 
+pub mod beid;
 pub mod control;
 pub mod keys;
 pub mod office_pc;
@@ -18,5 +20,6 @@ pub mod piv;
 pub mod pki;
 pub mod vpcd;
 
+pub use beid::VirtualBeid;
 pub use keys::{KeyAlgorithm, KeyError, SlotKey};
 pub use piv::{PivConfig, Slot, VirtualPiv};

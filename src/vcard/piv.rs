@@ -636,7 +636,7 @@ fn is_padded_reference(bytes: &[u8]) -> bool {
 }
 
 /// Equality whose time does not depend on where the first difference is.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
