@@ -279,6 +279,7 @@ fn certificate_report(
 ) -> CertificateReport {
     let purpose = match backend {
         Backend::Piv => piv_purpose(&certificate.id).to_string(),
+        _ if certificate.label.is_empty() => "sertifikat".to_string(),
         _ => certificate.label.clone(),
     };
     let (details, inspection) = match inspection {

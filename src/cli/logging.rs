@@ -5,9 +5,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs a stderr logger. `RUST_LOG` overrides the verbosity flag when set.
 pub fn init(verbose: u8) {
+    // cryptoki logs every mechanism it has no Rust name for as an error; those are not
+    // errors to a user, so its log is heard only from -vv on. `--trace` records the calls.
     let default = match verbose {
-        0 => "warn",
-        1 => "info,hjemmekontor=debug",
+        0 => "warn,cryptoki=off",
+        1 => "info,hjemmekontor=debug,cryptoki=off",
         _ => "debug,hjemmekontor=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -4,4 +4,6 @@
 pub mod certs;
 pub mod gateway;
 pub mod pki;
+pub mod softhsm;
 pub mod stack;
+pub mod world;

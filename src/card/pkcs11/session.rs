@@ -65,25 +65,34 @@ struct Token {
     trace: Option<TraceSink>,
 }
 
+/// Runs one PKCS#11 call, timed and traced. `detail` must never hold a secret.
+fn traced<T>(
+    trace: Option<&TraceSink>,
+    function: &str,
+    detail: &str,
+    f: impl FnOnce() -> cryptoki::error::Result<T>,
+) -> Result<T, CkError> {
+    let start = Instant::now();
+    let result = f();
+    if let Some(trace) = trace {
+        let outcome = match &result {
+            Ok(_) => "CKR_OK".to_string(),
+            Err(CkError::Pkcs11(rv, _)) => format!("{rv:?}"),
+            Err(e) => e.to_string(),
+        };
+        trace.call(function, detail, &outcome, start.elapsed());
+    }
+    result
+}
+
 impl Token {
-    /// Runs one PKCS#11 call, timed and traced. `detail` must never hold a secret.
     fn call<T>(
         &self,
         function: &str,
         detail: &str,
         f: impl FnOnce() -> cryptoki::error::Result<T>,
     ) -> Result<T, CkError> {
-        let start = Instant::now();
-        let result = f();
-        if let Some(trace) = &self.trace {
-            let outcome = match &result {
-                Ok(_) => "CKR_OK".to_string(),
-                Err(CkError::Pkcs11(rv, _)) => format!("{rv:?}"),
-                Err(e) => e.to_string(),
-            };
-            trace.call(function, detail, &outcome, start.elapsed());
-        }
-        result
+        traced(self.trace.as_ref(), function, detail, f)
     }
 
     fn present(&self) -> bool {
@@ -125,22 +134,32 @@ pub fn open(options: &Pkcs11Options) -> Result<Pkcs11Session, OpenError> {
         module: options.module.clone(),
         detail,
     };
+    let trace = options.trace.as_ref();
+    if let Some(t) = trace {
+        t.note(&format!("PKCS#11 module {}", options.module.display()));
+    }
     let pkcs11 = Pkcs11::new(&options.module).map_err(|e| load(e.to_string()))?;
-    match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+    let init = CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK);
+    match traced(trace, "C_Initialize", "CKF_OS_LOCKING_OK", || {
+        pkcs11.initialize(init)
+    }) {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(load(e.to_string())),
     }
-    let slots = pkcs11
-        .get_slots_with_token()
-        .map_err(|e| key_error("C_GetSlotList", &e))?;
+    let slots = traced(trace, "C_GetSlotList", "tokenPresent=true", || {
+        pkcs11.get_slots_with_token()
+    })
+    .map_err(|e| key_error("C_GetSlotList", &e))?;
     let mut chosen = None;
     for slot in slots {
-        let slot_info = pkcs11
-            .get_slot_info(slot)
-            .map_err(|e| key_error("C_GetSlotInfo", &e))?;
-        let token_info = pkcs11
-            .get_token_info(slot)
-            .map_err(|e| key_error("C_GetTokenInfo", &e))?;
+        let slot_info = traced(trace, "C_GetSlotInfo", &slot.to_string(), || {
+            pkcs11.get_slot_info(slot)
+        })
+        .map_err(|e| key_error("C_GetSlotInfo", &e))?;
+        let token_info = traced(trace, "C_GetTokenInfo", &slot.to_string(), || {
+            pkcs11.get_token_info(slot)
+        })
+        .map_err(|e| key_error("C_GetTokenInfo", &e))?;
         let wanted = options.token.as_deref().is_none_or(|w| {
             slot_info.slot_description().contains(w) || token_info.label().contains(w)
         });
@@ -383,10 +402,15 @@ impl CardSession for Pkcs11Session {
         let prepared = KeyKind::of_certificate(&certificate.der)
             .map_err(KeyError::Unsupported)
             .and_then(|kind| Ok((kind, self.mechanisms_for(kind)?)))
-            .and_then(|(kind, mechanisms)| match self.entry {
-                PinEntry::Keyboard { .. } if pin.is_none() => Err(KeyError::WrongPin {
+            .and_then(|(kind, mechanisms)| match (self.entry, pin) {
+                (PinEntry::Keyboard { .. }, None) => Err(KeyError::WrongPin {
                     tries_left: self.token.pin_state()?.tries_left(),
                 }),
+                // A PIN the token could never take costs no try.
+                (PinEntry::Keyboard { min, max }, Some(pin)) => {
+                    pin.check_length(min, max)?;
+                    Ok((kind, mechanisms))
+                }
                 _ => Ok((kind, mechanisms)),
             });
         let (kind, mechanisms) = match prepared {
