@@ -107,6 +107,24 @@ fn pin_pad(ctx: &Context, reader: &CStr) -> Option<bool> {
     Some(has)
 }
 
+/// Connects in shared mode with T=0 or T=1. A card another program left in a protocol we did
+/// not ask for (PC/SC answers "protocol mismatch": the protocol stays as the first program set
+/// it until the card is reset) is taken in the protocol it is already using, raw included,
+/// rather than refused.
+fn connect_shared(ctx: &Context, reader: &CStr) -> Result<pcsc::Card, pcsc::Error> {
+    match ctx.connect(reader, ShareMode::Shared, Protocols::T0 | Protocols::T1) {
+        Err(pcsc::Error::ProtoMismatch) => {
+            tracing::debug!("the card is in use with another protocol; taking that one");
+            ctx.connect(
+                reader,
+                ShareMode::Shared,
+                Protocols::T0 | Protocols::T1 | Protocols::RAW,
+            )
+        }
+        other => other,
+    }
+}
+
 /// A card held through PC/SC in shared mode.
 pub struct PcscTransport {
     ctx: Context,
@@ -121,17 +139,15 @@ impl PcscTransport {
     pub fn connect(ctx: &Context, reader: &str) -> Result<Self, TransportError> {
         let name =
             CString::new(reader).map_err(|_| TransportError::UnknownReader(reader.into()))?;
-        let card = ctx
-            .connect(&name, ShareMode::Shared, Protocols::T0 | Protocols::T1)
-            .map_err(|e| match e {
-                pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => {
-                    TransportError::NoCard(reader.into())
-                }
-                pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
-                    TransportError::UnknownReader(reader.into())
-                }
-                other => map_error(other),
-            })?;
+        let card = connect_shared(ctx, &name).map_err(|e| match e {
+            pcsc::Error::NoSmartcard | pcsc::Error::RemovedCard => {
+                TransportError::NoCard(reader.into())
+            }
+            pcsc::Error::UnknownReader | pcsc::Error::ReaderUnavailable => {
+                TransportError::UnknownReader(reader.into())
+            }
+            other => map_error(other),
+        })?;
         let atr = card
             .status2_owned()
             .map(|s| s.atr().to_vec())
