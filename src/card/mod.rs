@@ -18,6 +18,7 @@ pub mod replay;
 pub mod tlv;
 pub mod trace;
 pub mod transport;
+pub mod windows_store;
 
 pub use apdu::{Command, Response, Status, StatusWord};
 pub use transport::{exchange, CardTransport, ExchangeError, Transmit, TransportError};

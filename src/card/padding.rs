@@ -1,5 +1,6 @@
-//! Host-side RSA signature encodings (RFC 8017), because PIV cards sign with raw RSA:
-//! the host builds the whole padded block and the card only does the private-key power.
+//! Host-side signature encodings: RSA blocks (RFC 8017), because PIV cards sign with raw RSA —
+//! the host builds the whole padded block and the card only does the private-key power — and
+//! ECDSA's `r || s` as the DER TLS carries.
 //!
 //! Pure functions. The `rsa` crate verifies what these produce in the tests, so the
 //! encodings are checked against an independent implementation.
@@ -166,6 +167,45 @@ fn mgf1(hash: HashAlg, seed: &[u8], len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// PKCS#11 and CNG answer ECDSA as `r || s`, each as long as the curve; TLS carries DER
+/// `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }`.
+pub fn ecdsa_to_der(raw: &[u8]) -> Result<Vec<u8>, crate::card::credential::KeyError> {
+    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 132 {
+        return Err(crate::card::credential::KeyError::Unsupported(format!(
+            "an ECDSA signature of {} bytes",
+            raw.len()
+        )));
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let mut body = integer(r);
+    body.extend(integer(s));
+    let mut out = vec![0x30];
+    push_len(&mut out, body.len());
+    out.extend(body);
+    Ok(out)
+}
+
+/// A DER INTEGER of an unsigned big-endian number.
+fn integer(bytes: &[u8]) -> Vec<u8> {
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    let mut value = bytes[skip.min(bytes.len().saturating_sub(1))..].to_vec();
+    if value.first().is_some_and(|b| b & 0x80 != 0) {
+        value.insert(0, 0);
+    }
+    let mut out = vec![0x02];
+    push_len(&mut out, value.len());
+    out.extend(value);
+    out
+}
+
+fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        out.extend([0x81, len as u8]);
+    }
 }
 
 #[cfg(test)]

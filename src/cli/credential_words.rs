@@ -106,3 +106,25 @@ pub fn certificate_not_found(wanted: &str, listing: &str) -> Failure {
     )
     .fix(format!("Sertifikatene på kortet: {listing}."))
 }
+
+/// The Windows certificate store could not be used.
+#[cfg(windows)]
+pub fn explain_store_open(e: &crate::card::windows_store::StoreError) -> Failure {
+    use crate::card::windows_store::StoreError;
+    match e {
+        StoreError::Open(detail) => Failure::new(
+            "certificate-store-error",
+            exit::OTHER,
+            format!("Windows sertifikatlager kan ikke åpnes ({detail})."),
+        )
+        .fix("Start maskinen på nytt. Hjelper ikke det, prøv --backend pkcs11."),
+        StoreError::NoCertificate => Failure::new(
+            "no-store-certificate",
+            exit::NO_CARD,
+            "Fant ingen sertifikater med kortnøkkel i Windows sertifikatlager.",
+        )
+        .fix(
+            "Sett inn kortet og vent til Buypass Access har lest det, eller prøv --backend pkcs11.",
+        ),
+    }
+}

@@ -8,6 +8,7 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::types::Ulong;
 
 use crate::card::credential::{KeyError, KeyKind, Mechanisms, SignOp};
+pub use crate::card::padding::ecdsa_to_der;
 use crate::card::padding::{self, HashAlg};
 
 /// The mechanisms, among those a token lists for signing, that TLS can use with a key of
@@ -50,45 +51,6 @@ pub fn for_request(op: &SignOp) -> Result<(Mechanism<'static>, Vec<u8>), KeyErro
         ),
         SignOp::Ecdsa { digest } => (Mechanism::Ecdsa, digest.clone()),
     })
-}
-
-/// PKCS#11 answers ECDSA as `r || s`, each as long as the curve; TLS carries DER
-/// `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }`.
-pub fn ecdsa_to_der(raw: &[u8]) -> Result<Vec<u8>, KeyError> {
-    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 132 {
-        return Err(KeyError::Unsupported(format!(
-            "an ECDSA signature of {} bytes",
-            raw.len()
-        )));
-    }
-    let (r, s) = raw.split_at(raw.len() / 2);
-    let mut body = integer(r);
-    body.extend(integer(s));
-    let mut out = vec![0x30];
-    push_len(&mut out, body.len());
-    out.extend(body);
-    Ok(out)
-}
-
-/// A DER INTEGER of an unsigned big-endian number.
-fn integer(bytes: &[u8]) -> Vec<u8> {
-    let skip = bytes.iter().take_while(|b| **b == 0).count();
-    let mut value = bytes[skip.min(bytes.len().saturating_sub(1))..].to_vec();
-    if value.first().is_some_and(|b| b & 0x80 != 0) {
-        value.insert(0, 0);
-    }
-    let mut out = vec![0x02];
-    push_len(&mut out, value.len());
-    out.extend(value);
-    out
-}
-
-fn push_len(out: &mut Vec<u8>, len: usize) {
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        out.extend([0x81, len as u8]);
-    }
 }
 
 /// What a failed call means. The PIN-related answers of `C_Login` are read by the caller,
