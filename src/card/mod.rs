@@ -5,8 +5,10 @@
 pub mod apdu;
 pub mod emulated;
 pub mod identify;
+#[cfg(feature = "client")]
 pub mod monitor;
 pub mod padding;
+#[cfg(feature = "client")]
 pub mod pcsc;
 pub mod piv;
 pub mod replay;

@@ -16,7 +16,7 @@ pub enum SecretSource {
     Prompt,
     /// Read one line from standard input.
     Stdin,
-    /// Read one line from an inherited file descriptor (Unix).
+    /// Read one line from an inherited file descriptor (Unix only; refused on Windows).
     Fd(u32),
 }
 
@@ -59,6 +59,13 @@ fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, F
                 .map_err(io_failure)?;
             Ok(line)
         }
+        // Windows hands programs handles, not numbered descriptors: there is no N to open.
+        SecretSource::Fd(n) if !cfg!(unix) => Err(Failure::new(
+            "secret-input",
+            exit::USAGE,
+            format!("Kan ikke lese {what} fra fildeskriptor {n}: det går bare på Linux og macOS."),
+        )
+        .fix("Gi hemmeligheten på standard inn (--pin-stdin / --password-stdin).")),
         SecretSource::Fd(n) => {
             // Opening /dev/fd/N reads an inherited descriptor without unsafe code.
             let file = std::fs::File::open(format!("/dev/fd/{n}")).map_err(io_failure)?;
