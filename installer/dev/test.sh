@@ -75,12 +75,18 @@ feature_builds() {
   fi
 }
 
-# The Windows client, cross-built, then run under wine with the native tool's TEST PKI.
+# The Windows client, cross-built, then run under wine with the native tool's TEST PKI; and
+# the library's unit tests built for Windows (all features: they test every module), under
+# wine too.
 windows_smoke() {
+  local unit_tests
   cargo build --locked --target "$windows" --no-default-features --features client --bin hjemmekontor
   cargo build --locked --bin hjemmekontor-vcard
+  unit_tests=$(cargo test --locked --target "$windows" --lib --no-run --message-format=json |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+  [ -f "$unit_tests" ] || { echo "no Windows unit-test executable: «$unit_tests»" >&2; return 1; }
   bash installer/dev/wine/smoke.sh "$target_dir/$windows/debug/hjemmekontor.exe" \
-    "$target_dir/debug/hjemmekontor-vcard"
+    "$target_dir/debug/hjemmekontor-vcard" "$unit_tests"
 }
 
 # cargo test's failure does not stop the run: the summary and the test count come first.

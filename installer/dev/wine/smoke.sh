@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Runs the Windows client (hjemmekontor.exe, cross-built) under wine and checks what works
 # without a card: it starts, and the certificate core (levels, verdicts, chain and CRL through
-# webpki) gives the same answers as on Linux for certificates from a fresh TEST PKI.
+# webpki) gives the same answers as on Linux for certificates from a fresh TEST PKI. Given the
+# library's unit tests built for Windows, it runs them too.
 #
-#   bash installer/dev/wine/smoke.sh PATH/hjemmekontor.exe PATH/hjemmekontor-vcard
+#   bash installer/dev/wine/smoke.sh PATH/hjemmekontor.exe PATH/hjemmekontor-vcard [UNIT-TESTS.exe]
 #
 # The second program is the native virtual-card tool; it writes the TEST PKI. Everything runs
 # in a scratch directory with its own throwaway wine prefix, without a display. Card commands
 # are not checked: wine's smart-card service does not reach pcscd (see docs/windows.md).
 set -euo pipefail
 
-exe=${1:?usage: smoke.sh PATH/hjemmekontor.exe PATH/hjemmekontor-vcard}
-vcard=${2:?usage: smoke.sh PATH/hjemmekontor.exe PATH/hjemmekontor-vcard}
+usage="usage: smoke.sh PATH/hjemmekontor.exe PATH/hjemmekontor-vcard [UNIT-TESTS.exe]"
+exe=${1:?$usage}
+vcard=${2:?$usage}
+unit_tests=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 
 scratch=$(mktemp -d)
@@ -65,3 +68,8 @@ client cert inspect pki/expired.pem --test-environment
 expect 4 'Kan IKKE brukes til innlogging'
 
 echo "wine smoke: hjemmekontor.exe starts; cert inspect gives the expected verdicts" >&2
+
+if [ -n "$unit_tests" ]; then
+  cp "$unit_tests" unit-tests.exe
+  wine unit-tests.exe || fail "the library's unit tests under wine"
+fi
