@@ -8,12 +8,19 @@
 //! - [`tunnel`]: the tunnel between client and gateway: TLS with the key on the card, the wire
 //!   protocol, stream multiplexing and the client's port forwarder;
 //! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
+//!
+//! Cargo features choose what is built (all three by default): `client` (the PC/SC shell,
+//! [`client`], the client's commands), `gateway` ([`gateway`]) and `vcard` ([`vcard`]). The
+//! pure cores are always there.
 
 pub mod card;
 pub mod cert;
 pub mod cli;
+#[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod secret;
 pub mod tunnel;
+#[cfg(feature = "vcard")]
 pub mod vcard;

@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Prepares a Debian/Ubuntu development or CI machine: system packages for the smart-card
-# stack (pcscd, the vpcd virtual reader, OpenSC as an independent card client), then starts
-# pcscd with the virtual reader loaded. Safe to run again: it only does what is missing.
+# stack (pcscd, the vpcd virtual reader, OpenSC as an independent card client, SoftHSM as a
+# PKCS#11 token), then starts pcscd with the virtual reader loaded. Safe to run again: it
+# only does what is missing.
+#
+#   setup.sh            what the demo and the tests need
+#   setup.sh --windows  also the Windows cross-build (MinGW, the Rust target
+#                       x86_64-pc-windows-gnu) and wine to run its result (CI does this)
 set -euo pipefail
 
-packages=(pcscd vsmartcard-vpcd opensc libpcsclite-dev pkg-config ca-certificates procps)
+packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps)
+windows=0
+case "${1:-}" in
+  --windows) windows=1; packages+=(gcc-mingw-w64-x86-64 wine wine64) ;;
+  "") ;;
+  *) echo "usage: setup.sh [--windows]" >&2; exit 2 ;;
+esac
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -32,6 +43,12 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "cargo (Rust ${RUST_MIN:-1.85} or newer) is required: install it with rustup, then run this again." >&2
   exit 1
+fi
+
+if [ "$windows" = 1 ] && ! rustup target list --installed 2>/dev/null | grep -qx x86_64-pc-windows-gnu; then
+  command -v rustup >/dev/null || { echo "The Windows build needs rustup (rustup target add x86_64-pc-windows-gnu)." >&2; exit 1; }
+  say "adding the Rust target x86_64-pc-windows-gnu (the Windows client)"
+  rustup target add x86_64-pc-windows-gnu
 fi
 
 # vpcd (the virtual reader driver) listens on 127.0.0.1:35963 once pcscd has loaded it.

@@ -1,21 +1,109 @@
 #!/usr/bin/env bash
-# Sets up the machine and runs every check CI runs: formatting, lints, and all tests,
-# including those that go through the real PC/SC stack with the virtual card and OpenSC.
+# Sets up the machine and runs every check CI runs: formatting, lints (Linux and the Windows
+# client), the single-feature builds, the Windows client under wine, and all tests, including
+# those that go through the real PC/SC stack with the virtual card and OpenSC.
+#
+# Every phase prints `==> NAME` when it starts and `<== NAME: N s` when it ends; a table of
+# the phase times follows, and the last line is the test count. All phases share one target
+# directory (CARGO_TARGET_DIR, or ./target), so later phases reuse what earlier ones built.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-bash installer/dev/setup.sh
-rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
+windows=x86_64-pc-windows-gnu
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+phase_names=()
+phase_secs=()
+current=
+started=0
 
-echo "==> cargo fmt --check" >&2
-cargo fmt --all -- --check
-echo "==> cargo clippy" >&2
-cargo clippy --all-targets --locked -- -D warnings
-echo "==> cargo test" >&2
+# phase NAME COMMAND...: runs the command as one named, timed phase. A failing command stops
+# the whole run (set -e holds inside the phase's functions too); the exit trap then reports
+# the phase that failed and the times so far.
+phase() {
+  current=$1
+  started=$SECONDS
+  shift
+  echo "==> $current" >&2
+  "$@"
+  phase_names+=("$current")
+  phase_secs+=($((SECONDS - started)))
+  echo "<== $current: $((SECONDS - started)) s" >&2
+  current=
+}
+
+summary() {
+  echo "phase times:" >&2
+  local i
+  for i in "${!phase_names[@]}"; do
+    printf '  %-28s %5d s\n' "${phase_names[$i]}" "${phase_secs[$i]}" >&2
+  done
+}
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+on_exit() {
+  rm -f "$log"
+  if [ -n "$current" ]; then
+    phase_names+=("$current (failed)")
+    phase_secs+=($((SECONDS - started)))
+    echo "<== $current: failed after $((SECONDS - started)) s" >&2
+    summary
+  fi
+}
+trap on_exit EXIT
+
+setup() {
+  bash installer/dev/setup.sh --windows
+  rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
+}
+
+# Each program alone: the client and the gateway carry none of the virtual card's and TEST
+# PKI's crates, and the gateway neither depends on nor links the PC/SC library.
+feature_builds() {
+  local vcard_crates='rsa|rcgen|p256|p384|signal-hook' feature banned tree found
+  for feature in client gateway; do
+    banned=$vcard_crates
+    [ "$feature" = gateway ] && banned+='|pcsc|pcsc-sys'
+    tree=$(cargo tree --locked --no-default-features --features "$feature" -e normal --prefix none)
+    found=$(grep -E "^($banned) " <<<"$tree" | sort -u || true)
+    [ -z "$found" ] || { echo "feature $feature pulls in: $found" >&2; return 1; }
+  done
+  cargo build --locked --no-default-features --features client --bin hjemmekontor
+  cargo build --locked --no-default-features --features gateway --bin hjemmekontor-gateway
+  if ldd "$target_dir/debug/hjemmekontor-gateway" | grep -i pcsc; then
+    echo "hjemmekontor-gateway links the PC/SC library" >&2
+    return 1
+  fi
+}
+
+# The Windows client, cross-built, then run under wine with the native tool's TEST PKI; and
+# the library's unit tests built for Windows (all features: they test every module), under
+# wine too.
+windows_smoke() {
+  local unit_tests
+  cargo build --locked --target "$windows" --no-default-features --features client --bin hjemmekontor
+  cargo build --locked --bin hjemmekontor-vcard
+  unit_tests=$(cargo test --locked --target "$windows" --lib --no-run --message-format=json |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+  [ -f "$unit_tests" ] || { echo "no Windows unit-test executable: «$unit_tests»" >&2; return 1; }
+  bash installer/dev/wine/smoke.sh "$target_dir/$windows/debug/hjemmekontor.exe" \
+    "$target_dir/debug/hjemmekontor-vcard" "$unit_tests"
+}
+
+# cargo test's failure does not stop the run: the summary and the test count come first.
 status=0
-cargo test --locked 2>&1 | tee "$log" || status=$?
+run_tests() {
+  cargo test --locked 2>&1 | tee "$log" || status=$?
+}
+
+phase setup setup
+phase fmt cargo fmt --all -- --check
+phase "clippy (host)" cargo clippy --all-targets --locked -- -D warnings
+phase "clippy (windows client)" cargo clippy --locked --target "$windows" --no-default-features \
+  --features client --bin hjemmekontor -- -D warnings
+phase "feature builds" feature_builds
+phase "windows build + wine smoke" windows_smoke
+phase "cargo test" run_tests
+summary
 # One closing line over every test binary (cargo prints one per binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -8,11 +8,14 @@ pub mod choose;
 pub mod credential;
 pub mod emulated;
 pub mod identify;
+#[cfg(feature = "client")]
 pub mod monitor;
 pub mod padding;
+#[cfg(feature = "client")]
 pub mod pcsc;
 pub mod piv;
 pub mod piv_credential;
+#[cfg(feature = "client")]
 pub mod pkcs11;
 pub mod replay;
 pub mod tlv;

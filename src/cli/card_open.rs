@@ -18,8 +18,7 @@ use crate::client::settings::{self, ClientSettings};
 
 use super::card_words::{explain_transport, unknown_application};
 use super::credential_words::{
-    backend_unavailable, certificate_not_found, choose_certificate, explain_key,
-    explain_pkcs11_open, no_pkcs11_module,
+    certificate_not_found, choose_certificate, explain_key, explain_pkcs11_open, no_pkcs11_module,
 };
 use super::failure::{exit, Failure};
 
@@ -192,7 +191,9 @@ fn open_windows(
     _options: &CardOptions,
     _trace: Option<TraceSink>,
 ) -> Result<Box<dyn CardSession>, Failure> {
-    Err(backend_unavailable(Backend::Windows))
+    Err(super::credential_words::backend_unavailable(
+        Backend::Windows,
+    ))
 }
 
 /// A PIV card over PC/SC: the named reader, or the first with a card.

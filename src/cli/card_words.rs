@@ -71,7 +71,11 @@ pub fn explain_transport(e: &TransportError) -> Failure {
             exit::OTHER,
             format!("Smartkorttjenesten meldte en feil: {what}."),
         )
-        .fix("Prøv igjen. Hjelper ikke det, start tjenesten pcscd (eller maskinen) på nytt."),
+        .fix(if cfg!(windows) {
+            "Prøv igjen. Hjelper ikke det, start tjenesten «Smart Card» (SCardSvr) eller maskinen på nytt."
+        } else {
+            "Prøv igjen. Hjelper ikke det, start tjenesten pcscd (eller maskinen) på nytt."
+        }),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Credential-layer errors (any backend) as sentences with what to do next.
 
-use crate::card::credential::{Backend, KeyError};
+use crate::card::credential::KeyError;
 use crate::card::pkcs11::{OpenError, Vendor};
 
 use super::card_words::{blocked, explain_piv, explain_transport, wrong_pin};
@@ -78,7 +78,8 @@ pub fn explain_pkcs11_open(e: &OpenError) -> Failure {
 }
 
 /// A backend this build or this operating system does not have.
-pub fn backend_unavailable(backend: Backend) -> Failure {
+#[cfg(not(windows))]
+pub fn backend_unavailable(backend: crate::card::credential::Backend) -> Failure {
     Failure::new(
         "backend-unavailable",
         exit::USAGE,

@@ -4,17 +4,24 @@
 //! Human output is Norwegian (bokmål), as our users read it; `--json` keys are English and
 //! stable, for scripts.
 
+#[cfg(feature = "client")]
 pub mod card;
+#[cfg(feature = "client")]
 pub mod card_open;
 pub mod card_words;
+#[cfg(feature = "client")]
 pub mod cert_inspect;
 pub mod cert_words;
+#[cfg(feature = "client")]
 pub mod connect;
+#[cfg(feature = "client")]
 pub mod credential_words;
 pub mod failure;
 pub mod logging;
 pub mod output;
+#[cfg(any(feature = "client", feature = "gateway"))]
 pub mod prompt;
+#[cfg(feature = "client")]
 pub mod readers;
 
 pub use failure::Failure;

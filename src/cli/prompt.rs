@@ -16,7 +16,7 @@ pub enum SecretSource {
     Prompt,
     /// Read one line from standard input.
     Stdin,
-    /// Read one line from an inherited file descriptor (Unix).
+    /// Read one line from an inherited file descriptor (Unix only; refused on Windows).
     Fd(u32),
 }
 
@@ -30,6 +30,9 @@ impl SecretSource {
         }
     }
 }
+
+/// Where secrets can come from in a script on every platform.
+const STDIN_FIX: &str = "Gi hemmeligheten på standard inn (--pin-stdin / --password-stdin).";
 
 fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, Failure> {
     let io_failure = |e: std::io::Error| {
@@ -47,7 +50,11 @@ fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, F
                     exit::USAGE,
                     format!("Kan ikke spørre om {what}: det er ingen terminal å skrive i."),
                 )
-                .fix("Gi hemmeligheten på standard inn (--pin-stdin / --password-stdin) eller fra en fildeskriptor (--pin-fd N)."));
+                .fix(if cfg!(unix) {
+                    "Gi hemmeligheten på standard inn (--pin-stdin / --password-stdin) eller fra en fildeskriptor (--pin-fd N)."
+                } else {
+                    STDIN_FIX
+                }));
             }
             rpassword::prompt_password(prompt).map_err(io_failure)
         }
@@ -59,6 +66,13 @@ fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, F
                 .map_err(io_failure)?;
             Ok(line)
         }
+        // Windows hands programs handles, not numbered descriptors: there is no N to open.
+        SecretSource::Fd(n) if !cfg!(unix) => Err(Failure::new(
+            "secret-input",
+            exit::USAGE,
+            format!("Kan ikke lese {what} fra fildeskriptor {n}: det går bare på Linux og macOS."),
+        )
+        .fix(STDIN_FIX)),
         SecretSource::Fd(n) => {
             // Opening /dev/fd/N reads an inherited descriptor without unsafe code.
             let file = std::fs::File::open(format!("/dev/fd/{n}")).map_err(io_failure)?;
@@ -99,4 +113,40 @@ pub fn pin_format_failure(e: &PinFormatError) -> Failure {
         exit::USAGE,
         format!("{message} Den ble ikke sendt til kortet, så ingen forsøk er brukt."),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn one_line_is_read_from_an_inherited_descriptor() {
+        use std::io::{Seek as _, Write as _};
+        use std::os::unix::io::AsRawFd as _;
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(b"123456\nnot this\n").unwrap();
+        file.rewind().unwrap();
+        let n = u32::try_from(file.as_raw_fd()).unwrap();
+        assert_eq!(
+            read_line(SecretSource::Fd(n), "PIN: ", "PIN-koden").unwrap(),
+            "123456\n"
+        );
+    }
+
+    #[cfg(not(unix))]
+    #[test]
+    fn a_descriptor_is_refused_with_a_fix_on_windows() {
+        let failure = read_line(SecretSource::Fd(3), "PIN: ", "PIN-koden").unwrap_err();
+        assert_eq!(
+            (failure.kind, failure.exit_code),
+            ("secret-input", exit::USAGE)
+        );
+        assert!(
+            failure.message.contains("fildeskriptor 3"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(failure.fix.as_deref(), Some(STDIN_FIX));
+    }
 }
