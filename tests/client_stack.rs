@@ -69,6 +69,7 @@ fn card_json_shows_the_person_and_three_tries_and_opensc_sees_the_same_certifica
     let login = &report["certificates"][0];
     assert_eq!(login["id"], "9A");
     assert_eq!(report["backend"], "piv");
+    assert_eq!(report["pin"]["state"], "tries-left");
     assert_eq!(login["personal_id"], "UN:NO-9578-4050-12345678");
     assert_eq!(login["level"], "person-high");
     assert_eq!(login["usable"], true);

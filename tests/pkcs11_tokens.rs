@@ -95,7 +95,11 @@ fn softhsm_card_shows_the_token_the_certificates_and_their_verdicts() {
     assert_eq!(report["backend"], "pkcs11");
     assert_eq!(report["token"]["label"], LABEL);
     assert_eq!(report["token"]["module"], module);
-    assert_eq!(report["pin"]["entry"]["entry"], "keyboard");
+    assert_eq!(report["pin"]["entry"]["kind"], "keyboard");
+    assert_eq!(
+        report["pin"]["state"], "unknown",
+        "PKCS#11 tells no exact count"
+    );
     let certs = report["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 2, "{report}");
     let login = certs.iter().find(|c| c["id"] == "01").unwrap();
@@ -218,6 +222,10 @@ fn connect_with_softhsm(variant: &str, extra: &[&str]) -> String {
     );
     assert_eq!(count_calls(&trace, "C_Login"), 1, "the PIN is given once");
     assert_no_pin(&trace);
+    // The backend and the module that logged in are remembered for next time.
+    let remembered = std::fs::read_to_string(world.dir.path().join("client.toml")).unwrap();
+    assert!(remembered.contains("backend = \"pkcs11\""), "{remembered}");
+    assert!(remembered.contains(&module), "{remembered}");
     drop(client.0.kill());
     let _ = wait_exit(&mut client, Duration::from_secs(5));
     world.log("client.log")

@@ -180,8 +180,7 @@ pub enum SignOp {
 }
 
 /// What the card says about its PIN, learnt without spending a try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", content = "tries_left", rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PinState {
     /// Already verified in this session.
     Verified,
@@ -198,6 +197,18 @@ pub enum PinState {
 }
 
 impl PinState {
+    /// The state's name in JSON (`tries-left`, `count-low`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            PinState::Verified => "verified",
+            PinState::TriesLeft(_) => "tries-left",
+            PinState::CountLow => "count-low",
+            PinState::FinalTry => "final-try",
+            PinState::Blocked => "blocked",
+            PinState::Unknown => "unknown",
+        }
+    }
+
     /// Tries left when known exactly (`FinalTry` is one).
     pub fn tries_left(self) -> Option<u8> {
         match self {
@@ -211,7 +222,7 @@ impl PinState {
 
 /// How the PIN is entered for this credential.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "entry", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum PinEntry {
     /// Typed on the computer's keyboard, digits within these lengths.
     Keyboard {

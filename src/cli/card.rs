@@ -84,9 +84,15 @@ pub struct PinReport {
     /// Whether the PIN is verified in the card right now (by this or another program).
     pub verified: bool,
     /// What the card tells about the PIN (`tries-left`, `count-low`, `final-try`, …).
+    #[serde(serialize_with = "pin_state_name")]
     pub state: PinState,
-    /// How the PIN is entered (`keyboard`, `pin-pad`, `middleware`, `not-needed`).
+    /// How the PIN is entered: `{"kind": "keyboard", "min", "max"}`, `pin-pad`, `middleware`,
+    /// `not-needed`.
     pub entry: PinEntry,
+}
+
+fn pin_state_name<S: serde::Serializer>(state: &PinState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(state.name())
 }
 
 /// The login key's mechanisms and the TLS version they give.
