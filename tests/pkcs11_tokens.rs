@@ -192,6 +192,49 @@ fn several_usable_certificates_need_a_choice_and_cert_makes_it() {
     assert!(report.get("problem").is_none(), "{report}");
 }
 
+#[test]
+fn a_certificate_without_its_key_on_the_token_is_refused_after_login_with_one_try() {
+    if !require_softhsm("softhsm_no_key") {
+        return;
+    }
+    let token = Token::with(&["person-high"]);
+    token.import_certificate_only("person-high-ec", "02");
+    let module = token.module.to_str().unwrap().to_string();
+    let ec = support::pki::variant("person-high-ec").cert_der.clone();
+    let sha = hjemmekontor::card::padding::HashAlg::Sha256
+        .digest(&ec)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+    let out = client(
+        &token,
+        &[
+            "card",
+            "--backend",
+            "pkcs11",
+            "--pkcs11-module",
+            &module,
+            "--json",
+            "--test-environment",
+            "--cert",
+            &sha,
+            "--check-pin",
+            "--pin-stdin",
+        ],
+        Some(&format!("{PIN}\n")),
+    );
+    let report = json(&out);
+    assert_eq!(report["login_certificate"], "02", "{report}");
+    assert_eq!(report["problem"]["kind"], "key-unsupported", "{report}");
+    assert!(
+        report["problem"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no private key with id 02"),
+        "{report}"
+    );
+}
+
 /// Logs in through the gateway with the SoftHSM token; returns the client's log.
 fn connect_with_softhsm(variant: &str, extra: &[&str]) -> String {
     let token = Token::with(&[variant]);

@@ -21,7 +21,7 @@ use crate::secret::{Pin, PinFormatError};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
-    /// PIV over PC/SC first, then the platform's way to other cards (see `auto_order`).
+    /// PIV over PC/SC first, then (Windows) the certificate store, then PKCS#11 modules.
     #[default]
     Auto,
     /// A PIV card, read with our own driver over PC/SC.
@@ -402,8 +402,8 @@ pub trait CardSession: Send {
         certificate: &CardCertificate,
         pin: Option<&Pin>,
     ) -> Result<Box<dyn LoginKey>, (Box<dyn CardSession>, KeyError)>;
-    /// How to learn that the card left.
-    fn presence(&self) -> Presence;
+    /// How to learn that the card holding `certificate`'s key left.
+    fn presence(&self, certificate: &CardCertificate) -> Presence;
 }
 
 /// An unlocked key: the only thing that signs. Lives on the signing thread.

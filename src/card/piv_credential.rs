@@ -147,7 +147,7 @@ impl CardSession for PivSession {
         }
     }
 
-    fn presence(&self) -> Presence {
+    fn presence(&self, _certificate: &CardCertificate) -> Presence {
         match &self.info.reader {
             Some(r) => Presence::Reader(r.clone()),
             None => Presence::Unknown,

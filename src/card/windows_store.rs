@@ -238,10 +238,10 @@ mod shell {
             }))
         }
 
-        fn presence(&self) -> Presence {
+        fn presence(&self, certificate: &CardCertificate) -> Presence {
             // Asking a smart-card key for a property goes to the card; it fails once the
             // card is gone (to be confirmed on a real Buypass Access installation).
-            match self.entries.first() {
+            match self.entry(certificate) {
                 Some(e) => {
                     let key = e.key.clone();
                     Presence::Poll(Arc::new(move || key.algorithm().is_ok()))

@@ -182,7 +182,7 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         SecretSource::from_flags(args.password_fd, args.password_stdin),
         &format!("Passord for {username}: "),
     )?;
-    let presence = session.presence();
+    let presence = session.presence(&certificate);
     let key = session
         .login(&certificate, pin.as_ref())
         .map_err(|(_, e)| explain_key(&e))?;
@@ -349,6 +349,9 @@ fn ask_pin(
                     "PIN (siste forsøk før kortet sperres): ".to_string()
                 }
                 PinState::TriesLeft(n) => format!("PIN ({n} forsøk igjen): "),
+                PinState::CountLow => {
+                    "PIN (feil PIN er tastet før; kortet sperres etter for mange): ".to_string()
+                }
                 _ => "PIN: ".to_string(),
             };
             read_pin(source, &prompt).map(Some)

@@ -101,8 +101,6 @@ impl Token {
 
     fn import(&self, variant: &str, id: &str) {
         let (_, key) = super::pki::files(variant);
-        let cert = self.dir.path().join(format!("{variant}.der"));
-        std::fs::write(&cert, &super::pki::variant(variant).cert_der).unwrap();
         let key = key.to_str().unwrap().to_string();
         self.run(
             "softhsm2-util",
@@ -110,6 +108,13 @@ impl Token {
                 "--import", &key, "--token", LABEL, "--label", variant, "--id", id, "--pin", PIN,
             ],
         );
+        self.import_certificate_only(variant, id);
+    }
+
+    /// Puts a variant's certificate on the token under `id`, without its key.
+    pub fn import_certificate_only(&self, variant: &str, id: &str) {
+        let cert = self.dir.path().join(format!("{variant}-{id}.der"));
+        std::fs::write(&cert, &super::pki::variant(variant).cert_der).unwrap();
         let module = self.module.to_str().unwrap().to_string();
         let cert = cert.to_str().unwrap().to_string();
         self.run(

@@ -420,21 +420,23 @@ impl CardSession for Pkcs11Session {
         if let Err(e) = self.log_in(UserType::User, pin) {
             return Err((self, e));
         }
-        let id = match crate::card::apdu::parse_hex(&certificate.id) {
-            Ok(id) => id,
-            Err(e) => return Err((self, KeyError::Unsupported(e))),
-        };
-        let (handle, always) = match self.private_key(&id) {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                let _ = self.session.logout();
-                let e = KeyError::Unsupported(format!(
-                    "the token has no private key with id {}",
-                    certificate.id
-                ));
+        let found = crate::card::apdu::parse_hex(&certificate.id)
+            .map_err(KeyError::Unsupported)
+            .and_then(|id| self.private_key(&id))
+            .and_then(|found| {
+                found.ok_or_else(|| {
+                    KeyError::Unsupported(format!(
+                        "the token has no private key with id {}",
+                        certificate.id
+                    ))
+                })
+            });
+        let (handle, always) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                let _ = self.token.call("C_Logout", "", || self.session.logout());
                 return Err((self, e));
             }
-            Err(e) => return Err((self, e)),
         };
         // A key that wants the PIN again for its signature gets it once, for the first
         // signature of this login; later ones need the person again.
@@ -454,7 +456,7 @@ impl CardSession for Pkcs11Session {
         }))
     }
 
-    fn presence(&self) -> Presence {
+    fn presence(&self, _certificate: &CardCertificate) -> Presence {
         let token = self.token.clone();
         Presence::Poll(Arc::new(move || token.present()))
     }
