@@ -35,6 +35,15 @@ fn client(token: &Token, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `card --json --test-environment` through the token's module.
+fn card(token: &Token, extra: &[&str], stdin: Option<&str>) -> Output {
+    let module = token.module.to_str().unwrap();
+    let mut args = vec!["card", "--backend", "pkcs11", "--pkcs11-module", module];
+    args.extend(["--json", "--test-environment"]);
+    args.extend(extra);
+    client(token, &args, stdin)
+}
+
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -73,19 +82,7 @@ fn softhsm_card_shows_the_token_the_certificates_and_their_verdicts() {
     }
     let token = Token::with(&["person-high", "wrong-usage"]);
     let module = token.module.to_str().unwrap().to_string();
-    let out = client(
-        &token,
-        &[
-            "card",
-            "--backend",
-            "pkcs11",
-            "--pkcs11-module",
-            &module,
-            "--json",
-            "--test-environment",
-        ],
-        None,
-    );
+    let out = card(&token, &[], None);
     assert!(
         out.status.success(),
         "{}",
@@ -113,19 +110,9 @@ fn softhsm_card_shows_the_token_the_certificates_and_their_verdicts() {
     assert_eq!(report["login_key"]["tls"], "tls13");
 
     // The PIN is checked once, through C_Login.
-    let out = client(
+    let out = card(
         &token,
-        &[
-            "card",
-            "--backend",
-            "pkcs11",
-            "--pkcs11-module",
-            &module,
-            "--json",
-            "--test-environment",
-            "--check-pin",
-            "--pin-stdin",
-        ],
+        &["--check-pin", "--pin-stdin"],
         Some(&format!("{PIN}\n")),
     );
     assert!(
@@ -134,21 +121,7 @@ fn softhsm_card_shows_the_token_the_certificates_and_their_verdicts() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(json(&out)["pin_check"]["accepted"], true);
-    let out = client(
-        &token,
-        &[
-            "card",
-            "--backend",
-            "pkcs11",
-            "--pkcs11-module",
-            &module,
-            "--json",
-            "--test-environment",
-            "--check-pin",
-            "--pin-stdin",
-        ],
-        Some("999999\n"),
-    );
+    let out = card(&token, &["--check-pin", "--pin-stdin"], Some("999999\n"));
     assert_eq!(
         json(&out)["problem"]["kind"],
         "wrong-pin",
@@ -163,17 +136,7 @@ fn several_usable_certificates_need_a_choice_and_cert_makes_it() {
         return;
     }
     let token = Token::with(&["person-high", "person-high-ec"]);
-    let module = token.module.to_str().unwrap().to_string();
-    let base = [
-        "card",
-        "--backend",
-        "pkcs11",
-        "--pkcs11-module",
-        &module,
-        "--json",
-        "--test-environment",
-    ];
-    let out = client(&token, &base, None);
+    let out = card(&token, &[], None);
     let report = json(&out);
     assert_eq!(report["problem"]["kind"], "choose-certificate", "{report}");
     let ec = report["certificates"]
@@ -185,9 +148,7 @@ fn several_usable_certificates_need_a_choice_and_cert_makes_it() {
         .as_str()
         .unwrap()
         .to_string();
-    let mut chosen = base.to_vec();
-    chosen.extend(["--cert", &ec]);
-    let report = json(&client(&token, &chosen, None));
+    let report = json(&card(&token, &["--cert", &ec], None));
     assert_eq!(report["login_certificate"], "02", "{report}");
     assert!(report.get("problem").is_none(), "{report}");
 }
@@ -199,28 +160,15 @@ fn a_certificate_without_its_key_on_the_token_is_refused_after_login_with_one_tr
     }
     let token = Token::with(&["person-high"]);
     token.import_certificate_only("person-high-ec", "02");
-    let module = token.module.to_str().unwrap().to_string();
     let ec = support::pki::variant("person-high-ec").cert_der.clone();
     let sha = hjemmekontor::card::padding::HashAlg::Sha256
         .digest(&ec)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect::<String>();
-    let out = client(
+    let out = card(
         &token,
-        &[
-            "card",
-            "--backend",
-            "pkcs11",
-            "--pkcs11-module",
-            &module,
-            "--json",
-            "--test-environment",
-            "--cert",
-            &sha,
-            "--check-pin",
-            "--pin-stdin",
-        ],
+        &["--cert", &sha, "--check-pin", "--pin-stdin"],
         Some(&format!("{PIN}\n")),
     );
     let report = json(&out);
