@@ -154,6 +154,30 @@ fn several_usable_certificates_need_a_choice_and_cert_makes_it() {
 }
 
 #[test]
+fn every_token_is_listed_and_reader_picks_one() {
+    if !require_softhsm("softhsm_tokens") {
+        return;
+    }
+    let token = Token::with(&["person-high"]);
+    token.add_empty_token("tomt-kort");
+    let report = json(&card(&token, &["--reader", LABEL], None));
+    assert_eq!(report["token"]["label"], LABEL, "{report}");
+    let others = report["token"]["others"].as_array().unwrap();
+    assert!(
+        others
+            .iter()
+            .any(|o| o.as_str().unwrap().ends_with("tomt-kort")),
+        "{report}"
+    );
+    let report = json(&card(&token, &["--reader", "tomt-kort"], None));
+    assert_eq!(report["token"]["label"], "tomt-kort", "{report}");
+    assert_eq!(
+        report["problem"]["kind"], "no-login-certificate",
+        "{report}"
+    );
+}
+
+#[test]
 fn a_certificate_without_its_key_on_the_token_is_refused_after_login_with_one_try() {
     if !require_softhsm("softhsm_no_key") {
         return;

@@ -374,6 +374,9 @@ pub struct TokenInfo {
     pub model: String,
     /// Serial number.
     pub serial: String,
+    /// Other tokens the module sees (`slot: label`); `--reader` picks one of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<String>,
 }
 
 /// An opened card (or token, or store entry) that has not been unlocked: it reads, it does

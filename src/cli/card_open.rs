@@ -209,12 +209,29 @@ fn open_piv(
         Ok(Application::Piv(piv)) => PivSession::new(piv, Some(reader))
             .map(|s| Box::new(s) as Box<dyn CardSession>)
             .map_err(|e| explain_key(&e)),
-        Ok(Application::Buypass(_)) => Err(super::card_words::buypass_needs_middleware()),
+        Ok(Application::Buypass(beid)) => Err(buypass_failure(beid.tries_at_probe())),
         Err(IdentifyError::Card(e)) => Err(super::card_words::explain_piv(&e)),
         Err(IdentifyError::Unknown { buypass_like }) => Err(unknown_application(buypass_like.then_some(
             "Kortet ligner et Buypass-kort; det leses gjennom Buypass sin mellomvare (Buypass Access, PKCS#11).",
         ))),
     }
+}
+
+/// A Buypass card over PC/SC: the way in is the middleware; the PIN tries read without
+/// spending one are told as well, so an administrator sees a blocked card at once.
+fn buypass_failure(tries: crate::card::beid::PinTries) -> Failure {
+    use crate::card::beid::PinTries;
+    let mut failure = super::card_words::buypass_needs_middleware();
+    let told = match tries {
+        PinTries::Left(1) => Some("Kortet har 1 PIN-forsøk igjen før det sperres.".to_string()),
+        PinTries::Left(n) => Some(format!("Kortet har {n} PIN-forsøk igjen.")),
+        PinTries::Blocked => Some("PIN-koden er sperret; den må låses opp med PUK.".to_string()),
+        PinTries::Verified | PinTries::Unknown(_) => None,
+    };
+    if let Some(told) = told {
+        failure.message = format!("{} {told}", failure.message);
+    }
+    failure
 }
 
 /// A PKCS#11 token: the named module, or the first installed one that sees a card.

@@ -159,7 +159,7 @@ pub fn no_login_certificate() -> Failure {
     Failure::new(
         "no-login-certificate",
         exit::CARD_UNUSABLE,
-        "Kortet har ikke noe sertifikat for innlogging (PIV Authentication, 9A).",
+        "Kortet har ikke noe sertifikat for innlogging (på PIV-kort: PIV Authentication, 9A).",
     )
     .fix("Kontakt kortutstederen eller IT-støtte; kortet er ikke klargjort for innlogging.")
 }

@@ -89,6 +89,23 @@ impl Token {
         token
     }
 
+    /// Initialises one more, empty token in the same SoftHSM (user PIN [`PIN`]).
+    pub fn add_empty_token(&self, label: &str) {
+        self.run(
+            "softhsm2-util",
+            &[
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--pin",
+                PIN,
+                "--so-pin",
+                "87654321",
+            ],
+        );
+    }
+
     /// The environment a process needs to see this token.
     pub fn env(&self) -> [(&'static str, &OsStr); 1] {
         [("SOFTHSM2_CONF", self.conf.as_os_str())]

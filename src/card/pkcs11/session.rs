@@ -151,6 +151,7 @@ pub fn open(options: &Pkcs11Options) -> Result<Pkcs11Session, OpenError> {
     })
     .map_err(|e| key_error("C_GetSlotList", &e))?;
     let mut chosen = None;
+    let mut others = Vec::new();
     for slot in slots {
         let slot_info = traced(trace, "C_GetSlotInfo", &slot.to_string(), || {
             pkcs11.get_slot_info(slot)
@@ -163,9 +164,14 @@ pub fn open(options: &Pkcs11Options) -> Result<Pkcs11Session, OpenError> {
         let wanted = options.token.as_deref().is_none_or(|w| {
             slot_info.slot_description().contains(w) || token_info.label().contains(w)
         });
-        if wanted && token_info.token_initialized() {
+        if chosen.is_none() && wanted && token_info.token_initialized() {
             chosen = Some((slot, slot_info, token_info));
-            break;
+        } else if token_info.token_initialized() {
+            others.push(format!(
+                "{}: {}",
+                slot_info.slot_description().trim(),
+                token_info.label().trim()
+            ));
         }
     }
     let Some((slot, slot_info, token_info)) = chosen else {
@@ -206,6 +212,7 @@ pub fn open(options: &Pkcs11Options) -> Result<Pkcs11Session, OpenError> {
             manufacturer: token_info.manufacturer_id().trim().to_string(),
             model: token_info.model().trim().to_string(),
             serial: token_info.serial_number().trim().to_string(),
+            others,
         }),
     };
     Ok(Pkcs11Session {
