@@ -213,6 +213,44 @@ fn a_restarted_gateway_gets_the_client_back_without_a_new_pin() {
 }
 
 #[test]
+fn a_gateway_stopped_for_a_while_gets_the_client_back_and_no_card_is_said_pulled() {
+    let _lock = serial();
+    if !require_stack("connect_gateway_away") {
+        return;
+    }
+    let world = World::new("person-high");
+    let mut gateway = world.start_gateway();
+    let (_client, events) = world.connect(PASSWORD, &[]);
+    assert_eq!(events.next("tunnel-up", &world)["event"], "tunnel-up");
+    // Stopped cleanly, and away long enough for the client's first retry to be refused.
+    let term = Command::new("kill")
+        .args(["-TERM", &gateway.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(
+        wait_exit(&mut gateway, WAIT).is_some(),
+        "the gateway stops on SIGTERM"
+    );
+    let closed = events.next("tunnel-closed", &world);
+    assert_eq!(closed["reason"], "connection-lost", "{closed}");
+    std::thread::sleep(Duration::from_secs(2));
+    let _gateway = world.start_gateway();
+    let up = events.next("tunnel-up again", &world);
+    assert_eq!(
+        up["event"], "tunnel-up",
+        "the client came back, not a card error: {up}"
+    );
+    let (_, echoed) = round_trip(events.listen, "tilbake");
+    assert_eq!(echoed, "tilbake\n");
+    assert!(
+        !world.log("client.log").contains("card-removed"),
+        "{}",
+        world.log("client.log")
+    );
+}
+
+#[test]
 fn a_card_that_lost_its_pin_is_never_signed_with_and_a_script_is_told_so() {
     let _lock = serial();
     if !require_stack("connect_pin_lost") {

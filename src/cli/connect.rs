@@ -262,11 +262,22 @@ fn ask_username() -> Result<String, Failure> {
 }
 
 /// How a run of the tunnel ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Ended {
     UserQuit,
-    CardRemoved,
+    Card(CardWatch),
     ConnectionLost,
+}
+
+/// What the card watch reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CardWatch {
+    /// The card left the reader (or the reader was unplugged).
+    Removed,
+    /// The card can no longer be watched (the smart-card service went away and did not come
+    /// back). The tunnel closes, since a pull would go unnoticed, but nobody is told the card
+    /// was pulled.
+    Lost(String),
 }
 
 #[derive(Serialize)]
@@ -454,7 +465,7 @@ async fn session_loop(
                     );
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = removed_rx.recv() => break Err(card_pulled()),
+                        Some(watch) = removed_rx.recv() => break Err(watch_failure(&watch)),
                         _ = tokio::signal::ctrl_c() => break Ok(ExitCode::SUCCESS),
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -491,7 +502,7 @@ async fn session_loop(
         );
         match run_tunnel(args, tunnel, &target, listen, &mut removed_rx).await {
             Ok(Ended::UserQuit) => break Ok(ExitCode::SUCCESS),
-            Ok(Ended::CardRemoved) => break Err(card_pulled()),
+            Ok(Ended::Card(watch)) => break Err(watch_failure(&watch)),
             Ok(Ended::ConnectionLost) if args.no_reconnect => {
                 break Err(Failure::new(
                     "connection-lost",
@@ -588,7 +599,7 @@ async fn run_tunnel(
     mut tunnel: Tunnel,
     target: &TargetInfo,
     listen: SocketAddr,
-    removed: &mut mpsc::UnboundedReceiver<()>,
+    removed: &mut mpsc::UnboundedReceiver<CardWatch>,
 ) -> Result<Ended, Failure> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         Failure::new("listen", exit::USAGE, format!("Kan ikke lytte på {listen}: {e}."))
@@ -634,11 +645,17 @@ async fn run_tunnel(
             session::close(&tunnel, ClientEndReason::ClientClosed).await;
             Ended::UserQuit
         }
-        _ = removed.recv() => {
+        // A closed channel (the watch thread ended) is not a pulled card: the branch is
+        // then left out, and only a real report ends the tunnel.
+        Some(watch) = removed.recv() => {
             // Within a second: the end frame gets a short bound, then the connection goes.
-            let _ = tokio::time::timeout(Duration::from_millis(500), crate::tunnel::protocol::send_end(&tunnel.mux, ClientEndReason::CardRemoved)).await;
+            let reason = match watch {
+                CardWatch::Removed => ClientEndReason::CardRemoved,
+                CardWatch::Lost(_) => ClientEndReason::ClientClosed,
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(500), crate::tunnel::protocol::send_end(&tunnel.mux, reason)).await;
             tunnel.mux.closer().close();
-            Ended::CardRemoved
+            Ended::Card(watch)
         }
         _ = &mut tunnel.driver => Ended::ConnectionLost,
     };
@@ -647,7 +664,8 @@ async fn run_tunnel(
     if args.json {
         let reason = match ended {
             Ended::UserQuit => "client-closed",
-            Ended::CardRemoved => "card-removed",
+            Ended::Card(CardWatch::Removed) => "card-removed",
+            Ended::Card(CardWatch::Lost(_)) => "card-watch-lost",
             Ended::ConnectionLost => "connection-lost",
         };
         print_json_line(&JsonEvent::TunnelClosed { reason });
@@ -663,60 +681,87 @@ fn print_json_line<T: Serialize>(value: &T) {
     }
 }
 
-/// Watches the card on its own thread; sends once when it leaves. The returned flag stops
-/// the thread. A PC/SC reader is watched for events; a backend that cannot be watched that
-/// way is asked four times a second.
-fn watch_card(presence: Presence, removed: mpsc::UnboundedSender<()>) -> Arc<AtomicBool> {
+/// Watches the card on its own thread; reports once when it leaves or can no longer be
+/// watched. The returned flag stops the thread. A PC/SC reader is watched for events; a
+/// backend that cannot be watched that way is asked four times a second.
+fn watch_card(presence: Presence, report: mpsc::UnboundedSender<CardWatch>) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
-    let spawned =
-        std::thread::Builder::new()
-            .name("card-watch".into())
-            .spawn(move || match presence {
-                Presence::Reader(reader) => watch_reader(&reader, &flag, &removed),
-                Presence::Poll(present) => {
-                    while !flag.load(Ordering::SeqCst) {
-                        if !present() {
-                            let _ = removed.send(());
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(250));
+    let spawned = std::thread::Builder::new()
+        .name("card-watch".into())
+        .spawn(move || {
+            let seen = match presence {
+                Presence::Reader(reader) => watch_reader(&reader, &flag),
+                Presence::Poll(present) => loop {
+                    if flag.load(Ordering::SeqCst) {
+                        break None;
                     }
-                }
-                Presence::Unknown => {}
-            });
+                    if !present() {
+                        break Some(CardWatch::Removed);
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
+                },
+                Presence::Unknown => None,
+            };
+            if let Some(seen) = seen {
+                let _ = report.send(seen);
+            }
+        });
     if let Err(e) = spawned {
         tracing::warn!("cannot watch the card: {e}");
     }
     stop
 }
 
-fn watch_reader(reader: &str, stop: &AtomicBool, removed: &mpsc::UnboundedSender<()>) {
-    let Ok(ctx) = crate::card::pcsc::establish() else {
-        return;
-    };
-    let Ok(mut monitor) = Monitor::new(&ctx) else {
-        return;
-    };
+/// Watches one PC/SC reader until the card leaves, `stop` is set, or the smart-card service
+/// stays away. A service that restarts is watched again: the reader is looked at afresh, so a
+/// card pulled meanwhile is still seen.
+fn watch_reader(reader: &str, stop: &AtomicBool) -> Option<CardWatch> {
+    const ATTEMPTS: u32 = 8;
+    let mut failures = 0;
     while !stop.load(Ordering::SeqCst) {
-        match monitor.wait(Duration::from_millis(250)) {
-            Ok(events) => {
-                let gone = events.iter().any(|e| {
-                    matches!(e,
-                    CardEvent::CardRemoved { reader: r } | CardEvent::ReaderRemoved { reader: r } if r == reader)
-                });
-                if gone {
-                    let _ = removed.send(());
-                    return;
-                }
-            }
+        let watched =
+            crate::card::pcsc::establish().and_then(|ctx| Monitor::new(&ctx).map(|m| (ctx, m)));
+        let (_ctx, mut monitor) = match watched {
+            Ok(w) => w,
             Err(e) => {
-                tracing::warn!("card watch stopped: {e}");
-                let _ = removed.send(());
-                return;
+                failures += 1;
+                if failures >= ATTEMPTS {
+                    return Some(CardWatch::Lost(e.to_string()));
+                }
+                std::thread::sleep(Duration::from_millis(250));
+                continue;
+            }
+        };
+        let present = monitor
+            .current()
+            .iter()
+            .any(|s| s.reader == reader && s.present);
+        if !present {
+            return Some(CardWatch::Removed);
+        }
+        while !stop.load(Ordering::SeqCst) {
+            match monitor.wait(Duration::from_millis(250)) {
+                Ok(events) => {
+                    let gone = events.iter().any(|e| {
+                        matches!(e,
+                        CardEvent::CardRemoved { reader: r } | CardEvent::ReaderRemoved { reader: r } if r == reader)
+                    });
+                    if gone {
+                        return Some(CardWatch::Removed);
+                    }
+                    failures = 0;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "the card watch lost the smart-card service ({e}); watching again"
+                    );
+                    break;
+                }
             }
         }
     }
+    None
 }
 
 fn launch_rdp(addr: SocketAddr) {
@@ -730,6 +775,21 @@ fn launch_rdp(addr: SocketAddr) {
     match std::process::Command::new(program).arg(&arg).spawn() {
         Ok(_) => eprintln!("Startet {program}."),
         Err(e) => eprintln!("Kunne ikke starte {program} ({e}); start fjernskrivebordet selv."),
+    }
+}
+
+/// What the watch saw, as a sentence.
+fn watch_failure(watch: &CardWatch) -> Failure {
+    match watch {
+        CardWatch::Removed => card_pulled(),
+        CardWatch::Lost(detail) => Failure::new(
+            "card-watch-lost",
+            exit::NO_CARD,
+            format!(
+                "Kortleseren kan ikke lenger overvåkes ({detail}), så tunnelen er lukket for sikkerhets skyld."
+            ),
+        )
+        .fix("Sjekk at smartkorttjenesten kjører og at kortleseren står i, og koble til på nytt."),
     }
 }
 
