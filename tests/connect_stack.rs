@@ -251,6 +251,33 @@ fn a_gateway_stopped_for_a_while_gets_the_client_back_and_no_card_is_said_pulled
 }
 
 #[test]
+fn a_gateway_that_drops_the_connection_is_not_blamed_on_the_card() {
+    let _lock = serial();
+    if !require_stack("connect_gateway_drops") {
+        return;
+    }
+    let world = World::new("person-high");
+    // Something at the gateway's address that takes connections and closes them unanswered,
+    // as an overloaded or restarting gateway does.
+    let listener = std::net::TcpListener::bind(world.gateway).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let (_client, events) = world.connect(PASSWORD, &["--no-reconnect"]);
+    let answer = events.next("an error", &world);
+    assert_eq!(answer["error"]["kind"], "gateway-dropped", "{answer}");
+    assert!(
+        !answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kortet"),
+        "{answer}"
+    );
+}
+
+#[test]
 fn a_card_that_lost_its_pin_is_never_signed_with_and_a_script_is_told_so() {
     let _lock = serial();
     if !require_stack("connect_pin_lost") {

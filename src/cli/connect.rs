@@ -451,6 +451,7 @@ async fn session_loop(
                         && matches!(
                             e,
                             SessionError::Unreachable { .. }
+                                | SessionError::Dropped { .. }
                                 | SessionError::Timeout { .. }
                                 | SessionError::Tls(_)
                                 | SessionError::Protocol(_)
@@ -830,6 +831,12 @@ fn session_failure(e: &SessionError) -> Failure {
         )
         .fix("Sjekk nettverket. Kjør «hjemmekontor doctor» når den finnes, eller kontakt IT-ansvarlig om det varer."),
         SessionError::Card(s) => signer_failure(s),
+        SessionError::Dropped { .. } => Failure::new(
+            "gateway-dropped",
+            exit::OTHER,
+            "Gatewayen lukket forbindelsen før innloggingen var ferdig; den kan være opptatt eller starte på nytt.",
+        )
+        .fix("Prøv igjen om litt. Kortet og PIN-koden er ikke problemet."),
         SessionError::Tls(detail) => Failure::new(
             "tls",
             exit::OTHER,

@@ -85,6 +85,13 @@ pub enum SessionError {
     /// The gateway refused our certificate or we refused its certificate.
     #[error("the TLS handshake failed: {0}")]
     Tls(String),
+    /// The gateway closed the connection without a word (a TLS alert would be a refusal):
+    /// it is restarting or overloaded, not refusing the card.
+    #[error("the gateway closed the connection during {step}")]
+    Dropped {
+        /// Which step.
+        step: &'static str,
+    },
     /// The gateway turned the login down.
     #[error("the gateway refused the login: {}", .0.message)]
     Rejected(Rejected),
@@ -146,6 +153,9 @@ pub async fn open(
         .map_err(|_| timed("the TLS handshake"))?
         .map_err(|e| match card_error_of(&e) {
             Some(card) => SessionError::Card(card),
+            None if dropped(&e) => SessionError::Dropped {
+                step: "the TLS handshake",
+            },
             None => SessionError::Tls(e.to_string()),
         })?;
     let (_, conn) = tls.get_ref();
@@ -178,6 +188,17 @@ pub async fn open(
         tls: described,
         driver,
     })
+}
+
+/// Whether an I/O error is the peer going away rather than saying something.
+fn dropped(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::UnexpectedEof | K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe
+    ) && e
+        .get_ref()
+        .is_none_or(|inner| inner.downcast_ref::<rustls::Error>().is_none())
 }
 
 /// A login exchange that broke. A TLS alert here usually means the gateway refused our
