@@ -1,6 +1,8 @@
 //! The gateway's configuration as an operator meets it: the shipped example, `check-config` on
 //! broken files, `hash-password`, and the login decision with lockout at fixed times.
 
+mod support;
+
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -61,13 +63,14 @@ fn gateway(args: &[&str], stdin: Option<&str>) -> Run {
 }
 
 /// A directory with `gateway.toml` (the given text) and, if asked, the example's PKI files
-/// (empty: check-config looks for them, it does not read them).
+/// from the TEST PKI (check-config loads them as `run` does).
 fn setup(text: &str, with_pki: bool) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     if with_pki {
         std::fs::create_dir(dir.path().join("pki")).unwrap();
         for f in PKI_FILES {
-            std::fs::write(dir.path().join("pki").join(f), b"").unwrap();
+            let from = support::pki::dir().join(f);
+            std::fs::copy(&from, dir.path().join("pki").join(f)).unwrap();
         }
     }
     let file = dir.path().join("gateway.toml");
@@ -119,6 +122,63 @@ fn the_example_passes_check_config() {
         .collect();
     assert_eq!(per, ["sentrum-kontor-2", "legevakt-vakt-1"]);
     assert!(dangerous_options(&config).is_empty());
+}
+
+/// check-config on the example with one PKI file replaced: it must refuse what `run` refuses.
+fn check_with(file_name: &str, contents: Option<&[u8]>, mode: Option<u32>) -> Run {
+    let (dir, file) = setup(EXAMPLE, true);
+    let target = dir.path().join("pki").join(file_name);
+    if let Some(bytes) = contents {
+        std::fs::write(&target, bytes).unwrap();
+    }
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let run = gateway(&["check-config", file.to_str().unwrap()], None);
+    drop(dir);
+    run
+}
+
+#[test]
+fn check_config_refuses_what_run_refuses() {
+    let other_key = std::fs::read(support::pki::dir().join("person-high.key")).unwrap();
+    let key_text = std::fs::read(support::pki::dir().join("gateway.key")).unwrap();
+    for (file, contents, mode, words) in [
+        (
+            "gateway.key",
+            Some(other_key.as_slice()),
+            None,
+            "KeyMismatch",
+        ),
+        ("crl.pem", Some(b"not a CRL".as_slice()), None, "CRL"),
+        (
+            "root-ca.pem",
+            Some(key_text.as_slice()),
+            None,
+            "Tillitsankere",
+        ),
+        ("gateway.key", None, Some(0o644), "chmod 600"),
+    ] {
+        let run = check_with(file, contents, mode);
+        assert_eq!(run.code, 2, "{file}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(words), "{file}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn run_refuses_a_server_key_others_can_read() {
+    let (dir, file) = setup(EXAMPLE, true);
+    use std::os::unix::fs::PermissionsExt;
+    let key = dir.path().join("pki/gateway.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let run = gateway(&["run", file.to_str().unwrap()], None);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("chmod 600"), "{}", run.stderr);
+    assert!(
+        !dir.path().join("audit.jsonl").exists(),
+        "nothing written before refusing"
+    );
 }
 
 #[test]

@@ -109,6 +109,10 @@ pub fn check_config(args: &CheckConfigArgs) -> ExitCode {
             ExitCode::from(exit::USAGE)
         }
         Ok(config) => {
+            let problems = super::preflight::preflight(&config);
+            if !problems.is_empty() {
+                return report_problems(&file, &problems, args.json);
+            }
             let s = summary(&file, &config);
             if args.json {
                 print_json(&s);
@@ -118,6 +122,29 @@ pub fn check_config(args: &CheckConfigArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// What `run` would refuse though the file itself is right: one line each, exit code 2.
+fn report_problems(file: &str, problems: &[super::preflight::Problem], json: bool) -> ExitCode {
+    if json {
+        #[derive(Serialize)]
+        struct Refused<'a> {
+            file: &'a str,
+            valid: bool,
+            problems: &'a [super::preflight::Problem],
+        }
+        print_json(&Refused {
+            file,
+            valid: false,
+            problems,
+        });
+    } else {
+        for p in problems {
+            eprintln!("{file}: {}", p.message);
+        }
+        eprintln!("Gatewayen vil ikke starte med {file} før dette er rettet.");
+    }
+    ExitCode::from(exit::USAGE)
 }
 
 fn print_summary(s: &Summary) {

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod config_cli;
+pub mod preflight;
 pub mod relay;
 pub mod run_cli;
 pub mod server;

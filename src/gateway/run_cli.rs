@@ -62,6 +62,14 @@ async fn serve(config: config::Config) -> ExitCode {
         tracing::warn!("dangerous option in force: {option}");
         eprintln!("ADVARSEL: farlig innstilling er på: {option}");
     }
+    let problems = super::preflight::preflight(&config);
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("Feil: {}", p.message);
+        }
+        eprintln!("Gatewayen starter ikke. Rett dette og prøv igjen (også «hjemmekontor-gateway check-config» finner det).");
+        return ExitCode::from(exit::USAGE);
+    }
     let gateway = match Gateway::new(config, Arc::new(SystemClock)) {
         Ok(g) => g,
         Err(e) => return Failure::new(
