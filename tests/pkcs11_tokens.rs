@@ -328,3 +328,63 @@ fn opensc_in_front_of_the_virtual_card_logs_in_and_a_pulled_card_closes_the_tunn
     );
     assert!(wait_exit(&mut client, Duration::from_secs(10)).is_some());
 }
+
+#[test]
+fn a_key_that_wants_the_pin_for_every_signature_signs_once_per_login() {
+    use hjemmekontor::card::credential::{CardSession, KeyError, SignOp};
+    use hjemmekontor::card::padding::{self, HashAlg};
+    use hjemmekontor::card::pkcs11::{self, Pkcs11Options};
+    use hjemmekontor::secret::Pin;
+
+    let _lock = serial();
+    if !require_stack("pkcs11_context_specific") {
+        return;
+    }
+    // The virtual card's 9C key is "PIN always", as on real PIV cards; OpenSC marks it
+    // CKA_ALWAYS_AUTHENTICATE.
+    let (cert, key) = support::pki::files("person-high");
+    let (sign_cert, sign_key) = support::pki::files("wrong-usage");
+    let _card = start_card([
+        "--cert".as_ref(),
+        cert.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+        "--cert-9c".as_ref(),
+        sign_cert.as_os_str(),
+        "--key-9c".as_ref(),
+        sign_key.as_os_str(),
+    ]);
+    let options = Pkcs11Options {
+        module: opensc_module().unwrap(),
+        ..Pkcs11Options::default()
+    };
+    let mut session: Box<dyn CardSession> = Box::new(pkcs11::open(&options).unwrap());
+    let wanted = support::pki::variant("wrong-usage").cert_der.clone();
+    let certificate = session
+        .certificates()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.der == wanted)
+        .expect("OpenSC shows the 9C certificate");
+    let pin = Pin::from_input(PIN.into()).unwrap();
+    let mut key = session
+        .login(&certificate, Some(&pin))
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let digest = HashAlg::Sha256.digest(b"context-specific");
+    let op = if key.mechanisms().raw_rsa {
+        SignOp::RawRsa(padding::pkcs1v15(HashAlg::Sha256, &digest, 2048).unwrap())
+    } else {
+        SignOp::RsaPkcs1 {
+            hash: HashAlg::Sha256,
+            digest: digest.clone(),
+        }
+    };
+    let signature = key
+        .sign(&op)
+        .expect("the first signature gets its context login");
+    assert_eq!(signature.len(), 256);
+    // The PIN was used for that one signature and is gone: the next needs the person.
+    assert_eq!(key.sign(&op), Err(KeyError::PinStateLost));
+    assert!(key.pin_state_lost());
+}
