@@ -6,33 +6,28 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::Serialize;
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::card::credential::{
-    CardCertificate, CardSession, KeyKind, LoginKey, PinEntry, PinState, Presence, TlsMode,
-};
-use crate::card::monitor::{CardEvent, Monitor};
-use crate::cert::{self, AuthPolicy};
+use crate::card::credential::TlsMode;
+use crate::cert;
 use crate::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
 use crate::client::settings::{self, DEFAULT_LISTEN};
 use crate::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
 use crate::tunnel::protocol::{ClientEndReason, TargetInfo};
 use crate::tunnel::tls::{CardSigner, SignerError};
 
-use super::card::certificate_refused;
-use super::card_open::{ask_certificate, judge, open, CardOptions};
-use super::card_words::blocked;
+use super::card_open::{open, CardOptions};
+use super::card_watch::{card_pulled, watch_card, watch_failure, CardWatch};
+use super::connect_card::{ask_pin, precheck, tls_mode, CardInUse};
 use super::credential_words::explain_key;
 use super::failure::{exit, Failure};
 use super::output::print_json;
-use super::prompt::{read_password, read_pin, SecretSource};
+use super::prompt::{read_password, SecretSource};
 
 /// Arguments of `hjemmekontor connect`.
 #[derive(Debug, clap::Args)]
@@ -99,7 +94,7 @@ pub fn run(args: &ConnectArgs) -> ExitCode {
 }
 
 /// Progress lines on stderr, so stdout stays for `--json`.
-fn step(n: u8, of: u8, text: &str) {
+pub(super) fn step(n: u8, of: u8, text: &str) {
     eprintln!("[{n}/{of}] {text}");
 }
 
@@ -269,17 +264,6 @@ enum Ended {
     ConnectionLost,
 }
 
-/// What the card watch reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum CardWatch {
-    /// The card left the reader (or the reader was unplugged).
-    Removed,
-    /// The card can no longer be watched (the smart-card service went away and did not come
-    /// back). The tunnel closes, since a pull would go unnoticed, but nobody is told the card
-    /// was pulled.
-    Lost(String),
-}
-
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 enum JsonEvent<'a> {
@@ -293,130 +277,6 @@ enum JsonEvent<'a> {
     TunnelClosed {
         reason: &'a str,
     },
-}
-
-/// Reads and judges the card's certificates and picks the login one; refuses, before any
-/// PIN is asked, a certificate that cannot log in and a blocked PIN.
-fn precheck(
-    args: &ConnectArgs,
-    session: &mut dyn CardSession,
-    interactive: bool,
-) -> Result<CardCertificate, Failure> {
-    let policy = AuthPolicy {
-        test_environment: args.test_environment,
-        ..AuthPolicy::default()
-    };
-    let mut judged = judge(
-        session,
-        &policy,
-        OffsetDateTime::now_utc(),
-        args.card.cert.as_deref(),
-    )?;
-    ask_certificate(&mut judged, interactive)?;
-    let (certificate, inspection) = judged.login()?;
-    let inspection = match inspection {
-        Some(i) => i,
-        None => {
-            let e = cert::inspect_der(&certificate.der, &policy, OffsetDateTime::now_utc(), None)
-                .map_err(|e| super::cert_words::cert_error(&e, "kortet"))?;
-            return Err(certificate_refused(&e));
-        }
-    };
-    if !inspection.verdict.usable {
-        return Err(certificate_refused(inspection));
-    }
-    let holder = inspection.facts.common_name.clone().unwrap_or_default();
-    step(
-        2,
-        5,
-        &format!(
-            "Sertifikatet for {holder} kan brukes (nivå {}).",
-            inspection.verdict.level
-        ),
-    );
-    for w in &inspection.verdict.warnings {
-        eprintln!(
-            "      Merk: {}",
-            super::cert_words::warning(w, &inspection.facts).message
-        );
-    }
-    Ok(certificate.clone())
-}
-
-/// Asks the PIN once, the way the card wants it: typed (with the tries left in the prompt),
-/// on the reader's PIN pad, or by the middleware's own dialog. A blocked card is never asked.
-fn ask_pin(
-    session: &mut dyn CardSession,
-    source: SecretSource,
-) -> Result<Option<crate::secret::Pin>, Failure> {
-    let state = session.pin_state().map_err(|e| explain_key(&e))?;
-    if state == PinState::Blocked {
-        return Err(blocked());
-    }
-    match session.pin_entry() {
-        PinEntry::Keyboard { .. } => {
-            let prompt = match state {
-                PinState::TriesLeft(1) | PinState::FinalTry => {
-                    "PIN (siste forsøk før kortet sperres): ".to_string()
-                }
-                PinState::TriesLeft(n) => format!("PIN ({n} forsøk igjen): "),
-                PinState::CountLow => {
-                    "PIN (feil PIN er tastet før; kortet sperres etter for mange): ".to_string()
-                }
-                _ => "PIN: ".to_string(),
-            };
-            read_pin(source, &prompt).map(Some)
-        }
-        PinEntry::PinPad => {
-            eprintln!("      Tast PIN-koden på kortleseren.");
-            Ok(None)
-        }
-        PinEntry::Middleware => {
-            eprintln!("      Kortets mellomvare spør etter PIN-koden i et eget vindu.");
-            Ok(None)
-        }
-        PinEntry::NotNeeded => Ok(None),
-    }
-}
-
-/// The TLS version the key logs in with, or why it cannot.
-fn tls_mode(key: &dyn LoginKey) -> Result<TlsMode, Failure> {
-    let kind: KeyKind = key.kind();
-    key.mechanisms().tls_mode(kind).ok_or_else(|| {
-        explain_key(&crate::card::credential::KeyError::Unsupported(format!(
-            "{kind:?} uten en signatur TLS godtar"
-        )))
-    })
-}
-
-/// What it takes to ask for the PIN again when the card lost its verified state.
-struct CardInUse {
-    presence: Presence,
-    interactive: bool,
-    certificate: CardCertificate,
-}
-
-impl CardInUse {
-    /// Takes the key back from its signer, asks the PIN once (only a person can answer), and
-    /// starts a new signer. Never without a person: a script's PIN was used once already.
-    fn renew(&self, signer: &mut CardSigner) -> Result<(), Failure> {
-        if !self.interactive {
-            return Err(signer_failure(&SignerError::PinStateLost));
-        }
-        let mut session = signer
-            .clone()
-            .into_key()
-            .map_err(|e| signer_failure(&e))?
-            .relock();
-        eprintln!("Kortet har glemt PIN-koden (det ble nullstilt). Skriv den inn på nytt.");
-        let pin = ask_pin(session.as_mut(), SecretSource::Prompt)?;
-        let key = session
-            .login(&self.certificate, pin.as_ref())
-            .map_err(|(_, e)| explain_key(&e))?;
-        *signer = CardSigner::spawn(key, self.certificate.der.clone())
-            .map_err(|(_, e)| signer_failure(&e))?;
-        Ok(())
-    }
 }
 
 async fn session_loop(
@@ -682,89 +542,6 @@ fn print_json_line<T: Serialize>(value: &T) {
     }
 }
 
-/// Watches the card on its own thread; reports once when it leaves or can no longer be
-/// watched. The returned flag stops the thread. A PC/SC reader is watched for events; a
-/// backend that cannot be watched that way is asked four times a second.
-fn watch_card(presence: Presence, report: mpsc::UnboundedSender<CardWatch>) -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let spawned = std::thread::Builder::new()
-        .name("card-watch".into())
-        .spawn(move || {
-            let seen = match presence {
-                Presence::Reader(reader) => watch_reader(&reader, &flag),
-                Presence::Poll(present) => loop {
-                    if flag.load(Ordering::SeqCst) {
-                        break None;
-                    }
-                    if !present() {
-                        break Some(CardWatch::Removed);
-                    }
-                    std::thread::sleep(Duration::from_millis(250));
-                },
-                Presence::Unknown => None,
-            };
-            if let Some(seen) = seen {
-                let _ = report.send(seen);
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::warn!("cannot watch the card: {e}");
-    }
-    stop
-}
-
-/// Watches one PC/SC reader until the card leaves, `stop` is set, or the smart-card service
-/// stays away. A service that restarts is watched again: the reader is looked at afresh, so a
-/// card pulled meanwhile is still seen.
-fn watch_reader(reader: &str, stop: &AtomicBool) -> Option<CardWatch> {
-    const ATTEMPTS: u32 = 8;
-    let mut failures = 0;
-    while !stop.load(Ordering::SeqCst) {
-        let watched =
-            crate::card::pcsc::establish().and_then(|ctx| Monitor::new(&ctx).map(|m| (ctx, m)));
-        let (_ctx, mut monitor) = match watched {
-            Ok(w) => w,
-            Err(e) => {
-                failures += 1;
-                if failures >= ATTEMPTS {
-                    return Some(CardWatch::Lost(e.to_string()));
-                }
-                std::thread::sleep(Duration::from_millis(250));
-                continue;
-            }
-        };
-        let present = monitor
-            .current()
-            .iter()
-            .any(|s| s.reader == reader && s.present);
-        if !present {
-            return Some(CardWatch::Removed);
-        }
-        while !stop.load(Ordering::SeqCst) {
-            match monitor.wait(Duration::from_millis(250)) {
-                Ok(events) => {
-                    let gone = events.iter().any(|e| {
-                        matches!(e,
-                        CardEvent::CardRemoved { reader: r } | CardEvent::ReaderRemoved { reader: r } if r == reader)
-                    });
-                    if gone {
-                        return Some(CardWatch::Removed);
-                    }
-                    failures = 0;
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        "the card watch lost the smart-card service ({e}); watching again"
-                    );
-                    break;
-                }
-            }
-        }
-    }
-    None
-}
-
 fn launch_rdp(addr: SocketAddr) {
     let (program, arg) = if cfg!(windows) {
         ("mstsc", format!("/v:{addr}"))
@@ -779,31 +556,7 @@ fn launch_rdp(addr: SocketAddr) {
     }
 }
 
-/// What the watch saw, as a sentence.
-fn watch_failure(watch: &CardWatch) -> Failure {
-    match watch {
-        CardWatch::Removed => card_pulled(),
-        CardWatch::Lost(detail) => Failure::new(
-            "card-watch-lost",
-            exit::NO_CARD,
-            format!(
-                "Kortleseren kan ikke lenger overvåkes ({detail}), så tunnelen er lukket for sikkerhets skyld."
-            ),
-        )
-        .fix("Sjekk at smartkorttjenesten kjører og at kortleseren står i, og koble til på nytt."),
-    }
-}
-
-fn card_pulled() -> Failure {
-    Failure::new(
-        "card-removed",
-        exit::NO_CARD,
-        "Kortet ble tatt ut, så tunnelen er lukket.",
-    )
-    .fix("Sett inn kortet og koble til på nytt.")
-}
-
-fn signer_failure(e: &SignerError) -> Failure {
+pub(super) fn signer_failure(e: &SignerError) -> Failure {
     match e {
         SignerError::CardRemoved => card_pulled(),
         SignerError::PinStateLost => Failure::new(

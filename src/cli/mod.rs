@@ -8,12 +8,16 @@
 pub mod card;
 #[cfg(feature = "client")]
 pub mod card_open;
+#[cfg(feature = "client")]
+pub mod card_watch;
 pub mod card_words;
 #[cfg(feature = "client")]
 pub mod cert_inspect;
 pub mod cert_words;
 #[cfg(feature = "client")]
 pub mod connect;
+#[cfg(feature = "client")]
+mod connect_card;
 #[cfg(feature = "client")]
 pub mod credential_words;
 pub mod failure;
