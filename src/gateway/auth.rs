@@ -181,8 +181,11 @@ pub(crate) fn dummy_hash_like(like: Option<&str>) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LockScope {
-    /// The username (as typed; existing or not).
+    /// The username: only failures with a card bound to that user count here, so a stranger's
+    /// card can never lock a user out.
     User,
+    /// The card (its personal identifier), whatever usernames it tried.
+    Card,
     /// The source address.
     Address,
 }
@@ -305,6 +308,7 @@ const MAX_KEY_CHARS: usize = 64;
 pub struct Lockout {
     policy: LockoutPolicy,
     users: HashMap<String, Counter>,
+    cards: HashMap<String, Counter>,
     addresses: HashMap<IpAddr, Counter>,
 }
 
@@ -344,6 +348,7 @@ impl Lockout {
         Lockout {
             policy,
             users: HashMap::new(),
+            cards: HashMap::new(),
             addresses: HashMap::new(),
         }
     }
@@ -378,17 +383,12 @@ impl Lockout {
     pub fn record_failure(&mut self, username: &str, source: IpAddr, now: Instant) -> LockState {
         let policy = self.policy;
         make_room(&mut self.users, now, &policy);
-        make_room(&mut self.addresses, now, &policy);
         let user_lock = self
             .users
             .entry(user_key(username))
             .or_insert_with(|| Counter::new(now))
             .fail(now, policy.max_failures, &policy);
-        let address_lock = self
-            .addresses
-            .entry(source)
-            .or_insert_with(|| Counter::new(now))
-            .fail(now, policy.max_failures_per_address, &policy);
+        let address_lock = self.count_address(source, now);
         match (user_lock, address_lock) {
             (Some(until), _) => LockState::Locked {
                 until,
@@ -402,15 +402,78 @@ impl Lockout {
         }
     }
 
-    /// A successful login: the user's failures and lock history are forgotten. The address
-    /// keeps its count (one good account must not wash an address clean).
-    pub fn record_success(&mut self, username: &str) {
+    /// Whether `card` (a personal identifier, as the certificate carries it) is locked.
+    pub fn card_state(&self, card: &str, now: Instant) -> LockState {
+        match self.cards.get(&user_key(card)).and_then(|c| c.locked(now)) {
+            Some(until) => LockState::Locked {
+                until,
+                scope: LockScope::Card,
+            },
+            None => LockState::Open,
+        }
+    }
+
+    /// Counts a failure of a card that is not bound to the username it tried (or tried a
+    /// username that does not exist): against the card and the address, never the username,
+    /// so that nobody locks another person out with their own card. A card, like an address,
+    /// may fail `max_failures_per_address` times (it is one person trying many names).
+    pub fn record_foreign_failure(
+        &mut self,
+        card: &str,
+        source: IpAddr,
+        now: Instant,
+    ) -> LockState {
+        let card_lock = self.count_card(card, now);
+        let address_lock = self.count_address(source, now);
+        match (card_lock, address_lock) {
+            (Some(until), _) => LockState::Locked {
+                until,
+                scope: LockScope::Card,
+            },
+            (None, Some(until)) => LockState::Locked {
+                until,
+                scope: LockScope::Address,
+            },
+            (None, None) => LockState::Open,
+        }
+    }
+
+    /// Counts a failure against the card; the lock end if it is now locked.
+    fn count_card(&mut self, card: &str, now: Instant) -> Option<Instant> {
+        let policy = self.policy;
+        make_room(&mut self.cards, now, &policy);
+        self.cards
+            .entry(user_key(card))
+            .or_insert_with(|| Counter::new(now))
+            .fail(now, policy.max_failures_per_address, &policy)
+    }
+
+    /// Counts a failure against the address; the lock end if it is now locked.
+    fn count_address(&mut self, source: IpAddr, now: Instant) -> Option<Instant> {
+        let policy = self.policy;
+        make_room(&mut self.addresses, now, &policy);
+        self.addresses
+            .entry(source)
+            .or_insert_with(|| Counter::new(now))
+            .fail(now, policy.max_failures_per_address, &policy)
+    }
+
+    /// A successful login: the user's and the card's failures and lock history are
+    /// forgotten. The address keeps its count (one good account must not wash an address
+    /// clean).
+    pub fn record_success(&mut self, username: &str, card: &str) {
         self.users.remove(&user_key(username));
+        self.cards.remove(&user_key(card));
     }
 
     /// Keys remembered (usernames, addresses), for metrics and tests.
     pub fn tracked(&self) -> (usize, usize) {
         (self.users.len(), self.addresses.len())
+    }
+
+    /// Cards remembered, for metrics and tests.
+    pub fn tracked_cards(&self) -> usize {
+        self.cards.len()
     }
 }
 
@@ -643,7 +706,13 @@ pub fn decide_login(
     credentials: CredentialCheck<'_>,
     posture: impl FnOnce() -> Result<(), String>,
 ) -> Result<Accepted, Refusal> {
-    let before = lockout.state(attempt.username, attempt.source, now);
+    let card = PersonalId::parse(attempt.personal_id)
+        .map(|p| p.normalized)
+        .unwrap_or_else(|| attempt.personal_id.to_string());
+    let before = match lockout.state(attempt.username, attempt.source, now) {
+        LockState::Open => lockout.card_state(&card, now),
+        locked => locked,
+    };
     let audit_user = credentials.user.map(|u| u.username.clone());
     let credentials = match (credentials.outcome, credentials.user) {
         (Ok(()), Some(u)) => Ok(u),
@@ -654,10 +723,25 @@ pub fn decide_login(
     let user = match credentials {
         Ok(u) => u,
         Err(reason) => {
+            // Only a card bound to the user (a wrong password) counts against the username.
             let after = if before.is_locked() {
                 before
+            } else if reason == RefusalReason::WrongPassword {
+                // The user's own card (or someone holding it): the username, the card and the
+                // address count.
+                let card_lock = lockout.count_card(&card, now);
+                match (
+                    lockout.record_failure(attempt.username, attempt.source, now),
+                    card_lock,
+                ) {
+                    (LockState::Open, Some(until)) => LockState::Locked {
+                        until,
+                        scope: LockScope::Card,
+                    },
+                    (state, _) => state,
+                }
             } else {
-                lockout.record_failure(attempt.username, attempt.source, now)
+                lockout.record_foreign_failure(&card, attempt.source, now)
             };
             let (client, lock) = match after {
                 LockState::Locked { until, scope } => (locked(until, now), Some(scope)),
@@ -700,7 +784,7 @@ pub fn decide_login(
         });
     }
 
-    lockout.record_success(attempt.username);
+    lockout.record_success(attempt.username, &card);
     Ok(Accepted {
         user: user.username.clone(),
         display_name: user.display_name.clone(),
@@ -839,7 +923,7 @@ mod tests {
             }
         );
         // A success forgets the user's history: the next lock is a first one again.
-        l.record_success("kari");
+        l.record_success("kari", KARI_ID);
         for s in [700, 701] {
             l.record_failure("kari", HOME, at(s));
         }
@@ -907,7 +991,7 @@ mod tests {
         assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
         assert_eq!(l.state("kari", OTHER, t0 + secs(5)), LockState::Open);
         // A success does not clear the address.
-        l.record_success("kari");
+        l.record_success("kari", KARI_ID);
         assert!(l.state("kari", HOME, t0 + secs(5)).is_locked());
     }
 
@@ -1160,26 +1244,104 @@ mod tests {
     }
 
     #[test]
-    fn unknown_usernames_lock_like_known_ones() {
+    fn a_strangers_card_never_locks_a_user_out() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let t0 = Instant::now();
+        let guess = pw("gjetning");
+        // Ola's own card, Kari's username, from many addresses: refused every time, and it is
+        // Ola's card that ends up locked.
+        let mut last = None;
+        for s in 0..10u8 {
+            let a = LoginAttempt {
+                source: IpAddr::V4(Ipv4Addr::new(198, 51, 100, s)),
+                ..attempt(OLA_ID, "kari", &guess)
+            };
+            last =
+                Some(check_login(&c, &mut l, t0 + secs(u64::from(s)), &a, || Ok(())).unwrap_err());
+        }
+        let last = last.unwrap();
+        assert_eq!(last.reason, RefusalReason::IdentifierNotBound);
+        assert_eq!(last.lock, Some(LockScope::Card));
+        assert!(l.card_state(OLA_ID, t0 + secs(10)).is_locked());
+        // Kari, with her card and her password, is not locked.
+        assert_eq!(l.state("kari", HOME, t0 + secs(10)), LockState::Open);
+        let right = pw(KARI_PASSWORD);
+        let kari = check_login(
+            &c,
+            &mut l,
+            t0 + secs(10),
+            &attempt(KARI_ID, "kari", &right),
+            || Ok(()),
+        );
+        assert!(kari.is_ok(), "{kari:?}");
+    }
+
+    #[test]
+    fn a_card_trying_many_usernames_is_locked_and_its_success_clears_it() {
         let c = testutil::config();
         let mut l = Lockout::new(c.lockout);
         let t0 = Instant::now();
         let p = pw("x");
-        let mut clients = Vec::new();
-        for s in 0..4 {
-            let a = LoginAttempt {
-                source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, s as u8)),
-                ..attempt(KARI_ID, "finnes-ikke", &p)
-            };
-            clients.push(
-                check_login(&c, &mut l, t0 + secs(s), &a, || Ok(()))
+        let names = ["a", "b", "c", "d", "e", "f"];
+        let states: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let a = LoginAttempt {
+                    source: IpAddr::V4(Ipv4Addr::new(198, 51, 100, i as u8)),
+                    ..attempt(KARI_ID, name, &p)
+                };
+                check_login(&c, &mut l, t0 + secs(i as u64), &a, || Ok(()))
                     .unwrap_err()
-                    .client,
-            );
-        }
-        assert_eq!(clients[1], ClientRefusal::BadCredentials);
-        assert!(matches!(clients[2], ClientRefusal::LockedOut { .. }));
-        assert!(matches!(clients[3], ClientRefusal::LockedOut { .. }));
+                    .lock
+            })
+            .collect();
+        assert_eq!(states[3], None);
+        assert_eq!(states[4], Some(LockScope::Card), "{states:?}");
+        assert_eq!(states[5], Some(LockScope::Card));
+        // After the lock, the owner logs in and the card's count is forgotten.
+        let right = pw(KARI_PASSWORD);
+        let later = t0 + secs(6 + c.lockout.lock_secs);
+        assert!(
+            check_login(&c, &mut l, later, &attempt(KARI_ID, "kari", &right), || Ok(
+                ()
+            ))
+            .is_ok()
+        );
+        assert_eq!(l.card_state(KARI_ID, later), LockState::Open);
+        assert_eq!(l.tracked_cards(), 0);
+    }
+
+    #[test]
+    fn unknown_usernames_lock_like_known_ones() {
+        // With a card that is not theirs, a known username and an unknown one get the same
+        // answers, lock included: nothing tells whether the name exists.
+        let c = testutil::config();
+        let p = pw("x");
+        let answers = |username: &str| {
+            let mut l = Lockout::new(c.lockout);
+            let t0 = Instant::now();
+            (0..7u8)
+                .map(|s| {
+                    let a = LoginAttempt {
+                        source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, s)),
+                        ..attempt(KARI_ID, username, &p)
+                    };
+                    match check_login(&c, &mut l, t0 + secs(u64::from(s)), &a, || Ok(()))
+                        .unwrap_err()
+                        .client
+                    {
+                        ClientRefusal::LockedOut { .. } => "locked",
+                        _ => "refused",
+                    }
+                })
+                .collect::<Vec<_>>()
+        };
+        let unknown = answers("finnes-ikke");
+        assert_eq!(unknown, answers("ola"));
+        assert_eq!(unknown[3], "refused");
+        assert_eq!(unknown[4], "locked", "{unknown:?}");
     }
 
     #[test]
