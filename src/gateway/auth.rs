@@ -312,6 +312,19 @@ pub struct Lockout {
     addresses: HashMap<IpAddr, Counter>,
 }
 
+/// The first of the keys that is locked, in the order given (the more personal key wins).
+fn first_lock(locks: &[(Option<Instant>, LockScope)]) -> LockState {
+    locks
+        .iter()
+        .find_map(|(until, scope)| {
+            until.map(|until| LockState::Locked {
+                until,
+                scope: *scope,
+            })
+        })
+        .unwrap_or(LockState::Open)
+}
+
 fn user_key(username: &str) -> String {
     username
         .trim()
@@ -389,28 +402,16 @@ impl Lockout {
             .or_insert_with(|| Counter::new(now))
             .fail(now, policy.max_failures, &policy);
         let address_lock = self.count_address(source, now);
-        match (user_lock, address_lock) {
-            (Some(until), _) => LockState::Locked {
-                until,
-                scope: LockScope::User,
-            },
-            (None, Some(until)) => LockState::Locked {
-                until,
-                scope: LockScope::Address,
-            },
-            (None, None) => LockState::Open,
-        }
+        first_lock(&[
+            (user_lock, LockScope::User),
+            (address_lock, LockScope::Address),
+        ])
     }
 
     /// Whether `card` (a personal identifier, as the certificate carries it) is locked.
     pub fn card_state(&self, card: &str, now: Instant) -> LockState {
-        match self.cards.get(&user_key(card)).and_then(|c| c.locked(now)) {
-            Some(until) => LockState::Locked {
-                until,
-                scope: LockScope::Card,
-            },
-            None => LockState::Open,
-        }
+        let lock = self.cards.get(&user_key(card)).and_then(|c| c.locked(now));
+        first_lock(&[(lock, LockScope::Card)])
     }
 
     /// Counts a failure of a card that is not bound to the username it tried (or tried a
@@ -425,17 +426,10 @@ impl Lockout {
     ) -> LockState {
         let card_lock = self.count_card(card, now);
         let address_lock = self.count_address(source, now);
-        match (card_lock, address_lock) {
-            (Some(until), _) => LockState::Locked {
-                until,
-                scope: LockScope::Card,
-            },
-            (None, Some(until)) => LockState::Locked {
-                until,
-                scope: LockScope::Address,
-            },
-            (None, None) => LockState::Open,
-        }
+        first_lock(&[
+            (card_lock, LockScope::Card),
+            (address_lock, LockScope::Address),
+        ])
     }
 
     /// Counts a failure against the card; the lock end if it is now locked.
