@@ -37,7 +37,22 @@ struct Setup {
 }
 
 async fn start(office: SocketAddr, closed_port: SocketAddr, ase_granted: bool) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(
+        tempfile::tempdir().unwrap(),
+        office,
+        closed_port,
+        ase_granted,
+    )
+    .await
+}
+
+/// A gateway over `dir`, which may hold an earlier gateway's audit log and lockout state.
+async fn start_in(
+    dir: tempfile::TempDir,
+    office: SocketAddr,
+    closed_port: SocketAddr,
+    ase_granted: bool,
+) -> Setup {
     let hash = hash_password_with(
         &Password::from_input(PASSWORD.into()),
         HashParams::TEST_ONLY,
@@ -303,6 +318,15 @@ async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit
 
     let text = std::fs::read_to_string(setup.dir.path().join("audit.jsonl")).unwrap();
     assert!(!text.contains(PASSWORD) && !text.contains("feil-passord") && !text.contains("argon2"));
+    let (_, dir) = setup.stop().await;
+
+    // The lock outlives a restart of the gateway (kept next to the audit log).
+    assert!(dir.path().join("audit.jsonl.lockout").exists());
+    let setup = start_in(dir, office_pc().await, closed_port(), true).await;
+    match login(&setup, "person-high", "ase", PASSWORD).await {
+        Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::LockedOut),
+        other => panic!("a restart forgot the lock: {:?}", other.err()),
+    }
     setup.stop().await;
 
     // Right card and password, but no grant: refused, and said so.

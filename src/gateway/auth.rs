@@ -8,20 +8,21 @@
 //! 1. the user exists, and the personal identifier in the certificate is the one in the
 //!    user's record (`unknown-user`, `identifier-not-bound`);
 //! 2. the password matches the user's argon2id hash (`wrong-password`);
-//! 3. neither the username nor the source address is locked out (`locked-out`);
+//! 3. neither the username, the card nor the source address is locked out (`locked-out`,
+//!    see [`super::lockout`]);
 //! 4. the posture policy accepts the client's report (`posture-refused`);
 //! 5. the user has at least one grant (`no-grants`).
 //!
 //! What the client is told never says whether a username exists: an unknown user, a card
 //! that is not the user's, and a wrong password get one and the same message, take the same
 //! time (an unknown user or a foreign card costs a verification against a dummy hash), and
-//! count towards lockout the same way (lockout is kept per username as typed, existing or not).
+//! count towards lockout the same way (against the card and the address; only a wrong password
+//! with the user's own card counts against the username).
 //! While a username or address is locked, every attempt is told it is locked, whatever the
 //! password, so a guess made during a lock teaches nothing.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::password_hash::{phc::PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -31,7 +32,10 @@ use crate::cert::PersonalId;
 use crate::secret::Password;
 
 use super::access::{targets, Target};
-use super::config::{Config, LockoutPolicy};
+use super::config::Config;
+#[cfg(test)]
+use super::lockout::LONGEST_LOCK_SECS;
+pub use super::lockout::{LockScope, LockState, Lockout};
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,303 +176,6 @@ pub(crate) fn dummy_hash_like(like: Option<&str>) -> String {
         "$argon2id$v=19$m={},t={},p={}$ZHVtbXlzYWx0ZHVtbXlzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         params.memory_kib, params.iterations, params.parallelism
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lockout
-
-/// Which key is locked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LockScope {
-    /// The username: only failures with a card bound to that user count here, so a stranger's
-    /// card can never lock a user out.
-    User,
-    /// The card (its personal identifier), whatever usernames it tried.
-    Card,
-    /// The source address.
-    Address,
-}
-
-/// Whether a login may go ahead, as far as lockout is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockState {
-    /// Not locked.
-    Open,
-    /// Locked until `until` because of `scope` (the user's lock wins when both are).
-    Locked {
-        /// When the lock ends.
-        until: Instant,
-        /// What is locked.
-        scope: LockScope,
-    },
-}
-
-impl LockState {
-    /// True when locked.
-    pub fn is_locked(&self) -> bool {
-        matches!(self, LockState::Locked { .. })
-    }
-}
-
-/// Failures and locks of one key.
-#[derive(Debug, Clone)]
-struct Counter {
-    /// Times of recent failures, oldest first, within the window.
-    failures: VecDeque<Instant>,
-    /// End of the current or last lock.
-    locked_until: Option<Instant>,
-    /// Locks so far in a row; the next lasts `lock_secs * 2^level`, up to `max_lock_secs`.
-    level: u32,
-    /// Last failure, for eviction.
-    last_event: Instant,
-}
-
-impl Counter {
-    fn new(now: Instant) -> Self {
-        Counter {
-            failures: VecDeque::new(),
-            locked_until: None,
-            level: 0,
-            last_event: now,
-        }
-    }
-
-    fn locked(&self, now: Instant) -> Option<Instant> {
-        self.locked_until.filter(|until| now < *until)
-    }
-
-    /// Records a failure; returns the lock end if this key is now locked. Failures while
-    /// locked are not counted (they neither extend the lock nor count towards the next).
-    fn fail(&mut self, now: Instant, max_failures: u32, policy: &LockoutPolicy) -> Option<Instant> {
-        if let Some(until) = self.locked(now) {
-            return Some(until);
-        }
-        let window = Duration::from_secs(policy.window_secs);
-        let max_lock = Duration::from_secs(policy.max_lock_secs);
-        if let Some(until) = self.locked_until {
-            // Quiet for as long as the longest lock after the last one ended: start over.
-            if now.saturating_duration_since(until) >= max_lock {
-                self.level = 0;
-                self.locked_until = None;
-            }
-        }
-        while self
-            .failures
-            .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= window)
-        {
-            self.failures.pop_front();
-        }
-        self.failures.push_back(now);
-        self.last_event = now;
-        if self.failures.len() >= max_failures as usize {
-            let factor = 1u64 << self.level.min(32);
-            let secs = policy
-                .lock_secs
-                .saturating_mul(factor)
-                .min(policy.max_lock_secs)
-                .min(LONGEST_LOCK_SECS);
-            let until = now + Duration::from_secs(secs);
-            self.locked_until = Some(until);
-            self.level = self.level.saturating_add(1);
-            self.failures.clear();
-            return Some(until);
-        }
-        None
-    }
-
-    /// Nothing left to remember: not locked, no failures in the window, level decayed.
-    fn idle(&self, now: Instant, policy: &LockoutPolicy) -> bool {
-        let window = Duration::from_secs(policy.window_secs);
-        let max_lock = Duration::from_secs(policy.max_lock_secs);
-        self.locked(now).is_none()
-            && self
-                .failures
-                .back()
-                .is_none_or(|t| now.saturating_duration_since(*t) >= window)
-            && self
-                .locked_until
-                .is_none_or(|u| now.saturating_duration_since(u) >= max_lock)
-    }
-}
-
-/// A hard cap on one lock whatever the policy says, so the clock arithmetic cannot overflow
-/// (the configuration allows at most a week).
-const LONGEST_LOCK_SECS: u64 = 365 * 86_400;
-
-/// Most keys remembered at once (per kind); beyond it idle keys are dropped, then the oldest.
-const MAX_TRACKED: usize = 100_000;
-
-/// Longest username kept as a key; no configured username is longer.
-const MAX_KEY_CHARS: usize = 64;
-
-/// Lockout state for all usernames and source addresses: in memory, injected clock.
-#[derive(Debug, Clone)]
-pub struct Lockout {
-    policy: LockoutPolicy,
-    users: HashMap<String, Counter>,
-    cards: HashMap<String, Counter>,
-    addresses: HashMap<IpAddr, Counter>,
-}
-
-/// The first of the keys that is locked, in the order given (the more personal key wins).
-fn first_lock(locks: &[(Option<Instant>, LockScope)]) -> LockState {
-    locks
-        .iter()
-        .find_map(|(until, scope)| {
-            until.map(|until| LockState::Locked {
-                until,
-                scope: *scope,
-            })
-        })
-        .unwrap_or(LockState::Open)
-}
-
-fn user_key(username: &str) -> String {
-    username
-        .trim()
-        .chars()
-        .take(MAX_KEY_CHARS)
-        .collect::<String>()
-        .to_ascii_lowercase()
-}
-
-fn make_room<K: Clone + Eq + std::hash::Hash>(
-    map: &mut HashMap<K, Counter>,
-    now: Instant,
-    policy: &LockoutPolicy,
-) {
-    if map.len() < MAX_TRACKED {
-        return;
-    }
-    map.retain(|_, c| !c.idle(now, policy));
-    while map.len() >= MAX_TRACKED {
-        let Some(oldest) = map
-            .iter()
-            .min_by_key(|(_, c)| c.last_event)
-            .map(|(k, _)| k.clone())
-        else {
-            break;
-        };
-        map.remove(&oldest);
-    }
-}
-
-impl Lockout {
-    /// No failures yet.
-    pub fn new(policy: LockoutPolicy) -> Self {
-        Lockout {
-            policy,
-            users: HashMap::new(),
-            cards: HashMap::new(),
-            addresses: HashMap::new(),
-        }
-    }
-
-    /// Takes a new policy (configuration reload) and keeps the counts.
-    pub fn set_policy(&mut self, policy: LockoutPolicy) {
-        self.policy = policy;
-    }
-
-    /// Whether `username` or `source` is locked at `now`.
-    pub fn state(&self, username: &str, source: IpAddr, now: Instant) -> LockState {
-        if let Some(until) = self
-            .users
-            .get(&user_key(username))
-            .and_then(|c| c.locked(now))
-        {
-            return LockState::Locked {
-                until,
-                scope: LockScope::User,
-            };
-        }
-        if let Some(until) = self.addresses.get(&source).and_then(|c| c.locked(now)) {
-            return LockState::Locked {
-                until,
-                scope: LockScope::Address,
-            };
-        }
-        LockState::Open
-    }
-
-    /// Counts a failed login against the username and the address; returns the state after.
-    pub fn record_failure(&mut self, username: &str, source: IpAddr, now: Instant) -> LockState {
-        let policy = self.policy;
-        make_room(&mut self.users, now, &policy);
-        let user_lock = self
-            .users
-            .entry(user_key(username))
-            .or_insert_with(|| Counter::new(now))
-            .fail(now, policy.max_failures, &policy);
-        let address_lock = self.count_address(source, now);
-        first_lock(&[
-            (user_lock, LockScope::User),
-            (address_lock, LockScope::Address),
-        ])
-    }
-
-    /// Whether `card` (a personal identifier, as the certificate carries it) is locked.
-    pub fn card_state(&self, card: &str, now: Instant) -> LockState {
-        let lock = self.cards.get(&user_key(card)).and_then(|c| c.locked(now));
-        first_lock(&[(lock, LockScope::Card)])
-    }
-
-    /// Counts a failure of a card that is not bound to the username it tried (or tried a
-    /// username that does not exist): against the card and the address, never the username,
-    /// so that nobody locks another person out with their own card. A card, like an address,
-    /// may fail `max_failures_per_address` times (it is one person trying many names).
-    pub fn record_foreign_failure(
-        &mut self,
-        card: &str,
-        source: IpAddr,
-        now: Instant,
-    ) -> LockState {
-        let card_lock = self.count_card(card, now);
-        let address_lock = self.count_address(source, now);
-        first_lock(&[
-            (card_lock, LockScope::Card),
-            (address_lock, LockScope::Address),
-        ])
-    }
-
-    /// Counts a failure against the card; the lock end if it is now locked.
-    fn count_card(&mut self, card: &str, now: Instant) -> Option<Instant> {
-        let policy = self.policy;
-        make_room(&mut self.cards, now, &policy);
-        self.cards
-            .entry(user_key(card))
-            .or_insert_with(|| Counter::new(now))
-            .fail(now, policy.max_failures_per_address, &policy)
-    }
-
-    /// Counts a failure against the address; the lock end if it is now locked.
-    fn count_address(&mut self, source: IpAddr, now: Instant) -> Option<Instant> {
-        let policy = self.policy;
-        make_room(&mut self.addresses, now, &policy);
-        self.addresses
-            .entry(source)
-            .or_insert_with(|| Counter::new(now))
-            .fail(now, policy.max_failures_per_address, &policy)
-    }
-
-    /// A successful login: the user's and the card's failures and lock history are
-    /// forgotten. The address keeps its count (one good account must not wash an address
-    /// clean).
-    pub fn record_success(&mut self, username: &str, card: &str) {
-        self.users.remove(&user_key(username));
-        self.cards.remove(&user_key(card));
-    }
-
-    /// Keys remembered (usernames, addresses), for metrics and tests.
-    pub fn tracked(&self) -> (usize, usize) {
-        (self.users.len(), self.addresses.len())
-    }
-
-    /// Cards remembered, for metrics and tests.
-    pub fn tracked_cards(&self) -> usize {
-        self.cards.len()
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -797,8 +504,10 @@ fn locked(until: Instant, now: Instant) -> ClientRefusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::config::LockoutPolicy;
     use crate::gateway::testutil::{self, pw, KARI_ID, KARI_PASSWORD, OLA_ID};
     use std::net::Ipv4Addr;
+    use std::time::Duration;
 
     const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
     const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
@@ -1005,23 +714,6 @@ mod tests {
         assert!(l
             .state("kari", HOME, t0 + secs(39 * LONGEST_LOCK_SECS))
             .is_locked());
-    }
-
-    #[test]
-    fn memory_is_bounded() {
-        let t0 = Instant::now();
-        let mut l = Lockout::new(LockoutPolicy {
-            max_failures_per_address: 10_000,
-            ..policy()
-        });
-        for i in 0..(MAX_TRACKED + 10) {
-            l.record_failure(&format!("u{i}"), HOME, t0 + Duration::from_millis(i as u64));
-        }
-        assert!(l.tracked().0 <= MAX_TRACKED);
-        // Over-long usernames are keyed by their first characters only.
-        let long = "x".repeat(10_000);
-        l.record_failure(&long, OTHER, t0);
-        assert!(l.users.keys().all(|k| k.chars().count() <= MAX_KEY_CHARS));
     }
 
     fn attempt<'a>(

@@ -14,6 +14,8 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod config_cli;
+pub mod lockout;
+pub mod lockout_file;
 pub mod preflight;
 pub mod relay;
 pub mod run_cli;

@@ -20,6 +20,7 @@ use super::access;
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason};
 use super::auth::{self, Lockout, LoginAttempt};
 use super::config::Config;
+use super::lockout_file::{self, LockoutFile};
 use super::relay::{serve_session, Authorizer, RelayLimits, StreamRefusal};
 use crate::tunnel::mux::MuxServer;
 use crate::tunnel::protocol::{
@@ -36,6 +37,11 @@ pub trait Clock: Send + Sync {
     fn now_utc(&self) -> OffsetDateTime;
     /// Monotonic time for lockout windows.
     fn instant(&self) -> Instant;
+}
+
+/// Unix milliseconds of the clock's wall time.
+fn wall_ms(clock: &dyn Clock) -> i64 {
+    i64::try_from(clock.now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The system clock.
@@ -76,6 +82,7 @@ pub struct Gateway {
     tls: ReloadableServerConfig,
     audit: AuditLog,
     lockout: Mutex<Lockout>,
+    lockout_file: LockoutFile,
     sessions: Arc<Semaphore>,
     clock: Arc<dyn Clock>,
 }
@@ -109,14 +116,46 @@ impl Gateway {
             },
             clock.now_utc(),
         )?;
+        let lockout_file = LockoutFile::new(lockout_file::path_for(&config.audit.path));
+        let lockout = match lockout_file::load(lockout_file.path()) {
+            Ok(Some(kept)) => {
+                Lockout::restore(config.lockout, &kept, clock.instant(), wall_ms(&*clock))
+            }
+            Ok(None) => Lockout::new(config.lockout),
+            Err(e) => {
+                tracing::warn!("the lockout state cannot be read ({e}); starting without it");
+                eprintln!(
+                    "ADVARSEL: låsetilstanden kan ikke leses ({e}); gatewayen starter uten den."
+                );
+                Lockout::new(config.lockout)
+            }
+        };
         Ok(Arc::new(Gateway {
-            lockout: Mutex::new(Lockout::new(config.lockout)),
+            lockout: Mutex::new(lockout),
+            lockout_file,
             sessions: Arc::new(Semaphore::new(config.limits.max_sessions as usize)),
             config,
             tls,
             audit,
             clock,
         }))
+    }
+
+    /// Writes the lockout state when a write is due (`force`: now, at shutdown). Runs on a
+    /// blocking thread (it syncs the file).
+    fn keep_lockout(&self, force: bool) {
+        let now = self.clock.instant();
+        if !force && !self.lockout_file.due(now) {
+            return;
+        }
+        let snapshot = self
+            .lockout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot(now, wall_ms(&*self.clock));
+        if let Err(e) = lockout_file::save(self.lockout_file.path(), &snapshot) {
+            tracing::warn!("the lockout state could not be written: {e}");
+        }
     }
 
     /// The configuration in force.
@@ -164,6 +203,8 @@ impl Gateway {
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
+        let keeper = Arc::clone(&self);
+        let _ = tokio::task::spawn_blocking(move || keeper.keep_lockout(true)).await;
         let drained = tokio::time::timeout(Duration::from_secs(10), async {
             while connections.join_next().await.is_some() {}
         })
@@ -299,15 +340,19 @@ impl Gateway {
             };
             // The slow argon2 check runs without the lockout lock, so logins do not queue on it.
             let credentials = auth::check_credentials(&gateway.config, &attempt);
-            let mut lockout = gateway.lockout.lock().unwrap_or_else(|p| p.into_inner());
-            auth::decide_login(
-                &gateway.config,
-                &mut lockout,
-                gateway.clock.instant(),
-                &attempt,
-                credentials,
-                posture_policy,
-            )
+            let decision = {
+                let mut lockout = gateway.lockout.lock().unwrap_or_else(|p| p.into_inner());
+                auth::decide_login(
+                    &gateway.config,
+                    &mut lockout,
+                    gateway.clock.instant(),
+                    &attempt,
+                    credentials,
+                    posture_policy,
+                )
+            };
+            gateway.keep_lockout(false);
+            decision
         })
         .await;
         let decision = match decision {
