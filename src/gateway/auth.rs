@@ -517,13 +517,7 @@ mod tests {
     }
 
     fn policy() -> LockoutPolicy {
-        LockoutPolicy {
-            max_failures: 3,
-            max_failures_per_address: 5,
-            window_secs: 60,
-            lock_secs: 60,
-            max_lock_secs: 240,
-        }
+        crate::gateway::lockout::test_policy()
     }
 
     #[test]

@@ -434,6 +434,19 @@ impl Lockout {
     }
 }
 
+/// The small policy the unit tests use: 3 failures per user, 5 per card or address, one
+/// minute windows and locks, at most four minutes.
+#[cfg(test)]
+pub(crate) fn test_policy() -> LockoutPolicy {
+    LockoutPolicy {
+        max_failures: 3,
+        max_failures_per_address: 5,
+        window_secs: 60,
+        lock_secs: 60,
+        max_lock_secs: 240,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,13 +456,7 @@ mod tests {
     const OTHER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 99));
 
     fn policy() -> LockoutPolicy {
-        LockoutPolicy {
-            max_failures: 3,
-            max_failures_per_address: 5,
-            window_secs: 60,
-            lock_secs: 60,
-            max_lock_secs: 240,
-        }
+        test_policy()
     }
 
     fn secs(s: u64) -> Duration {
