@@ -142,6 +142,9 @@ pub async fn open(
             detail: e.to_string(),
         })?;
     let _ = tcp.set_nodelay(true);
+    if let Err(e) = crate::tunnel::keepalive::enable(&tcp) {
+        tracing::warn!("TCP keepalive could not be set: {e}");
+    }
 
     let key = CardSigningKey::new(signer.clone());
     let config = client_config(key, gateway.roots.clone(), gateway.pkcs1_only)

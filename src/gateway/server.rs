@@ -191,6 +191,9 @@ impl Gateway {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         let _ = tcp.set_nodelay(true);
+                        if let Err(e) = crate::tunnel::keepalive::enable(&tcp) {
+                            tracing::warn!(%peer, "TCP keepalive could not be set: {e}");
+                        }
                         let gateway = Arc::clone(&self);
                         let shutdown = shutdown.clone();
                         connections.spawn(async move { gateway.connection(tcp, peer, shutdown).await });

@@ -12,6 +12,7 @@
 //! `AsyncRead + AsyncWrite`, so tests use in-memory pipes. The wire format is specified in `docs/protocol.md`.
 
 pub mod forward;
+pub mod keepalive;
 pub mod mux;
 pub mod protocol;
 pub mod pump;
