@@ -150,6 +150,18 @@ pub struct Limits {
     pub idle_timeout_secs: u64,
     /// Connecting to an office PC gives up after this.
     pub connect_timeout_secs: u64,
+    /// A session is ended after this long however busy it is (a stolen session does not
+    /// live for ever); the client logs in again.
+    pub max_session_secs: u64,
+    /// Connections that have not finished their login, over all sources. Bounds what
+    /// unauthenticated clients can hold; a session slot is only taken after a login.
+    pub max_pending_logins: u32,
+    /// Connections that have not finished their login, from one source address.
+    pub max_pending_logins_per_address: u32,
+    /// Password checks run at once (argon2, about 19 MiB each); 0 means one per CPU core.
+    pub password_check_threads: u32,
+    /// Password checks waiting for a thread; beyond it a login is answered "busy".
+    pub password_check_queue: u32,
 }
 
 /// `[lockout]`: failed logins within a window lock the username, and the source address.
@@ -355,6 +367,12 @@ const MAX_FRAME: Bound = bound("limits.max_frame_bytes", 1_024, 16 * 1024 * 1024
 const LOGIN_TIMEOUT: Bound = bound("limits.login_timeout_secs", 5, 600, 60);
 const IDLE_TIMEOUT: Bound = bound("limits.idle_timeout_secs", 60, 86_400, 3_600);
 const CONNECT_TIMEOUT: Bound = bound("limits.connect_timeout_secs", 1, 120, 10);
+const MAX_SESSION: Bound = bound("limits.max_session_secs", 300, 7 * 86_400, 43_200);
+const MAX_PENDING: Bound = bound("limits.max_pending_logins", 1, 100_000, 512);
+const MAX_PENDING_PER_ADDRESS: Bound =
+    bound("limits.max_pending_logins_per_address", 1, 10_000, 16);
+const PASSWORD_THREADS: Bound = bound("limits.password_check_threads", 0, 256, 0);
+const PASSWORD_QUEUE: Bound = bound("limits.password_check_queue", 1, 10_000, 64);
 const LOCKOUT_MAX_FAILURES: Bound = bound("lockout.max_failures", 1, 100, 5);
 const LOCKOUT_MAX_FAILURES_PER_ADDRESS: Bound =
     bound("lockout.max_failures_per_address", 1, 10_000, 20);
@@ -372,6 +390,11 @@ pub const BOUNDS: &[Bound] = &[
     LOGIN_TIMEOUT,
     IDLE_TIMEOUT,
     CONNECT_TIMEOUT,
+    MAX_SESSION,
+    MAX_PENDING,
+    MAX_PENDING_PER_ADDRESS,
+    PASSWORD_THREADS,
+    PASSWORD_QUEUE,
     LOCKOUT_MAX_FAILURES,
     LOCKOUT_MAX_FAILURES_PER_ADDRESS,
     LOCKOUT_WINDOW,
@@ -434,6 +457,16 @@ struct RawLimits {
     idle_timeout_secs: Option<Spanned<i64>>,
     #[serde(default)]
     connect_timeout_secs: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_session_secs: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_pending_logins: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_pending_logins_per_address: Option<Spanned<i64>>,
+    #[serde(default)]
+    password_check_threads: Option<Spanned<i64>>,
+    #[serde(default)]
+    password_check_queue: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1106,6 +1139,16 @@ pub fn parse(
         login_timeout_secs: ranged(&mut errors, &l.login_timeout_secs, LOGIN_TIMEOUT) as u64,
         idle_timeout_secs: ranged(&mut errors, &l.idle_timeout_secs, IDLE_TIMEOUT) as u64,
         connect_timeout_secs: ranged(&mut errors, &l.connect_timeout_secs, CONNECT_TIMEOUT) as u64,
+        max_session_secs: ranged(&mut errors, &l.max_session_secs, MAX_SESSION) as u64,
+        max_pending_logins: ranged(&mut errors, &l.max_pending_logins, MAX_PENDING) as u32,
+        max_pending_logins_per_address: ranged(
+            &mut errors,
+            &l.max_pending_logins_per_address,
+            MAX_PENDING_PER_ADDRESS,
+        ) as u32,
+        password_check_threads: ranged(&mut errors, &l.password_check_threads, PASSWORD_THREADS)
+            as u32,
+        password_check_queue: ranged(&mut errors, &l.password_check_queue, PASSWORD_QUEUE) as u32,
     });
 
     // [lockout]
