@@ -270,11 +270,25 @@ async fn certificate_refusals_are_each_one_audit_record() {
             .err()
             .unwrap_or_else(|| panic!("{variant} got in"));
         assert!(matches!(err, SessionError::Tls(_)), "{variant}: {err:?}");
-        let attempts = setup.wait_attempts(before + 1).await;
+        // Recorded before the alert went out: the record is there as soon as the client
+        // has its answer, naming the card's holder and identifier.
+        let attempts = setup.attempts();
         assert_eq!(attempts.len(), before + 1, "{variant}: {attempts:?}");
         let record = attempts.last().unwrap();
         assert_eq!(record["event"], "login-refused", "{variant}");
         assert_eq!(record["reason"], reason, "{variant}: {record}");
+        assert!(
+            record["personal_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("UN:NO-")),
+            "{variant}: {record}"
+        );
+        assert!(
+            record["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("kortholder:")),
+            "{variant}: {record}"
+        );
     }
     setup.stop().await;
 }

@@ -18,7 +18,7 @@ use crate::cert;
 use crate::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
 use crate::client::settings::{self, DEFAULT_LISTEN};
 use crate::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
-use crate::tunnel::protocol::{ClientEndReason, TargetInfo};
+use crate::tunnel::protocol::{ClientEndReason, RejectCode, TargetInfo};
 use crate::tunnel::tls::{CardSigner, SignerError};
 
 use super::card_open::{open, CardOptions};
@@ -292,6 +292,7 @@ async fn session_loop(
     let watcher = watch_card(card.presence.clone(), removed_tx);
     let mut backoff = Duration::from_secs(1);
     let mut logged_in_once = false;
+    let mut busy_tries = 0u32;
     let result = loop {
         step(4, 5, &format!("Kobler til gatewayen {} …", gateway.address));
         let tunnel =
@@ -306,26 +307,38 @@ async fn session_loop(
                 }
                 Err(e) => {
                     let failure = session_failure(&e);
-                    let retry = logged_in_once
-                        && !args.no_reconnect
-                        && matches!(
-                            e,
-                            SessionError::Unreachable { .. }
-                                | SessionError::Dropped { .. }
-                                | SessionError::Timeout { .. }
-                                | SessionError::Tls(_)
-                                | SessionError::Protocol(_)
-                        );
+                    let busy_wait = busy_wait(&e);
+                    let retry = match busy_wait {
+                        // A busy gateway is waited for a few times even before the first
+                        // login: the card and the PIN are fine, and no PIN is sent again.
+                        Some(_) => {
+                            busy_tries += 1;
+                            logged_in_once || busy_tries <= BUSY_TRIES
+                        }
+                        None => {
+                            logged_in_once
+                                && !args.no_reconnect
+                                && matches!(
+                                    e,
+                                    SessionError::Unreachable { .. }
+                                        | SessionError::Dropped { .. }
+                                        | SessionError::Timeout { .. }
+                                        | SessionError::Tls(_)
+                                        | SessionError::Protocol(_)
+                                )
+                        }
+                    };
                     if !retry {
                         break Err(failure);
                     }
+                    let wait = busy_wait.map_or(backoff, |w| w.max(backoff));
                     eprintln!(
                         "      {} Prøver igjen om {} s.",
                         failure.message,
-                        backoff.as_secs()
+                        wait.as_secs()
                     );
                     tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(wait) => {}
                         Some(watch) = removed_rx.recv() => break Err(watch_failure(&watch)),
                         _ = tokio::signal::ctrl_c() => break Ok(ExitCode::SUCCESS),
                     }
@@ -334,6 +347,7 @@ async fn session_loop(
                 }
             };
         backoff = Duration::from_secs(1);
+        busy_tries = 0;
         if !logged_in_once {
             logged_in_once = true;
             on_first_login(&gateway.address);
@@ -574,8 +588,37 @@ pub(super) fn signer_failure(e: &SignerError) -> Failure {
     }
 }
 
+/// Times a busy gateway is tried again before the first login.
+const BUSY_TRIES: u32 = 5;
+
+/// The wait a busy gateway asked for, if it said it was busy (before TLS, or as its login
+/// answer).
+fn busy_wait(e: &SessionError) -> Option<Duration> {
+    match e {
+        SessionError::Busy { retry_after_secs } => Some(Duration::from_secs(
+            u64::from(*retry_after_secs).clamp(1, 60),
+        )),
+        SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => {
+            Some(Duration::from_secs(2))
+        }
+        _ => None,
+    }
+}
+
 fn session_failure(e: &SessionError) -> Failure {
     match e {
+        SessionError::Busy { .. } => Failure::new(
+            "server-busy",
+            exit::OTHER,
+            "Tjenesten er opptatt, prøv igjen om litt.",
+        )
+        .fix("Vent et minutt og koble til igjen. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer."),
+        SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => Failure::new(
+            "server-busy",
+            exit::OTHER,
+            r.message.clone(),
+        )
+        .fix(r.remediation.clone().unwrap_or_else(|| "Vent et minutt og koble til igjen.".into())),
         SessionError::BadAddress(a) => Failure::new("bad-gateway", exit::USAGE, format!("«{a}» er ikke en gateway-adresse.")),
         SessionError::Unreachable { address, detail } => Failure::new(
             "gateway-unreachable",

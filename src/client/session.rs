@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
 use crate::secret::Password;
+use crate::tunnel::busy::{self, FirstBytes};
 use crate::tunnel::mux::{MuxClient, MuxConfig, MuxEnd, MuxError};
 use crate::tunnel::protocol::{
     self, client_login, Accepted, FrameError, Login, LoginAnswer, PostureReport, Rejected,
@@ -92,6 +93,13 @@ pub enum SessionError {
         /// Which step.
         step: &'static str,
     },
+    /// The gateway cannot take the connection now (too many at once); try again after the
+    /// suggested wait.
+    #[error("the gateway is busy; try again in {retry_after_secs} s")]
+    Busy {
+        /// The gateway's suggested wait.
+        retry_after_secs: u32,
+    },
     /// The gateway turned the login down.
     #[error("the gateway refused the login: {}", .0.message)]
     Rejected(Rejected),
@@ -151,15 +159,23 @@ pub async fn open(
         .map_err(|e| SessionError::Tls(e.to_string()))?;
     let name = ServerName::try_from(gateway.server_name.clone())
         .map_err(|_| SessionError::BadAddress(gateway.address.clone()))?;
-    let mut tls = tokio::time::timeout(bound, TlsConnector::from(config).connect(name, tcp))
+    let handshake = TlsConnector::from(config)
+        .connect(name, FirstBytes::new(tcp))
+        .into_fallible();
+    let mut tls = tokio::time::timeout(bound, handshake)
         .await
         .map_err(|_| timed("the TLS handshake"))?
-        .map_err(|e| match card_error_of(&e) {
-            Some(card) => SessionError::Card(card),
-            None if dropped(&e) => SessionError::Dropped {
-                step: "the TLS handshake",
-            },
-            None => SessionError::Tls(e.to_string()),
+        .map_err(|(e, io)| {
+            if let Some(retry_after_secs) = busy::parse(io.seen()) {
+                return SessionError::Busy { retry_after_secs };
+            }
+            match card_error_of(&e) {
+                Some(card) => SessionError::Card(card),
+                None if dropped(&e) => SessionError::Dropped {
+                    step: "the TLS handshake",
+                },
+                None => SessionError::Tls(e.to_string()),
+            }
         })?;
     let (_, conn) = tls.get_ref();
     check_alpn(conn).map_err(|e| SessionError::Tls(e.to_string()))?;

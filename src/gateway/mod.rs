@@ -4,14 +4,17 @@
 //! - [`audit`]: the append-only, hash-chained record of every login attempt and session,
 //!   durable before the client gets its answer; and `audit verify|query`;
 //! - [`config`]: the TOML file, checked, with every error's line and column;
+//! - [`admission`]: the bounded budget of connections that have not logged in yet;
 //! - [`access`]: which office PCs a user may reach (grants, groups);
 //! - [`auth`]: argon2id password hashes, lockout, and the login decision in its fixed order;
 //! - [`relay`]: streams of a logged-in session relayed to the office PCs its user may reach;
 //! - [`config_cli`]: `check-config` and `hash-password`.
 
 pub mod access;
+pub mod admission;
 pub mod audit;
 pub mod auth;
+pub mod cert_refusals;
 pub mod config;
 pub mod config_cli;
 pub mod lockout;

@@ -6,11 +6,13 @@
 //!   (pure encoding and decoding, plus thin async read/write helpers);
 //! - [`mux`]: many TCP connections as yamux streams over one TLS session;
 //! - [`pump`]: copying both ways with backpressure, half-close, idle timeout and byte counts;
+//! - [`busy`]: the gateway's one-line "busy" answer before TLS, and how the client sees it;
 //! - [`forward`]: the client's local listener that turns each RDP connection into a stream.
 //!
 //! Apart from `tls`, nothing here knows about TLS or cards: everything runs over any
 //! `AsyncRead + AsyncWrite`, so tests use in-memory pipes. The wire format is specified in `docs/protocol.md`.
 
+pub mod busy;
 pub mod forward;
 pub mod keepalive;
 pub mod mux;

@@ -32,8 +32,8 @@ pub use card_signer::{CardSigner, SignerError, DEFAULT_SIGN_TIMEOUT};
 pub use client::{check_alpn, client_config};
 pub use refusal::{refusal_detail_of, refusal_of, TlsRefusal, TlsRefusalError};
 pub use server::{
-    server_config, verified_client, GatewayClientVerifier, ReloadSummary, ReloadableServerConfig,
-    ServerIdentity, TrustMaterial, VerifiedClient,
+    server_config, verified_client, GatewayClientVerifier, RefusalRecorder, ReloadSummary,
+    ReloadableServerConfig, ServerIdentity, TrustMaterial, Unrecorded, VerifiedClient,
 };
 
 /// The application protocol both ends name in ALPN (defined with the wire protocol).

@@ -100,6 +100,9 @@ pub enum RefusalReason {
     BadRequest,
     /// The client speaks a protocol version we do not.
     ProtocolVersion,
+    /// The gateway was too busy to take the login (waiting connections, password checks or
+    /// sessions at their bound) and answered "busy".
+    ServerBusy,
 }
 
 /// Why a session ended.
@@ -283,6 +286,7 @@ impl RefusalReason {
             RefusalReason::NoGrants => "no-grants",
             RefusalReason::BadRequest => "bad-request",
             RefusalReason::ProtocolVersion => "protocol-version",
+            RefusalReason::ServerBusy => "server-busy",
         }
     }
 }
@@ -750,6 +754,7 @@ mod tests {
             RefusalReason::NoGrants,
             RefusalReason::BadRequest,
             RefusalReason::ProtocolVersion,
+            RefusalReason::ServerBusy,
         ];
         for r in all {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());

@@ -35,7 +35,7 @@ use rustls::{
 };
 use time::OffsetDateTime;
 
-use super::refusal::{TlsRefusal, TlsRefusalError};
+use super::refusal::{refusal_detail_of, TlsRefusal, TlsRefusalError};
 use super::{provider, TlsError, ALPN};
 use crate::cert::{certificates_from_bytes, crls_from_bytes, inspect_der, AuthPolicy};
 
@@ -108,6 +108,21 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, TlsError> {
     Ok(bytes)
 }
 
+/// Told of every certificate the verifier refuses, before rustls answers the client with an
+/// alert, so that no refusal is answered unrecorded. Runs inside the handshake: it may block
+/// briefly (the gateway's writes a durable record).
+pub trait RefusalRecorder: Send + Sync + std::fmt::Debug {
+    /// Records `refusal` of the certificate `end_entity` (DER). `Err` means it could not be
+    /// recorded: the handshake then ends with an internal-error alert instead, which tells
+    /// the client nothing but "not now".
+    fn record(&self, refusal: &TlsRefusalError, end_entity: &[u8]) -> Result<(), Unrecorded>;
+}
+
+/// A refusal the recorder could not write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the refusal could not be recorded")]
+pub struct Unrecorded;
+
 /// The gateway's client certificate verifier: webpki first, then the certificate rules.
 #[derive(Debug)]
 pub struct GatewayClientVerifier {
@@ -116,12 +131,21 @@ pub struct GatewayClientVerifier {
     policy: AuthPolicy,
     anchors: usize,
     crls: usize,
+    recorder: Option<Arc<dyn RefusalRecorder>>,
 }
 
 impl GatewayClientVerifier {
     /// A verifier for `trust` and `policy`. Without CRLs revocation is not checked (the
     /// configuration allows that only as a dangerous option).
     pub fn new(trust: &TrustMaterial, policy: AuthPolicy) -> Result<Arc<Self>, TlsError> {
+        Self::with_recorder(trust, policy, None)
+    }
+
+    fn with_recorder(
+        trust: &TrustMaterial,
+        policy: AuthPolicy,
+        recorder: Option<Arc<dyn RefusalRecorder>>,
+    ) -> Result<Arc<Self>, TlsError> {
         if trust.anchors.is_empty() {
             return Err(TlsError::NoTrustAnchors);
         }
@@ -153,7 +177,38 @@ impl GatewayClientVerifier {
             policy,
             anchors: trust.anchors.len(),
             crls: trust.crls.len(),
+            recorder,
         }))
+    }
+
+    /// Both checks, in order.
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let mut candidates: Vec<CertificateDer<'_>> =
+            Vec::with_capacity(intermediates.len() + self.intermediates.len());
+        candidates.extend(
+            intermediates
+                .iter()
+                .map(|c| CertificateDer::from(c.as_ref())),
+        );
+        candidates.extend(
+            self.intermediates
+                .iter()
+                .map(|c| CertificateDer::from(c.as_ref())),
+        );
+        if let Err(e) = self.webpki.verify_client_cert(end_entity, &candidates, now) {
+            tracing::debug!(error = %e, "client certificate refused by the chain check");
+            return Err(e);
+        }
+        if let Err(refusal) = self.judge(end_entity.as_ref(), now) {
+            tracing::debug!(%refusal, "client certificate refused by the certificate rules");
+            return Err(refusal.into_rustls());
+        }
+        Ok(())
     }
 
     /// The policy the certificate rules apply.
@@ -198,27 +253,17 @@ impl ClientCertVerifier for GatewayClientVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let mut candidates: Vec<CertificateDer<'_>> =
-            Vec::with_capacity(intermediates.len() + self.intermediates.len());
-        candidates.extend(
-            intermediates
-                .iter()
-                .map(|c| CertificateDer::from(c.as_ref())),
-        );
-        candidates.extend(
-            self.intermediates
-                .iter()
-                .map(|c| CertificateDer::from(c.as_ref())),
-        );
-        if let Err(e) = self.webpki.verify_client_cert(end_entity, &candidates, now) {
-            tracing::debug!(error = %e, "client certificate refused by the chain check");
-            return Err(e);
+        let Err(error) = self.check(end_entity, intermediates, now) else {
+            return Ok(ClientCertVerified::assertion());
+        };
+        if let Some(recorder) = &self.recorder {
+            let refusal = refusal_detail_of(&error)
+                .unwrap_or_else(|| TlsRefusalError::new(TlsRefusal::Untrusted, error.to_string()));
+            if recorder.record(&refusal, end_entity.as_ref()).is_err() {
+                return Err(rustls::Error::General(Unrecorded.to_string()));
+            }
         }
-        if let Err(refusal) = self.judge(end_entity.as_ref(), now) {
-            tracing::debug!(%refusal, "client certificate refused by the certificate rules");
-            return Err(refusal.into_rustls());
-        }
-        Ok(ClientCertVerified::assertion())
+        Err(error)
     }
 
     fn verify_tls12_signature(
@@ -345,6 +390,7 @@ pub struct ReloadableServerConfig {
     identity: ServerIdentity,
     policy: AuthPolicy,
     time: Arc<dyn TimeProvider>,
+    recorder: Option<Arc<dyn RefusalRecorder>>,
     current: RwLock<Arc<ServerConfig>>,
     generation: AtomicU64,
 }
@@ -367,12 +413,41 @@ impl ReloadableServerConfig {
         policy: AuthPolicy,
         time: Arc<dyn TimeProvider>,
     ) -> Result<Self, TlsError> {
-        let verifier = GatewayClientVerifier::new(trust, policy.clone())?;
+        Self::assemble(identity, trust, policy, time, None)
+    }
+
+    /// A configuration with the real clock whose certificate refusals go to `recorder`
+    /// before the client is answered.
+    pub fn recording(
+        identity: ServerIdentity,
+        trust: &TrustMaterial,
+        policy: AuthPolicy,
+        recorder: Arc<dyn RefusalRecorder>,
+    ) -> Result<Self, TlsError> {
+        Self::assemble(
+            identity,
+            trust,
+            policy,
+            Arc::new(DefaultTimeProvider),
+            Some(recorder),
+        )
+    }
+
+    fn assemble(
+        identity: ServerIdentity,
+        trust: &TrustMaterial,
+        policy: AuthPolicy,
+        time: Arc<dyn TimeProvider>,
+        recorder: Option<Arc<dyn RefusalRecorder>>,
+    ) -> Result<Self, TlsError> {
+        let verifier =
+            GatewayClientVerifier::with_recorder(trust, policy.clone(), recorder.clone())?;
         let config = build(&identity, verifier, time.clone())?;
         Ok(ReloadableServerConfig {
             identity,
             policy,
             time,
+            recorder,
             current: RwLock::new(config),
             generation: AtomicU64::new(1),
         })
@@ -389,7 +464,11 @@ impl ReloadableServerConfig {
     /// Puts new anchors, intermediates and CRLs in force for new handshakes. If they cannot be
     /// used, the configuration in force stays and the error says why.
     pub fn reload(&self, trust: &TrustMaterial) -> Result<ReloadSummary, TlsError> {
-        let verifier = GatewayClientVerifier::new(trust, self.policy.clone())?;
+        let verifier = GatewayClientVerifier::with_recorder(
+            trust,
+            self.policy.clone(),
+            self.recorder.clone(),
+        )?;
         let (trust_anchors, crls) = (verifier.anchors, verifier.crls);
         let config = build(&self.identity, verifier, self.time.clone())?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = config;
