@@ -1,0 +1,195 @@
+//! Attacks on the gateway's door, each with small limits, in-process on 127.0.0.1: silent and
+//! slow connections from one address do not keep a user out, a full door answers "busy" in a
+//! way the client recognises, and session slots are taken only by logins that succeeded.
+//! Nothing here asserts a time; waits are bounded only so that a hang fails.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hjemmekontor::client::session::SessionError;
+use hjemmekontor::tunnel::busy;
+use hjemmekontor::tunnel::protocol::RejectCode;
+use hjemmekontor::tunnel::tls::{client_config, CardSigningKey};
+use rustls::pki_types::ServerName;
+use support::inproc::{office_grant, office_pc, roots, signer, users, InProcessGateway, PASSWORD};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+fn limits(pending: u32, per_address: u32, sessions: u32) -> String {
+    format!(
+        "[limits]\nmax_pending_logins = {pending}\nmax_pending_logins_per_address = \
+         {per_address}\nmax_sessions = {sessions}\nlogin_timeout_secs = 30\n\n{}\n{}",
+        users(),
+        office_grant(office_pc())
+    )
+}
+
+/// How many connections this process may hold open, leaving room for everything else.
+fn connection_budget(wanted: usize) -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse::<usize>().ok())
+        })
+        .unwrap_or(1024);
+    wanted.min(soft.saturating_sub(200) / 2).max(100)
+}
+
+/// A connection from `source` (any 127/8 address is this machine).
+async fn connect_from(source: [u8; 4], gateway: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .expect("127/8 addresses are local");
+    socket.connect(gateway).await.unwrap()
+}
+
+/// The first flight of a real client (a TLS ClientHello with our ALPN), to send and then
+/// stall: the connection counts as one whose handshake is under way.
+fn client_hello() -> Vec<u8> {
+    let (card, _) = signer("person-high");
+    let config = client_config(CardSigningKey::new(card), roots(), false).unwrap();
+    let mut conn =
+        rustls::ClientConnection::new(config, ServerName::try_from("localhost").unwrap()).unwrap();
+    let mut hello = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut hello).unwrap();
+    }
+    hello
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_slow_connections_from_one_address_do_not_keep_a_user_out() {
+    let gateway = InProcessGateway::start(&limits(64, 8, 100)).await;
+    let count = connection_budget(2_000);
+    let mut held = Vec::with_capacity(count);
+    for i in 0..count {
+        let mut tcp = TcpStream::connect(gateway.addr).await.unwrap();
+        if i % 10 == 0 {
+            // Slow: the first byte of a TLS record, and nothing more.
+            let _ = tcp.write_all(&[0x16]).await;
+        }
+        held.push(tcp);
+    }
+    // The user comes from the same address as the flood.
+    let tunnel = tokio::time::timeout(
+        Duration::from_secs(60),
+        gateway.login("person-high", "ase", PASSWORD),
+    )
+    .await
+    .expect("the login finishes")
+    .expect("a legitimate login gets in while the flood holds its connections");
+    assert!(!tunnel.accepted.session_id.is_empty());
+    let accepted = gateway
+        .attempts()
+        .into_iter()
+        .filter(|r| r["event"] == "login-accepted")
+        .count();
+    assert_eq!(accepted, 1);
+    drop(held);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_door_answers_busy_and_the_client_says_so() {
+    let gateway = InProcessGateway::start(&limits(1, 1, 100)).await;
+    // Another address starts a handshake and stalls: it has sent its ClientHello, so nothing
+    // newer from elsewhere may displace it.
+    let mut stalled = connect_from([127, 0, 0, 2], gateway.addr).await;
+    stalled.write_all(&client_hello()).await.unwrap();
+    let mut first = [0u8; 1];
+    tokio::time::timeout(Duration::from_secs(10), stalled.read_exact(&mut first))
+        .await
+        .expect("the gateway answers the ClientHello")
+        .unwrap();
+    assert_eq!(first[0], 0x16, "a TLS handshake record");
+
+    // A raw connection sees the one-line answer.
+    let mut raw = connect_from([127, 0, 0, 3], gateway.addr).await;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), raw.read_to_end(&mut answer))
+        .await
+        .expect("the busy answer is followed by a close")
+        .unwrap();
+    assert_eq!(busy::parse(&answer), Some(5), "{answer:?}");
+
+    // Our client says "busy", not "the card was refused".
+    let err = gateway
+        .login("person-high", "ase", PASSWORD)
+        .await
+        .err()
+        .expect("the door is full");
+    assert!(
+        matches!(
+            err,
+            SessionError::Busy {
+                retry_after_secs: 5
+            }
+        ),
+        "{err:?}"
+    );
+    drop(stalled);
+    gateway.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_slots_are_taken_by_logins_only_and_a_full_gateway_says_busy() {
+    let gateway = InProcessGateway::start(&limits(64, 8, 1)).await;
+    // Connections that never log in hold no session slot.
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(gateway.addr).await.unwrap());
+    }
+    let first = gateway
+        .login("person-high", "ase", PASSWORD)
+        .await
+        .expect("the only slot is free");
+    let err = gateway
+        .login("person-high", "ase", PASSWORD)
+        .await
+        .err()
+        .expect("the only slot is taken");
+    match &err {
+        SessionError::Rejected(r) => {
+            assert_eq!(r.code, RejectCode::ServerBusy);
+            assert!(r.message.contains("opptatt"), "{}", r.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    let busy = gateway
+        .attempts()
+        .into_iter()
+        .find(|r| r["reason"] == "server-busy")
+        .expect("the busy answer is recorded");
+    assert_eq!(busy["user"], "ase");
+    assert_eq!(busy["personal_id"], "UN:NO-9578-4050-12345678");
+
+    hjemmekontor::client::session::close(
+        &first,
+        hjemmekontor::tunnel::protocol::ClientEndReason::ClientClosed,
+    )
+    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), first.driver).await;
+    // The slot comes back once the session has ended.
+    let mut again = None;
+    for _ in 0..50 {
+        match gateway.login("person-high", "ase", PASSWORD).await {
+            Ok(t) => {
+                again = Some(t);
+                break;
+            }
+            Err(SessionError::Rejected(r)) if r.code == RejectCode::ServerBusy => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(again.is_some(), "the slot was never given back");
+    drop(idle);
+    gateway.stop().await;
+}

@@ -1,0 +1,191 @@
+//! A gateway in-process on 127.0.0.1 over the TEST PKI, and clients whose card is the virtual
+//! card in-process: the setup the server and abuse suites share.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hjemmekontor::card::emulated::InProcessTransport;
+use hjemmekontor::card::piv::{Piv, Slot};
+use hjemmekontor::card::piv_credential::PivKey;
+use hjemmekontor::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
+use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
+use hjemmekontor::gateway::config;
+use hjemmekontor::gateway::server::{Gateway, SystemClock};
+use hjemmekontor::secret::{Password, Pin};
+use hjemmekontor::tunnel::tls::CardSigner;
+use hjemmekontor::vcard::{PivConfig, SlotKey, VirtualPiv};
+use rustls::pki_types::CertificateDer;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Every test user's password.
+pub const PASSWORD: &str = "riktig-passord-TEST";
+
+/// A running gateway and the directory holding its configuration and audit log.
+pub struct InProcessGateway {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    served: tokio::task::JoinHandle<()>,
+}
+
+/// The user `ase` (the `person-high` card's identifier) and `ola`, both with [`PASSWORD`].
+pub fn users() -> String {
+    let hash = hash_password_with(
+        &Password::from_input(PASSWORD.into()),
+        HashParams::TEST_ONLY,
+    )
+    .unwrap();
+    format!(
+        r#"[[user]]
+username = "ase"
+personal_id = "UN:NO-9578-4050-12345678"
+password_hash = "{hash}"
+
+[[user]]
+username = "ola"
+personal_id = "UN:NO-9578-4050-87654321"
+password_hash = "{hash}"
+"#
+    )
+}
+
+/// One office PC `kontor-pc` at `office`, granted to `ase`.
+pub fn office_grant(office: SocketAddr) -> String {
+    format!(
+        r#"[[group]]
+id = "legesenter"
+name = "Legesenter"
+kind = "legesenter"
+
+[[machine]]
+id = "kontor-pc"
+name = "Kontor-PC"
+address = "{office}"
+group = "legesenter"
+
+[[grant]]
+user = "ase"
+machines = ["kontor-pc"]
+"#
+    )
+}
+
+impl InProcessGateway {
+    /// Starts a gateway whose configuration is the TEST PKI's trust followed by `rest`.
+    pub async fn start(rest: &str) -> InProcessGateway {
+        let dir = tempfile::tempdir().unwrap();
+        // The listener is bound below; the configured address is never used.
+        let text = super::gateway::config(dir.path(), "127.0.0.1:9".parse().unwrap(), rest);
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, text).unwrap();
+        let cfg = match config::load(&path) {
+            Ok(c) => c,
+            Err(config::LoadError::Invalid(e)) => panic!("{e:?}"),
+            Err(config::LoadError::Read(e)) => panic!("{e}"),
+        };
+        let gateway = Gateway::new(cfg, Arc::new(SystemClock)).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let served = tokio::spawn(async move {
+            gateway.serve(listener, token).await.unwrap();
+        });
+        InProcessGateway {
+            dir,
+            addr,
+            shutdown,
+            served,
+        }
+    }
+
+    /// Every audit record so far.
+    pub fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Audit records other than `gateway-started`.
+    pub fn attempts(&self) -> Vec<Value> {
+        self.audit()
+            .into_iter()
+            .filter(|r| r["event"] != "gateway-started")
+            .collect()
+    }
+
+    /// Logs in with the TEST card `variant` as `user`.
+    pub async fn login(
+        &self,
+        variant: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Tunnel, SessionError> {
+        let (signer, _) = signer(variant);
+        let creds = Credentials {
+            username: user.into(),
+            password: Password::from_input(password.into()),
+        };
+        session::open(&self.target(), &signer, &creds, session::posture_report()).await
+    }
+
+    /// How a client reaches this gateway.
+    pub fn target(&self) -> GatewayTarget {
+        GatewayTarget::new(&format!("127.0.0.1:{}", self.addr.port()), roots()).unwrap()
+    }
+
+    /// Stops the gateway; returns the audit records and the directory (which holds the log).
+    pub async fn stop(self) -> (Vec<Value>, tempfile::TempDir) {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut { self.served }).await;
+        let audit = std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (audit, self.dir)
+    }
+}
+
+/// The TEST root, the only anchor clients trust.
+pub fn roots() -> Vec<CertificateDer<'static>> {
+    hjemmekontor::cert::certificates_from_bytes(super::pki::test_pki().root_ca_pem.as_bytes())
+        .unwrap()
+        .into_iter()
+        .map(Into::into)
+        .collect()
+}
+
+/// A verified virtual card with the TEST certificate `variant`, on its signing thread.
+pub fn signer(variant: &str) -> (CardSigner, InProcessTransport<VirtualPiv>) {
+    let issued = super::pki::variant(variant);
+    let key = SlotKey::from_pem(&issued.cert_pem, &issued.key_pem).unwrap();
+    let transport = InProcessTransport::new(VirtualPiv::new(PivConfig::new(key)).unwrap());
+    let piv = Piv::open(Box::new(transport.clone()))
+        .unwrap()
+        .verify_pin(&Pin::from_input("123456".into()).unwrap())
+        .unwrap();
+    let signer = CardSigner::spawn(
+        Box::new(
+            PivKey::new(piv, Slot::Authentication, &issued.cert_der)
+                .map_err(|(_, e)| e)
+                .unwrap(),
+        ),
+        issued.cert_der.clone(),
+    )
+    .map_err(|(_, e)| e)
+    .unwrap();
+    (signer, transport)
+}
+
+/// An office PC that answers on 127.0.0.1.
+pub fn office_pc() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || hjemmekontor::vcard::office_pc::serve(listener));
+    addr
+}
