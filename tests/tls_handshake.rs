@@ -480,3 +480,46 @@ async fn the_client_learns_of_a_refusal_from_an_alert_on_its_first_read() {
         assert_eq!(card_error_of(&err), None);
     }
 }
+
+#[test]
+fn cas_sharing_a_name_each_keep_their_own_revocation_list() {
+    use rustls::server::danger::ClientCertVerifier;
+    let first = support::pki::test_pki();
+    let second = hjemmekontor::vcard::pki::generate(&hjemmekontor::vcard::pki::PkiOptions::new(
+        time::OffsetDateTime::now_utc(),
+    ))
+    .unwrap();
+    let subject = |pem: &str| {
+        hjemmekontor::cert::parse::read(cert(pem).as_ref())
+            .unwrap()
+            .subject
+    };
+    assert_eq!(
+        subject(&first.person_ca_pem),
+        subject(&second.person_ca_pem),
+        "the two issuing CAs share a name"
+    );
+    let crl = |pem: &str| CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).unwrap();
+    // The second PKI's list comes first, so a match by name alone picks it for both.
+    let trust = TrustMaterial {
+        anchors: vec![cert(&second.root_ca_pem), cert(&first.root_ca_pem)],
+        intermediates: vec![cert(&second.person_ca_pem), cert(&first.person_ca_pem)],
+        crls: vec![crl(&second.crl_pem), crl(&first.crl_pem)],
+    };
+    let verifier = GatewayClientVerifier::new(&trust, test_policy()).unwrap();
+    for pki in [first, &second] {
+        let good = cert(&pki.get("person-high").unwrap().cert_pem);
+        verifier
+            .verify_client_cert(&good, &[], UnixTime::now())
+            .expect("a sound card of either CA is accepted");
+        let revoked = cert(&pki.get("revoked").unwrap().cert_pem);
+        let err = verifier
+            .verify_client_cert(&revoked, &[], UnixTime::now())
+            .unwrap_err();
+        assert_eq!(
+            refusal_of(&io::Error::other(err.clone())),
+            Some(TlsRefusal::Revoked),
+            "{err:?}"
+        );
+    }
+}

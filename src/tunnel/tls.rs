@@ -18,6 +18,7 @@
 pub mod card_key;
 pub mod card_signer;
 pub mod client;
+pub mod crl_sets;
 pub mod refusal;
 pub mod server;
 

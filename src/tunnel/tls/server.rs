@@ -35,6 +35,7 @@ use rustls::{
 };
 use time::OffsetDateTime;
 
+use super::crl_sets::PerIssuer;
 use super::refusal::{refusal_detail_of, TlsRefusal, TlsRefusalError};
 use super::{provider, TlsError, ALPN};
 use crate::cert::{certificates_from_bytes, crls_from_bytes, inspect_der, AuthPolicy};
@@ -126,7 +127,7 @@ pub struct Unrecorded;
 /// The gateway's client certificate verifier: webpki first, then the certificate rules.
 #[derive(Debug)]
 pub struct GatewayClientVerifier {
-    webpki: Arc<dyn ClientCertVerifier>,
+    webpki: PerIssuer<dyn ClientCertVerifier>,
     intermediates: Vec<CertificateDer<'static>>,
     policy: AuthPolicy,
     anchors: usize,
@@ -165,12 +166,15 @@ impl GatewayClientVerifier {
                 detail: format!("{e:?}"),
             })?;
         }
-        let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-            .with_crls(trust.crls.iter().cloned())
-            .only_check_end_entity_revocation()
-            .enforce_revocation_expiration()
-            .build()
-            .map_err(|e| TlsError::Config(format!("{e:?}")))?;
+        let roots = Arc::new(roots);
+        let webpki = PerIssuer::new(&trust.crls, |crls| {
+            WebPkiClientVerifier::builder_with_provider(Arc::clone(&roots), provider())
+                .with_crls(crls.iter().cloned())
+                .only_check_end_entity_revocation()
+                .enforce_revocation_expiration()
+                .build()
+                .map_err(|e| TlsError::Config(format!("{e:?}")))
+        })?;
         Ok(Arc::new(GatewayClientVerifier {
             webpki,
             intermediates: trust.intermediates.clone(),
@@ -200,7 +204,8 @@ impl GatewayClientVerifier {
                 .iter()
                 .map(|c| CertificateDer::from(c.as_ref())),
         );
-        if let Err(e) = self.webpki.verify_client_cert(end_entity, &candidates, now) {
+        let webpki = self.webpki.for_cert(end_entity.as_ref());
+        if let Err(e) = webpki.verify_client_cert(end_entity, &candidates, now) {
             tracing::debug!(error = %e, "client certificate refused by the chain check");
             return Err(e);
         }
@@ -244,7 +249,7 @@ impl ClientCertVerifier for GatewayClientVerifier {
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.webpki.root_hint_subjects()
+        self.webpki.any().root_hint_subjects()
     }
 
     fn verify_client_cert(
@@ -272,7 +277,7 @@ impl ClientCertVerifier for GatewayClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        self.webpki.any().verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -281,11 +286,11 @@ impl ClientCertVerifier for GatewayClientVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        self.webpki.any().verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.webpki.any().supported_verify_schemes()
     }
 }
 
