@@ -605,6 +605,15 @@ fn busy_wait(e: &SessionError) -> Option<Duration> {
     }
 }
 
+fn gateway_unavailable(message: Option<String>) -> Failure {
+    Failure::new(
+        "gateway-unavailable",
+        exit::OTHER,
+        message.unwrap_or_else(|| "Gatewayen kan ikke ta imot innlogginger nå.".into()),
+    )
+    .fix("Prøv igjen senere. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer.")
+}
+
 fn session_failure(e: &SessionError) -> Failure {
     match e {
         SessionError::Busy { .. } => Failure::new(
@@ -613,6 +622,10 @@ fn session_failure(e: &SessionError) -> Failure {
             "Tjenesten er opptatt, prøv igjen om litt.",
         )
         .fix("Vent et minutt og koble til igjen. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer."),
+        SessionError::Unavailable => gateway_unavailable(None),
+        SessionError::Rejected(r) if r.code == RejectCode::Unavailable => {
+            gateway_unavailable(Some(r.message.clone()))
+        }
         SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => Failure::new(
             "server-busy",
             exit::OTHER,

@@ -100,6 +100,9 @@ pub enum SessionError {
         /// The gateway's suggested wait.
         retry_after_secs: u32,
     },
+    /// The gateway cannot take logins now (it cannot record them); nothing was judged.
+    #[error("the gateway cannot take logins now")]
+    Unavailable,
     /// The gateway turned the login down.
     #[error("the gateway refused the login: {}", .0.message)]
     Rejected(Rejected),
@@ -171,6 +174,7 @@ pub async fn open(
             }
             match card_error_of(&e) {
                 Some(card) => SessionError::Card(card),
+                None if gateway_cannot_record(&e) => SessionError::Unavailable,
                 None if dropped(&e) => SessionError::Dropped {
                     step: "the TLS handshake",
                 },
@@ -220,12 +224,28 @@ fn dropped(e: &std::io::Error) -> bool {
         .is_none_or(|inner| inner.downcast_ref::<rustls::Error>().is_none())
 }
 
+/// Whether the gateway ended the handshake with an internal-error alert: what it sends when
+/// it cannot record a refusal (its audit log is stopped).
+fn gateway_cannot_record(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|tls| {
+            matches!(
+                tls,
+                rustls::Error::AlertReceived(rustls::AlertDescription::InternalError)
+            )
+        })
+}
+
 /// A login exchange that broke. A TLS alert here usually means the gateway refused our
 /// certificate (TLS 1.3 reports that on the first read, after the handshake).
 fn login_failure(e: &FrameError) -> SessionError {
     if let FrameError::Io(io) = e {
         if let Some(card) = card_error_of(io) {
             return SessionError::Card(card);
+        }
+        if gateway_cannot_record(io) {
+            return SessionError::Unavailable;
         }
         if io.get_ref().is_some() || io.kind() == std::io::ErrorKind::InvalidData {
             return SessionError::Tls(io.to_string());

@@ -298,25 +298,23 @@ impl Gateway {
                 source: peer,
                 detail: Some("session limit reached".into()),
             };
-            if self.audit_async(refusal).await.is_ok() {
-                let _ = answer_refusal(&mut tls, RejectCode::ServerBusy, busy_message(), max_frame)
-                    .await;
-            }
+            self.refuse(&mut tls, refusal, RejectCode::ServerBusy, busy_message())
+                .await;
             return;
         };
         let session_id = new_session_id();
         let user = accepted.user.clone();
-        if self
-            .audit_async(AuditEvent::LoginAccepted {
-                user: user.clone(),
-                personal_id: personal_id.clone().unwrap_or_default(),
-                source: peer,
-                session_id: session_id.clone(),
-                targets: accepted.targets.iter().map(|t| t.id.clone()).collect(),
-            })
-            .await
-            .is_err()
-        {
+        let record = AuditEvent::LoginAccepted {
+            user: user.clone(),
+            personal_id: personal_id.clone().unwrap_or_default(),
+            source: peer,
+            session_id: session_id.clone(),
+            targets: accepted.targets.iter().map(|t| t.id.clone()).collect(),
+        };
+        if let Err(e) = self.audit_async(record).await {
+            tracing::error!(%peer, "a login could not be recorded, so it is refused: {e}");
+            let _ =
+                answer_refusal(&mut tls, RejectCode::Unavailable, unavailable(), max_frame).await;
             return;
         }
         let answer = GatewayMessage::Accepted(Accepted {
@@ -458,10 +456,8 @@ impl Gateway {
                     source: peer,
                     detail: Some(e.to_string()),
                 };
-                if self.audit_async(refusal).await.is_ok() {
-                    let answer = (message, "Installer den versjonen IT-ansvarlig anbefaler.");
-                    let _ = answer_refusal(&mut tls, code, answer, max_frame).await;
-                }
+                let answer = (message, "Installer den versjonen IT-ansvarlig anbefaler.");
+                self.refuse(&mut tls, refusal, code, answer).await;
                 return None;
             }
         };
@@ -518,20 +514,37 @@ impl Gateway {
                     source: peer,
                     detail: None,
                 };
-                // Nothing is answered that was not recorded.
-                if self.audit_async(record).await.is_ok() {
-                    let code = match refusal.client {
-                        auth::ClientRefusal::BadCredentials => RejectCode::BadCredentials,
-                        auth::ClientRefusal::LockedOut { .. } => RejectCode::LockedOut,
-                        auth::ClientRefusal::PostureRefused { .. } => RejectCode::PostureRefused,
-                        auth::ClientRefusal::NoGrants => RejectCode::NoGrants,
-                    };
-                    let (message, fix) = (refusal.client.message(), refusal.client.fix());
-                    let _ = answer_refusal(&mut tls, code, (&message, &fix), max_frame).await;
-                }
+                let code = match refusal.client {
+                    auth::ClientRefusal::BadCredentials => RejectCode::BadCredentials,
+                    auth::ClientRefusal::LockedOut { .. } => RejectCode::LockedOut,
+                    auth::ClientRefusal::PostureRefused { .. } => RejectCode::PostureRefused,
+                    auth::ClientRefusal::NoGrants => RejectCode::NoGrants,
+                };
+                let (message, fix) = (refusal.client.message(), refusal.client.fix());
+                self.refuse(&mut tls, record, code, (&message, &fix)).await;
                 None
             }
         }
+    }
+
+    /// Records a login refusal, then answers it. Nothing is answered that was not recorded:
+    /// if the record cannot be written, the answer is "unavailable" and says nothing more.
+    async fn refuse(
+        &self,
+        tls: &mut ServerTls,
+        record: AuditEvent,
+        code: RejectCode,
+        words: (&str, &str),
+    ) {
+        let max_frame = self.config.limits.max_frame_bytes as usize;
+        let (code, words) = match self.audit_async(record).await {
+            Ok(()) => (code, words),
+            Err(e) => {
+                tracing::error!("a login refusal could not be recorded: {e}");
+                (RejectCode::Unavailable, unavailable())
+            }
+        };
+        let _ = answer_refusal(tls, code, words, max_frame).await;
     }
 
     /// A handshake that failed. Certificate refusals were recorded by the verifier before the
@@ -587,6 +600,13 @@ fn busy_message() -> (&'static str, &'static str) {
     (
         "Tjenesten er opptatt, prøv igjen om litt.",
         "Vent et minutt og koble til igjen. Meld fra til IT-ansvarlig om det varer.",
+    )
+}
+
+fn unavailable() -> (&'static str, &'static str) {
+    (
+        "Gatewayen kan ikke ta imot innlogginger nå.",
+        "Prøv igjen senere. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer.",
     )
 }
 

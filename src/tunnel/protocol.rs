@@ -198,6 +198,8 @@ pub enum RejectCode {
     BadRequest,
     /// The gateway cannot take another session now.
     ServerBusy,
+    /// The gateway cannot record the login (its audit log is stopped), so it takes none.
+    Unavailable,
     /// A code this build does not know (from a newer gateway); the message still explains.
     #[serde(other)]
     Unknown,
@@ -232,6 +234,7 @@ impl RejectCode {
             RejectCode::ProtocolVersion => "protocol-version",
             RejectCode::BadRequest => "bad-request",
             RejectCode::ServerBusy => "server-busy",
+            RejectCode::Unavailable => "unavailable",
             RejectCode::Unknown => "unknown",
         }
     }
@@ -699,6 +702,7 @@ mod tests {
             RejectCode::ProtocolVersion,
             RejectCode::BadRequest,
             RejectCode::ServerBusy,
+            RejectCode::Unavailable,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),
