@@ -9,32 +9,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hjemmekontor::card::emulated::InProcessTransport;
-use hjemmekontor::card::piv::{Piv, Slot};
-use hjemmekontor::card::piv_credential::PivKey;
-use hjemmekontor::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
+use hjemmekontor::client::session::{self, Credentials, SessionError, Tunnel};
 use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
-use hjemmekontor::gateway::config;
-use hjemmekontor::gateway::server::{Gateway, SystemClock};
-use hjemmekontor::secret::{Password, Pin};
+use hjemmekontor::secret::Password;
 use hjemmekontor::tunnel::protocol::{
     read_gateway_message, write_message, ClientMessage, GatewayMessage, Open, RefuseCode,
     RejectCode,
 };
-use hjemmekontor::tunnel::tls::CardSigner;
-use hjemmekontor::vcard::{PivConfig, SlotKey, VirtualPiv};
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio_util::sync::CancellationToken;
 
-const PASSWORD: &str = "riktig-passord-TEST";
+use support::inproc::{office_pc, signer, InProcessGateway, PASSWORD};
 
-struct Setup {
-    dir: tempfile::TempDir,
-    gateway: SocketAddr,
-    shutdown: CancellationToken,
-    served: tokio::task::JoinHandle<()>,
-}
+type Setup = InProcessGateway;
 
 async fn start(office: SocketAddr, closed_port: SocketAddr, ase_granted: bool) -> Setup {
     start_in(
@@ -46,7 +32,6 @@ async fn start(office: SocketAddr, closed_port: SocketAddr, ase_granted: bool) -
     .await
 }
 
-/// A gateway over `dir`, which may hold an earlier gateway's audit log and lockout state.
 async fn start_in(
     dir: tempfile::TempDir,
     office: SocketAddr,
@@ -106,125 +91,7 @@ user = "ola"
 machines = ["kontor-pc"]
 "#
     );
-    // The listener is bound below; the configured address is never used.
-    let text = support::gateway::config(dir.path(), "127.0.0.1:9".parse().unwrap(), &rest);
-    let path = dir.path().join("gateway.toml");
-    std::fs::write(&path, text).unwrap();
-    let cfg = match config::load(&path) {
-        Ok(c) => c,
-        Err(config::LoadError::Invalid(e)) => panic!("{e:?}"),
-        Err(config::LoadError::Read(e)) => panic!("{e}"),
-    };
-    let gateway = Gateway::new(cfg, Arc::new(SystemClock)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let served = tokio::spawn(async move {
-        gateway.serve(listener, token).await.unwrap();
-    });
-    Setup {
-        dir,
-        gateway: addr,
-        shutdown,
-        served,
-    }
-}
-
-impl Setup {
-    fn audit(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    /// Waits (bounded) until there are `n` login attempts recorded: in TLS 1.3 the client may
-    /// learn of a refusal before the gateway's record is written.
-    async fn wait_attempts(&self, n: usize) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let attempts = self.attempts();
-            if attempts.len() >= n || std::time::Instant::now() > deadline {
-                return attempts;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Audit records other than `gateway-started`.
-    fn attempts(&self) -> Vec<Value> {
-        self.audit()
-            .into_iter()
-            .filter(|r| r["event"] != "gateway-started")
-            .collect()
-    }
-
-    /// Stops the gateway; returns the audit records and the directory (which holds the log).
-    async fn stop(self) -> (Vec<Value>, tempfile::TempDir) {
-        self.shutdown.cancel();
-        let Setup { dir, served, .. } = self;
-        let _ = tokio::time::timeout(Duration::from_secs(15), served).await;
-        let audit = std::fs::read_to_string(dir.path().join("audit.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        (audit, dir)
-    }
-}
-
-/// A verified virtual card on its signing thread.
-fn signer(variant: &str) -> (CardSigner, InProcessTransport<VirtualPiv>) {
-    let issued = support::pki::variant(variant);
-    let key = SlotKey::from_pem(&issued.cert_pem, &issued.key_pem).unwrap();
-    let transport = InProcessTransport::new(VirtualPiv::new(PivConfig::new(key)).unwrap());
-    let piv = Piv::open(Box::new(transport.clone()))
-        .unwrap()
-        .verify_pin(&Pin::from_input("123456".into()).unwrap())
-        .unwrap();
-    let signer = CardSigner::spawn(
-        Box::new(
-            PivKey::new(piv, Slot::Authentication, &issued.cert_der)
-                .map_err(|(_, e)| e)
-                .unwrap(),
-        ),
-        issued.cert_der.clone(),
-    )
-    .map_err(|(_, e)| e)
-    .unwrap();
-    (signer, transport)
-}
-
-async fn login(
-    setup: &Setup,
-    variant: &str,
-    user: &str,
-    password: &str,
-) -> Result<Tunnel, SessionError> {
-    let (signer, _) = signer(variant);
-    let roots = hjemmekontor::cert::certificates_from_bytes(
-        support::pki::test_pki().root_ca_pem.as_bytes(),
-    )
-    .unwrap()
-    .into_iter()
-    .map(Into::into)
-    .collect();
-    let gateway =
-        GatewayTarget::new(&format!("127.0.0.1:{}", setup.gateway.port()), roots).unwrap();
-    let creds = Credentials {
-        username: user.into(),
-        password: Password::from_input(password.into()),
-    };
-    session::open(&gateway, &signer, &creds, session::posture_report()).await
-}
-
-async fn office_pc() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || hjemmekontor::vcard::office_pc::serve(listener));
-    addr
+    Setup::start_in(dir, &rest).await
 }
 
 fn closed_port() -> SocketAddr {
@@ -255,7 +122,7 @@ async fn open_stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certificate_refusals_are_each_one_audit_record() {
-    let setup = start(office_pc().await, closed_port(), true).await;
+    let setup = start(office_pc(), closed_port(), true).await;
     for (variant, reason) in [
         ("expired", "expired"),
         ("revoked", "revoked"),
@@ -265,7 +132,8 @@ async fn certificate_refusals_are_each_one_audit_record() {
         ("person-hsm", "level-too-low"),
     ] {
         let before = setup.attempts().len();
-        let err = login(&setup, variant, "ase", PASSWORD)
+        let err = setup
+            .login(variant, "ase", PASSWORD)
             .await
             .err()
             .unwrap_or_else(|| panic!("{variant} got in"));
@@ -295,14 +163,14 @@ async fn certificate_refusals_are_each_one_audit_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit() {
-    let setup = start(office_pc().await, closed_port(), true).await;
+    let setup = start(office_pc(), closed_port(), true).await;
     let mut messages = Vec::new();
     for (user, password, reason) in [
         ("nobody", PASSWORD, "unknown-user"),
         ("ola", PASSWORD, "identifier-not-bound"),
         ("ase", "feil-passord", "wrong-password"),
     ] {
-        match login(&setup, "person-high", user, password).await {
+        match setup.login("person-high", user, password).await {
             Err(SessionError::Rejected(r)) => {
                 assert_eq!(r.code, RejectCode::BadCredentials);
                 messages.push(r.message);
@@ -322,9 +190,9 @@ async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit
 
     // Wrong passwords lock the user; then even the right one is refused as locked.
     for _ in 0..3 {
-        let _ = login(&setup, "person-high", "ase", "feil-passord").await;
+        let _ = setup.login("person-high", "ase", "feil-passord").await;
     }
-    match login(&setup, "person-high", "ase", PASSWORD).await {
+    match setup.login("person-high", "ase", PASSWORD).await {
         Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::LockedOut),
         other => panic!("{:?}", other.err()),
     }
@@ -336,16 +204,16 @@ async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit
 
     // The lock outlives a restart of the gateway (kept next to the audit log).
     assert!(dir.path().join("audit.jsonl.lockout").exists());
-    let setup = start_in(dir, office_pc().await, closed_port(), true).await;
-    match login(&setup, "person-high", "ase", PASSWORD).await {
+    let setup = start_in(dir, office_pc(), closed_port(), true).await;
+    match setup.login("person-high", "ase", PASSWORD).await {
         Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::LockedOut),
         other => panic!("a restart forgot the lock: {:?}", other.err()),
     }
     setup.stop().await;
 
     // Right card and password, but no grant: refused, and said so.
-    let setup = start(office_pc().await, closed_port(), false).await;
-    match login(&setup, "person-high", "ase", PASSWORD).await {
+    let setup = start(office_pc(), closed_port(), false).await;
+    match setup.login("person-high", "ase", PASSWORD).await {
         Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::NoGrants),
         other => panic!("{:?}", other.err()),
     }
@@ -355,18 +223,10 @@ async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_granted_targets_are_reached_and_a_dead_office_pc_is_reported() {
-    let office = office_pc().await;
+    let office = office_pc();
     let setup = start(office, closed_port(), true).await;
     let (signer, card) = signer("person-high");
-    let roots = hjemmekontor::cert::certificates_from_bytes(
-        support::pki::test_pki().root_ca_pem.as_bytes(),
-    )
-    .unwrap()
-    .into_iter()
-    .map(Into::into)
-    .collect();
-    let gateway =
-        GatewayTarget::new(&format!("127.0.0.1:{}", setup.gateway.port()), roots).unwrap();
+    let gateway = setup.target();
     let creds = Credentials {
         username: "ase".into(),
         password: Password::from_input(PASSWORD.into()),
@@ -435,7 +295,7 @@ async fn only_granted_targets_are_reached_and_a_dead_office_pc_is_reported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_a_certificate_is_refused_and_audited() {
-    let setup = start(office_pc().await, closed_port(), true).await;
+    let setup = start(office_pc(), closed_port(), true).await;
     let mut roots = rustls::RootCertStore::empty();
     for der in
         hjemmekontor::cert::certificates_from_bytes(support::pki::test_pki().root_ca_pem.as_bytes())
@@ -450,7 +310,7 @@ async fn a_client_without_a_certificate_is_refused_and_audited() {
             .with_root_certificates(roots)
             .with_no_client_auth();
     config.alpn_protocols = vec![hjemmekontor::tunnel::protocol::ALPN.to_vec()];
-    let tcp = tokio::net::TcpStream::connect(setup.gateway).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(setup.addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let result = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)

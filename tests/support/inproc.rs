@@ -75,7 +75,11 @@ machines = ["kontor-pc"]
 impl InProcessGateway {
     /// Starts a gateway whose configuration is the TEST PKI's trust followed by `rest`.
     pub async fn start(rest: &str) -> InProcessGateway {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap(), rest).await
+    }
+
+    /// The same in `dir`, which may hold an earlier run's audit log.
+    pub async fn start_in(dir: tempfile::TempDir, rest: &str) -> InProcessGateway {
         // The listener is bound below; the configured address is never used.
         let text = super::gateway::config(dir.path(), "127.0.0.1:9".parse().unwrap(), rest);
         let path = dir.path().join("gateway.toml");
@@ -116,6 +120,19 @@ impl InProcessGateway {
             .into_iter()
             .filter(|r| r["event"] != "gateway-started")
             .collect()
+    }
+
+    /// Waits (bounded) until there are `n` login attempts recorded (a refusal without a
+    /// certificate is recorded just after its alert).
+    pub async fn wait_attempts(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let attempts = self.attempts();
+            if attempts.len() >= n || std::time::Instant::now() > deadline {
+                return attempts;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Logs in with the TEST card `variant` as `user`.
