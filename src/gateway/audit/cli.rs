@@ -314,7 +314,7 @@ fn run_query(args: &QueryArgs) -> ExitCode {
 
 /// One record as one line of text: time, event, user, and what matters for the kind.
 pub fn human_line(rec: &AuditRecord) -> String {
-    let time = utc_millis::format(rec.time).unwrap_or_else(|_| rec.time.to_string());
+    let time = stamp(rec.time);
     let user = rec.event.user().map(clean).unwrap_or_else(|| "-".into());
     let what = match &rec.event {
         AuditEvent::LoginAccepted {
@@ -380,11 +380,34 @@ pub fn human_line(rec: &AuditRecord) -> String {
             trust_anchors,
             crls,
         } => format!("{trust_anchors} tillitsankre, {crls} sperrelister"),
+        AuditEvent::LoginRefusedRepeated {
+            source,
+            reason,
+            count,
+            first,
+            last,
+        } => {
+            let from = match source {
+                Some(ip) => format!("fra {ip}"),
+                None => "fra adresser utenfor tabellen".into(),
+            };
+            format!(
+                "{} {from}, {count} ganger til, {} til {}",
+                reason.as_str(),
+                stamp(*first),
+                stamp(*last)
+            )
+        }
     };
     format!(
         "{time}  {:<15}  {user:<16}  {what}\n",
         rec.event.kind().as_str()
     )
+}
+
+/// A time as the log writes it.
+fn stamp(t: OffsetDateTime) -> String {
+    utc_millis::format(t).unwrap_or_else(|_| t.to_string())
 }
 
 /// `1 t 2 min 3 s`, short for people.
@@ -520,6 +543,34 @@ mod tests {
             line.ends_with("unknown-user fra 192.0.2.7:50412\n"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn repeated_refusals_read_as_one_line() {
+        let event = |source| AuditEvent::LoginRefusedRepeated {
+            source,
+            reason: RefusalReason::NoCertificate,
+            count: 340,
+            first: datetime!(2025-05-25 12:00:00.002 UTC),
+            last: datetime!(2025-05-25 12:00:00.680 UTC),
+        };
+        let line = |source| {
+            human_line(
+                &AuditRecord::seal(
+                    1,
+                    datetime!(2025-05-25 12:00:10 UTC),
+                    event(source),
+                    GENESIS,
+                )
+                .unwrap(),
+            )
+        };
+        assert_eq!(
+            line(Some("192.0.2.7".parse().unwrap())),
+            "2025-05-25T12:00:10.000Z  login-refused-repeated  -                 no-certificate fra \
+             192.0.2.7, 340 ganger til, 2025-05-25T12:00:00.002Z til 2025-05-25T12:00:00.680Z\n"
+        );
+        assert!(line(None).contains("no-certificate fra adresser utenfor tabellen, 340 ganger"));
     }
 
     #[test]
