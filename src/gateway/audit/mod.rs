@@ -5,6 +5,7 @@
 //! - [`record`] (pure): the events, the line format, and what the hash covers;
 //! - [`verify`] (pure over a reader): checking the chain, and reading records with a filter;
 //! - [`log`]: the file, with group commit on one writer thread, flushed before it answers;
+//!   one writer at a time (a lock), and it stops taking records when the file is moved;
 //! - [`coalesce`] (pure): repeated refusals from one address counted, not recorded one by one;
 //! - [`cli`]: `hjemmekontor-gateway audit verify|query`.
 //!
@@ -19,6 +20,6 @@ pub mod record;
 pub mod verify;
 
 pub use coalesce::{Admission, RefusalCoalescer};
-pub use log::{AuditError, AuditLog, AuditStats};
+pub use log::{AuditError, AuditLog, AuditStats, FileChange, LOCK_WAIT};
 pub use record::{AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, GENESIS};
 pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};
