@@ -1,14 +1,17 @@
 //! The audit log end to end: concurrent appends, every kind of damage found at its line,
-//! restarts, and the `hjemmekontor-gateway audit` commands with their output and exit codes.
+//! restarts, the file deleted, moved, replaced or written by another process while the log is
+//! open, a full disk, one writer at a time, and the `hjemmekontor-gateway audit` commands with
+//! their output and exit codes.
 
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hjemmekontor::gateway::audit::{
-    verify, AuditError, AuditEvent, AuditLog, AuditRecord, EndReason, Problem, RefusalReason,
-    VerifyError, VerifyReport, GENESIS,
+    verify, Admission, AuditError, AuditEvent, AuditLog, AuditRecord, EndReason, FileChange,
+    Problem, RefusalCoalescer, RefusalReason, VerifyError, VerifyReport, GENESIS,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -62,15 +65,27 @@ fn event(i: usize) -> AuditEvent {
     }
 }
 
-/// Writes `n` records one per minute from `T0`, in order.
-fn write_log(path: &Path, n: usize) -> Vec<AuditRecord> {
+/// Opens the log and appends `n` records one per minute from `T0`, in order.
+fn opened(path: &Path, n: usize) -> (AuditLog, Vec<AuditRecord>) {
     let log = AuditLog::open(path).unwrap();
-    (0..n)
+    let written = (0..n)
         .map(|i| {
             log.append(event(i), T0 + time::Duration::minutes(i as i64))
                 .unwrap()
         })
-        .collect()
+        .collect();
+    (log, written)
+}
+
+/// Writes `n` records one per minute from `T0`, in order, and closes the log.
+fn write_log(path: &Path, n: usize) -> Vec<AuditRecord> {
+    opened(path, n).1
+}
+
+/// Opens the log as a restarted gateway does and returns the `seq` its first record gets.
+fn seq_after_restart(path: &Path) -> u64 {
+    let log = AuditLog::open(path).unwrap();
+    log.append(event(0), T0).unwrap().seq
 }
 
 fn check(path: &Path) -> Result<VerifyReport, VerifyError> {
@@ -233,10 +248,254 @@ fn a_restart_continues_the_chain() {
     assert_eq!(next.seq, 4);
     assert_eq!(next.prev, first[2].hash);
     drop(log);
-    let log = AuditLog::open(&path).unwrap();
-    assert_eq!(log.append(event(4), T0).unwrap().seq, 5);
-    drop(log);
+    assert_eq!(seq_after_restart(&path), 5);
     assert_eq!(check(&path).unwrap().records, 5);
+}
+
+// ---- the file under the log's feet ----
+
+/// `<log><suffix>`: the lock and head files next to the log.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn changed(result: Result<AuditRecord, AuditError>) -> FileChange {
+    match result {
+        Err(AuditError::FileChanged { change, .. }) => change,
+        other => panic!("expected the file to be reported changed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_deleted_log_takes_no_records_and_a_restart_starts_no_silent_new_chain() {
+    let (_dir, path) = tmp();
+    let (log, written) = opened(&path, 1);
+    let first = &written[0];
+    std::fs::remove_file(&path).unwrap();
+    for i in 1..4 {
+        assert_eq!(changed(log.append(event(i), T0)), FileChange::Missing);
+    }
+    assert!(!path.exists());
+    drop(log);
+    match AuditLog::open(&path) {
+        Err(e @ AuditError::ChainLost { .. }) => {
+            let AuditError::ChainLost {
+                head_seq,
+                ref head_hash,
+                found,
+                ..
+            } = e
+            else {
+                unreachable!()
+            };
+            assert_eq!((head_seq, head_hash, found), (1, &first.hash, 0));
+            assert!(
+                e.to_string().contains("removed, replaced or cut short"),
+                "{e}"
+            );
+        }
+        other => panic!("expected a lost chain, got {other:?}"),
+    }
+    assert!(!path.exists(), "a refused start leaves no new log behind");
+    // Starting a new chain is a person's decision: they remove the head file.
+    std::fs::remove_file(beside(&path, ".head")).unwrap();
+    assert_eq!(seq_after_restart(&path), 1);
+}
+
+#[test]
+fn a_renamed_log_takes_records_again_once_it_is_back() {
+    let (dir, path) = tmp();
+    let moved = dir.path().join("audit.jsonl.old");
+    let (log, _) = opened(&path, 1);
+    std::fs::rename(&path, &moved).unwrap();
+    assert_eq!(changed(log.append(event(1), T0)), FileChange::Missing);
+    std::fs::rename(&moved, &path).unwrap();
+    assert_eq!(log.append(event(2), T0).unwrap().seq, 2);
+    drop(log);
+    assert_eq!(check(&path).unwrap().records, 2);
+}
+
+#[test]
+fn a_replaced_log_is_not_continued() {
+    let (dir, path) = tmp();
+    let (log, _) = opened(&path, 3);
+    // A shorter log of its own, renamed over ours.
+    let other = dir.path().join("other.jsonl");
+    write_log(&other, 2);
+    std::fs::rename(&other, &path).unwrap();
+    let change = changed(log.append(event(3), T0));
+    if cfg!(unix) {
+        assert_eq!(change, FileChange::Replaced);
+    }
+    drop(log);
+    assert_eq!(check(&path).unwrap().records, 2);
+    assert!(matches!(
+        AuditLog::open(&path),
+        Err(AuditError::ChainLost {
+            head_seq: 3,
+            found: 2,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn another_writer_on_the_file_stops_this_one_until_a_restart() {
+    let (_dir, path) = tmp();
+    let (log, written) = opened(&path, 1);
+    let last = &written[0];
+    // An older gateway that knows no lock appends the next record itself.
+    let foreign = AuditRecord::seal(2, T0, event(1), &last.hash).unwrap();
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(foreign.to_line().unwrap().as_bytes())
+            .unwrap();
+    }
+    let change = changed(log.append(event(2), T0));
+    assert!(matches!(change, FileChange::Resized { .. }), "{change:?}");
+    // It does not heal: the chain this writer knows is no longer the file's.
+    assert_eq!(changed(log.append(event(3), T0)), change);
+    drop(log);
+    assert_eq!(seq_after_restart(&path), 3);
+    assert_eq!(check(&path).unwrap().records, 3);
+}
+
+#[test]
+fn a_second_gateway_waits_for_the_lock_then_refuses_while_verify_still_reads() {
+    let (_dir, path) = tmp();
+    let (log, _) = opened(&path, 1);
+
+    match AuditLog::open_waiting(&path, Duration::from_millis(300)) {
+        Err(e @ AuditError::Locked { .. }) => {
+            let AuditError::Locked {
+                path: ref p,
+                ref lock,
+            } = e
+            else {
+                unreachable!()
+            };
+            assert_eq!((p, lock), (&path, &beside(&path, ".lock")));
+            assert!(e.to_string().contains("another gateway is running"), "{e}");
+        }
+        other => panic!("expected the lock to be held, got {other:?}"),
+    }
+
+    // Reading needs no lock.
+    let file = path.to_str().unwrap();
+    let out = gateway(&["audit", "verify", file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = gateway(&["audit", "query", file, "--json"]);
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+
+    // A gateway waiting for one that is draining gets the log once it lets go.
+    let waiting = {
+        let path = path.clone();
+        std::thread::spawn(move || AuditLog::open_waiting(&path, Duration::from_secs(60)))
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    drop(log);
+    let log = waiting.join().unwrap().unwrap();
+    assert_eq!(log.append(event(1), T0).unwrap().seq, 2);
+}
+
+/// Set in the child process of the full-disk test: the log to fill.
+const FULL_DISK_LOG: &str = "HJEMMEKONTOR_TEST_FULL_DISK_LOG";
+
+/// A file size limit (`ulimit -f`) makes writes fail part-way as a full disk does, without
+/// root. It is set in a child process: this same test, run again alone.
+#[cfg(unix)]
+#[test]
+fn a_full_disk_leaves_whole_records_and_a_restart_needs_no_hand_work() {
+    if let Some(path) = std::env::var_os(FULL_DISK_LOG) {
+        let log = AuditLog::open(PathBuf::from(path)).unwrap();
+        let mut acked = 0;
+        let failure = loop {
+            match log.append(event(acked), T0) {
+                Ok(_) => acked += 1,
+                Err(e) => break e,
+            }
+            assert!(acked < 10_000, "the file size limit did not hold");
+        };
+        assert!(matches!(failure, AuditError::Write { .. }), "{failure:?}");
+        println!("acknowledged={acked}");
+        return;
+    }
+    let (_dir, path) = tmp();
+    let out = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; ulimit -f 16; exec "$0" "$@""#)
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "a_full_disk_leaves_whole_records_and_a_restart_needs_no_hand_work",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FULL_DISK_LOG, &path)
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    let acked: u64 = stdout
+        .lines()
+        .find_map(|l| l.split_once("acknowledged=").map(|(_, n)| n))
+        .expect("the child reports what was acknowledged")
+        .parse()
+        .unwrap();
+    assert!(acked > 0);
+    // Every acknowledged record, and no torn line after them.
+    let report = check(&path).unwrap();
+    assert_eq!(report.records, acked);
+    assert_eq!(seq_after_restart(&path), acked + 1);
+}
+
+#[test]
+fn repeated_refusals_become_one_record_that_verify_and_query_read() {
+    let (_dir, path) = tmp();
+    let log = AuditLog::open(&path).unwrap();
+    let mut coalescer = RefusalCoalescer::new(Duration::from_secs(10), 100);
+    let client = source();
+    for i in 0..341 {
+        let now = T0 + time::Duration::milliseconds(i * 3);
+        if coalescer.admit(client.ip(), RefusalReason::NoCertificate, now) == Admission::Record {
+            log.append(
+                AuditEvent::LoginRefused {
+                    reason: RefusalReason::NoCertificate,
+                    user: None,
+                    personal_id: None,
+                    source: client,
+                    detail: None,
+                },
+                now,
+            )
+            .unwrap();
+        }
+    }
+    let flushed = T0 + time::Duration::seconds(10);
+    for event in coalescer.flush_due(flushed) {
+        log.append(event, flushed).unwrap();
+    }
+    drop(log);
+    assert_eq!(check(&path).unwrap().records, 2);
+    let out = gateway(&[
+        "audit",
+        "query",
+        path.to_str().unwrap(),
+        "--event",
+        "login-refused-repeated",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "2025-05-25T08:00:10.000Z  login-refused-repeated  -                 no-certificate \
+         fra 192.0.2.7, 340 ganger til, 2025-05-25T08:00:00.003Z til 2025-05-25T08:00:01.020Z\n"
+    );
 }
 
 // ---- the command line ----

@@ -41,7 +41,7 @@ else
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "cargo (Rust ${RUST_MIN:-1.85} or newer) is required: install it with rustup, then run this again." >&2
+  echo "cargo (Rust ${RUST_MIN:-1.89} or newer) is required: install it with rustup, then run this again." >&2
   exit 1
 fi
 

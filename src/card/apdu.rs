@@ -460,7 +460,7 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     if !digits.is_ascii() {
         return Err("not hex: non-ASCII characters".into());
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("odd number of hex digits".into());
     }
     (0..digits.len())

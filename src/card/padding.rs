@@ -172,7 +172,7 @@ fn mgf1(hash: HashAlg, seed: &[u8], len: usize) -> Vec<u8> {
 /// PKCS#11 and CNG answer ECDSA as `r || s`, each as long as the curve; TLS carries DER
 /// `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }`.
 pub fn ecdsa_to_der(raw: &[u8]) -> Result<Vec<u8>, crate::card::credential::KeyError> {
-    if raw.is_empty() || raw.len() % 2 != 0 || raw.len() > 132 {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) || raw.len() > 132 {
         return Err(crate::card::credential::KeyError::Unsupported(format!(
             "an ECDSA signature of {} bytes",
             raw.len()

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{self, LoadError};
-use super::server::{Gateway, SystemClock};
+use super::server::{Gateway, ServerError, SystemClock};
 use crate::cli::failure::{exit, Failure};
 
 /// Arguments of `run`.
@@ -72,6 +72,7 @@ async fn serve(config: config::Config) -> ExitCode {
     }
     let gateway = match Gateway::new(config, Arc::new(SystemClock)) {
         Ok(g) => g,
+        Err(ServerError::Audit(e)) => return super::audit::cli::explain(&e).report(false),
         Err(e) => return Failure::new(
             "gateway-start",
             exit::USAGE,

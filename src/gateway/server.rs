@@ -111,7 +111,11 @@ impl Gateway {
     /// Opens the audit log, loads the server identity and trust, and records the start with the
     /// dangerous options in force.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Gateway>, ServerError> {
-        let audit = Arc::new(AuditLog::open(&config.audit.path)?);
+        // An older gateway may still be draining its sessions on the same log.
+        let audit = Arc::new(AuditLog::open_waiting(
+            &config.audit.path,
+            super::audit::LOCK_WAIT,
+        )?);
         let identity =
             ServerIdentity::read_files(&config.gateway.server_cert, &config.gateway.server_key)?;
         let recorder = Arc::new(AuditedRefusals::new(Arc::clone(&audit), Arc::clone(&clock)));

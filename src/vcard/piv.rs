@@ -768,7 +768,7 @@ fn fasc_n(f: &FascN) -> Vec<u8> {
         let data: Vec<u8> = (0..4).map(|i| (c >> i) & 1).collect();
         let ones: u8 = data.iter().sum();
         bits.extend_from_slice(&data);
-        bits.push(u8::from(ones % 2 == 0));
+        bits.push(u8::from(ones.is_multiple_of(2)));
     }
     bits.chunks(8)
         .map(|byte| {

@@ -17,7 +17,7 @@ use time::{Date, OffsetDateTime};
 use crate::cli::failure::{exit, Failure};
 use crate::cli::output::print_json;
 
-use super::log::AuditError;
+use super::log::{AuditError, FileChange};
 use super::record::{utc_millis, AuditEvent, AuditRecord, EventKind};
 use super::verify::{query, verify, Filter, Problem, VerifyError};
 
@@ -314,7 +314,7 @@ fn run_query(args: &QueryArgs) -> ExitCode {
 
 /// One record as one line of text: time, event, user, and what matters for the kind.
 pub fn human_line(rec: &AuditRecord) -> String {
-    let time = utc_millis::format(rec.time).unwrap_or_else(|_| rec.time.to_string());
+    let time = stamp(rec.time);
     let user = rec.event.user().map(clean).unwrap_or_else(|| "-".into());
     let what = match &rec.event {
         AuditEvent::LoginAccepted {
@@ -380,11 +380,34 @@ pub fn human_line(rec: &AuditRecord) -> String {
             trust_anchors,
             crls,
         } => format!("{trust_anchors} tillitsankre, {crls} sperrelister"),
+        AuditEvent::LoginRefusedRepeated {
+            source,
+            reason,
+            count,
+            first,
+            last,
+        } => {
+            let from = match source {
+                Some(ip) => format!("fra {ip}"),
+                None => "fra adresser utenfor tabellen".into(),
+            };
+            format!(
+                "{} {from}, {count} ganger til, {} til {}",
+                reason.as_str(),
+                stamp(*first),
+                stamp(*last)
+            )
+        }
     };
     format!(
         "{time}  {:<15}  {user:<16}  {what}\n",
         rec.event.kind().as_str()
     )
+}
+
+/// A time as the log writes it.
+fn stamp(t: OffsetDateTime) -> String {
+    utc_millis::format(t).unwrap_or_else(|_| t.to_string())
 }
 
 /// `1 t 2 min 3 s`, short for people.
@@ -454,15 +477,90 @@ pub fn explain(e: &AuditError) -> Failure {
              filen før gatewayen startes igjen.",
             path.display()
         )),
-        AuditError::Write { source } | AuditError::Stopped { source } => Failure::new(
+        AuditError::Locked { path, lock } => Failure::new(
+            "audit-locked",
+            exit::OTHER,
+            format!(
+                "En annen gateway kjører allerede på revisjonsloggen {} (den holder låsen {}).",
+                path.display(),
+                lock.display()
+            ),
+        )
+        .fix(
+            "Stopp den andre gatewayen, eller vent til den har stoppet, og start denne igjen. \
+             To gatewayer som skriver i samme logg ødelegger kjeden.",
+        ),
+        AuditError::ChainLost {
+            path,
+            head,
+            head_seq,
+            head_hash,
+            found,
+        } => Failure::new(
+            "audit-chain-lost",
+            exit::IO,
+            format!(
+                "Revisjonsloggen {} slutter ved post nr. {found}, men post nr. {head_seq} er \
+                 skrevet til den før ({} viser det): filen er slettet, byttet ut eller kuttet. \
+                 Gatewayen starter ikke en ny kjede av seg selv.",
+                path.display(),
+                head.display()
+            ),
+        )
+        .fix(format!(
+            "Legg den riktige filen tilbake. Ble den flyttet bort med vilje, så ta vare på den, \
+             sjekk den med `hjemmekontor-gateway audit verify FIL` (siste hash skal være \
+             {head_hash}), og slett {} for å starte en ny kjede.",
+            head.display()
+        )),
+        AuditError::FileChanged { path, change } => {
+            let (what, fix) = match change {
+                FileChange::Missing => (
+                    "er borte fra stedet sitt (slettet eller omdøpt)".to_string(),
+                    "Flytt filen tilbake dit, så logger gatewayen videre av seg selv. Er den \
+                     slettet: sjekk det som er igjen med `hjemmekontor-gateway audit verify` og \
+                     start gatewayen på nytt.",
+                ),
+                FileChange::Replaced => (
+                    "er byttet ut med en annen fil".to_string(),
+                    "Legg den riktige filen tilbake, så logger gatewayen videre av seg selv; \
+                     ellers sjekk filene med `hjemmekontor-gateway audit verify` og start \
+                     gatewayen på nytt.",
+                ),
+                FileChange::Resized { expected, found } => (
+                    format!(
+                        "er skrevet i eller kuttet av noen andre ({found} byte, der gatewayen \
+                         skrev {expected})"
+                    ),
+                    "Finn ut hvem som skrev i filen, sjekk den med `hjemmekontor-gateway audit \
+                     verify`, og start gatewayen på nytt.",
+                ),
+            };
+            Failure::new(
+                "audit-file-changed",
+                exit::IO,
+                format!(
+                    "Revisjonsloggen {} {what}. Ingen innlogging slippes inn uten at den blir \
+                     logget.",
+                    path.display()
+                ),
+            )
+            .fix(fix)
+        }
+        AuditError::Write { path, source } | AuditError::Stopped { path, source } => Failure::new(
             "audit-write",
             exit::IO,
             format!(
-                "Kunne ikke skrive til revisjonsloggen: {source}. Ingen innlogging slippes inn \
-                 uten at den blir logget."
+                "Kunne ikke skrive til revisjonsloggen {}: {source}. Ingen innlogging slippes \
+                 inn uten at den blir logget.",
+                path.display()
             ),
         )
-        .fix("Sjekk diskplass og disken, og start gatewayen på nytt."),
+        .fix(
+            "Frigjør plass på disken eller rett diskfeilen. Loggen er kuttet tilbake til siste \
+             hele post og prøver igjen av seg selv (høyst én gang i sekundet), så innlogging \
+             virker igjen uten omstart.",
+        ),
         AuditError::Record(err) => Failure::new(
             "audit-record",
             exit::OTHER,
@@ -520,6 +618,78 @@ mod tests {
             line.ends_with("unknown-user fra 192.0.2.7:50412\n"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn repeated_refusals_read_as_one_line() {
+        let event = |source| AuditEvent::LoginRefusedRepeated {
+            source,
+            reason: RefusalReason::NoCertificate,
+            count: 340,
+            first: datetime!(2025-05-25 12:00:00.002 UTC),
+            last: datetime!(2025-05-25 12:00:00.680 UTC),
+        };
+        let line = |source| {
+            human_line(
+                &AuditRecord::seal(
+                    1,
+                    datetime!(2025-05-25 12:00:10 UTC),
+                    event(source),
+                    GENESIS,
+                )
+                .unwrap(),
+            )
+        };
+        assert_eq!(
+            line(Some("192.0.2.7".parse().unwrap())),
+            "2025-05-25T12:00:10.000Z  login-refused-repeated  -                 no-certificate fra \
+             192.0.2.7, 340 ganger til, 2025-05-25T12:00:00.002Z til 2025-05-25T12:00:00.680Z\n"
+        );
+        assert!(line(None).contains("no-certificate fra adresser utenfor tabellen, 340 ganger"));
+    }
+
+    #[test]
+    fn every_log_error_says_what_to_do() {
+        let path = PathBuf::from("audit.jsonl");
+        let errors = [
+            AuditError::Locked {
+                path: path.clone(),
+                lock: "audit.jsonl.lock".into(),
+            },
+            AuditError::ChainLost {
+                path: path.clone(),
+                head: "audit.jsonl.head".into(),
+                head_seq: 7,
+                head_hash: "ab".repeat(32),
+                found: 0,
+            },
+            AuditError::FileChanged {
+                path: path.clone(),
+                change: FileChange::Missing,
+            },
+            AuditError::FileChanged {
+                path: path.clone(),
+                change: FileChange::Replaced,
+            },
+            AuditError::FileChanged {
+                path,
+                change: FileChange::Resized {
+                    expected: 10,
+                    found: 20,
+                },
+            },
+            AuditError::Stopped {
+                path: "audit.jsonl".into(),
+                source: std::sync::Arc::new(io::Error::other("disk full")),
+            },
+        ];
+        for e in &errors {
+            let failure = explain(e);
+            assert!(failure.fix.is_some(), "{e}");
+            assert!(failure.message.contains("audit.jsonl"), "{e}: {failure}");
+        }
+        let chain = explain(&errors[1]);
+        assert!(chain.fix.unwrap().contains(&"ab".repeat(32)));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - [`record`] (pure): the events, the line format, and what the hash covers;
 //! - [`verify`] (pure over a reader): checking the chain, and reading records with a filter;
 //! - [`log`]: the file, with group commit on one writer thread, flushed before it answers;
+//!   one writer at a time (a lock), and it stops taking records when the file is moved;
+//! - [`coalesce`] (pure): repeated refusals from one address counted, not recorded one by one;
 //! - [`cli`]: `hjemmekontor-gateway audit verify|query`.
 //!
 //! The log is JSON Lines. Each record carries the hash of the one before, so an edited,
@@ -12,10 +14,12 @@
 //! a password, a password hash or a PIN.
 
 pub mod cli;
+pub mod coalesce;
 pub mod log;
 pub mod record;
 pub mod verify;
 
-pub use log::{AuditError, AuditLog, AuditStats};
+pub use coalesce::{Admission, RefusalCoalescer};
+pub use log::{AuditError, AuditLog, AuditStats, FileChange, LOCK_WAIT};
 pub use record::{AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, GENESIS};
 pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};

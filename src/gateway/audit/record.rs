@@ -43,7 +43,7 @@
 //! written by the gateway, never copied from what the client sent.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,7 @@ pub const MAX_FIELD_CHARS: usize = 256;
 pub const MAX_LIST_ENTRIES: usize = 32;
 
 /// Why a login was refused. One value per cause the admin must be able to tell apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RefusalReason {
     /// TLS: the client sent no certificate.
@@ -202,6 +202,23 @@ pub enum AuditEvent {
         /// Revocation lists now in force.
         crls: usize,
     },
+    /// Refusals of one kind from one address that were counted, not recorded one by one
+    /// (see [`super::coalesce`]), so a flood cannot fill the disk or drown the log.
+    LoginRefusedRepeated {
+        /// Client address without port; `null` for the overflow count of addresses beyond
+        /// the coalescer's table.
+        source: Option<IpAddr>,
+        /// Why they were refused.
+        reason: RefusalReason,
+        /// Refusals counted; the first of the window, recorded on its own, is not among them.
+        count: u64,
+        /// Time of the first refusal counted.
+        #[serde(with = "utc_millis")]
+        first: OffsetDateTime,
+        /// Time of the last refusal counted.
+        #[serde(with = "utc_millis")]
+        last: OffsetDateTime,
+    },
 }
 
 /// The kinds of [`AuditEvent`], by the name used in the `event` key.
@@ -222,11 +239,13 @@ pub enum EventKind {
     GatewayStarted,
     /// `config-reloaded`.
     ConfigReloaded,
+    /// `login-refused-repeated`.
+    LoginRefusedRepeated,
 }
 
 impl EventKind {
     /// Every kind, in the order of [`AuditEvent`].
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::LoginAccepted,
         EventKind::LoginRefused,
         EventKind::TargetRefused,
@@ -234,6 +253,7 @@ impl EventKind {
         EventKind::SessionEnded,
         EventKind::GatewayStarted,
         EventKind::ConfigReloaded,
+        EventKind::LoginRefusedRepeated,
     ];
 
     /// The name in the `event` key.
@@ -246,6 +266,7 @@ impl EventKind {
             EventKind::SessionEnded => "session-ended",
             EventKind::GatewayStarted => "gateway-started",
             EventKind::ConfigReloaded => "config-reloaded",
+            EventKind::LoginRefusedRepeated => "login-refused-repeated",
         }
     }
 }
@@ -267,6 +288,27 @@ impl FromStr for EventKind {
 }
 
 impl RefusalReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [RefusalReason; 17] = [
+        RefusalReason::NoCertificate,
+        RefusalReason::Untrusted,
+        RefusalReason::Expired,
+        RefusalReason::NotYetValid,
+        RefusalReason::Revoked,
+        RefusalReason::CrlExpired,
+        RefusalReason::LevelTooLow,
+        RefusalReason::WrongUsage,
+        RefusalReason::UnknownUser,
+        RefusalReason::IdentifierNotBound,
+        RefusalReason::WrongPassword,
+        RefusalReason::LockedOut,
+        RefusalReason::PostureRefused,
+        RefusalReason::NoGrants,
+        RefusalReason::BadRequest,
+        RefusalReason::ProtocolVersion,
+        RefusalReason::ServerBusy,
+    ];
+
     /// The name written in the log.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -316,6 +358,7 @@ impl AuditEvent {
             AuditEvent::SessionEnded { .. } => EventKind::SessionEnded,
             AuditEvent::GatewayStarted { .. } => EventKind::GatewayStarted,
             AuditEvent::ConfigReloaded { .. } => EventKind::ConfigReloaded,
+            AuditEvent::LoginRefusedRepeated { .. } => EventKind::LoginRefusedRepeated,
         }
     }
 
@@ -328,7 +371,8 @@ impl AuditEvent {
             AuditEvent::LoginRefused { user, .. } => user.as_deref(),
             AuditEvent::StreamOpened { .. }
             | AuditEvent::GatewayStarted { .. }
-            | AuditEvent::ConfigReloaded { .. } => None,
+            | AuditEvent::ConfigReloaded { .. }
+            | AuditEvent::LoginRefusedRepeated { .. } => None,
         }
     }
 
@@ -408,7 +452,7 @@ impl AuditEvent {
                 version: s(version),
                 dangerous: l(dangerous),
             },
-            e @ AuditEvent::ConfigReloaded { .. } => e,
+            e @ (AuditEvent::ConfigReloaded { .. } | AuditEvent::LoginRefusedRepeated { .. }) => e,
         }
     }
 }
@@ -487,6 +531,7 @@ impl AuditRecord {
         prev: &str,
     ) -> Result<AuditRecord, RecordError> {
         let time = to_millis(time);
+        let event = event_times_to_millis(event);
         let unhashed = Unhashed {
             seq,
             time,
@@ -542,6 +587,16 @@ impl AuditRecord {
         }
         Ok(record)
     }
+}
+
+/// Cuts the times inside an event as the line keeps them, so a sealed record equals the one
+/// read back from its line.
+fn event_times_to_millis(mut event: AuditEvent) -> AuditEvent {
+    if let AuditEvent::LoginRefusedRepeated { first, last, .. } = &mut event {
+        *first = to_millis(*first);
+        *last = to_millis(*last);
+    }
+    event
 }
 
 /// Cuts to whole milliseconds in UTC, the precision the log keeps.
@@ -721,6 +776,13 @@ mod tests {
                 trust_anchors: 2,
                 crls: 1,
             },
+            AuditEvent::LoginRefusedRepeated {
+                source: Some(addr().ip()),
+                reason: RefusalReason::NoCertificate,
+                count: 340,
+                first: datetime!(2025-05-25 12:00:00.004_999 UTC),
+                last: datetime!(2025-05-25 12:00:09.998 UTC),
+            },
         ]
     }
 
@@ -737,25 +799,14 @@ mod tests {
 
     #[test]
     fn names_match_serde() {
-        let all = [
-            RefusalReason::NoCertificate,
-            RefusalReason::Untrusted,
-            RefusalReason::Expired,
-            RefusalReason::NotYetValid,
-            RefusalReason::Revoked,
-            RefusalReason::CrlExpired,
-            RefusalReason::LevelTooLow,
-            RefusalReason::WrongUsage,
-            RefusalReason::UnknownUser,
-            RefusalReason::IdentifierNotBound,
-            RefusalReason::WrongPassword,
-            RefusalReason::LockedOut,
-            RefusalReason::PostureRefused,
-            RefusalReason::NoGrants,
-            RefusalReason::BadRequest,
-            RefusalReason::ProtocolVersion,
-            RefusalReason::ServerBusy,
-        ];
+        let all = RefusalReason::ALL;
+        for (i, r) in all.into_iter().enumerate() {
+            assert_eq!(r as usize, i, "{r:?} out of place in ALL");
+        }
+        let mut names: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
         for r in all {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
@@ -1010,7 +1061,16 @@ mod tests {
             .collect::<Vec<_>>();
         assert_eq!(
             users,
-            [Some("u"), Some("u"), Some("u"), None, Some("u"), None, None]
+            [
+                Some("u"),
+                Some("u"),
+                Some("u"),
+                None,
+                Some("u"),
+                None,
+                None,
+                None
+            ]
         );
     }
 }

@@ -376,7 +376,7 @@ mod tests {
     fn event(i: u64) -> AuditEvent {
         AuditEvent::LoginRefused {
             reason: RefusalReason::WrongPassword,
-            user: Some(if i % 2 == 0 { "ola" } else { "kari" }.into()),
+            user: Some(if i.is_multiple_of(2) { "ola" } else { "kari" }.into()),
             personal_id: None,
             source: "192.0.2.1:1000".parse().unwrap(),
             detail: None,
