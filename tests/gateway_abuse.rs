@@ -193,3 +193,71 @@ async fn session_slots_are_taken_by_logins_only_and_a_full_gateway_says_busy() {
     drop(idle);
     gateway.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_refusals_from_one_address_is_one_record_and_a_count() {
+    let gateway = InProcessGateway::start(&limits(64, 8, 100)).await;
+    for _ in 0..40 {
+        assert!(!gateway.talks_without_a_certificate().await);
+    }
+    let (audit, dir) = gateway.stop().await;
+    let refused: Vec<_> = audit
+        .iter()
+        .filter(|r| r["event"] == "login-refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["reason"], "no-certificate");
+    let repeated: Vec<_> = audit
+        .iter()
+        .filter(|r| r["event"] == "login-refused-repeated")
+        .collect();
+    assert_eq!(repeated.len(), 1, "{audit:?}");
+    assert_eq!(repeated[0]["reason"], "no-certificate");
+    assert_eq!(repeated[0]["source"], "127.0.0.1");
+    assert_eq!(repeated[0]["count"], 39);
+    let file = std::fs::File::open(dir.path().join("audit.jsonl")).unwrap();
+    hjemmekontor::gateway::audit::verify(std::io::BufReader::new(file)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_log_moved_away_stops_logins_with_a_clear_answer_until_it_is_back() {
+    let gateway = InProcessGateway::start(&limits(64, 8, 100)).await;
+    gateway
+        .login("person-high", "ase", PASSWORD)
+        .await
+        .expect("logins work while the log is in place");
+    let log = gateway.dir.path().join("audit.jsonl");
+    let moved = gateway.dir.path().join("audit.moved");
+    std::fs::rename(&log, &moved).unwrap();
+
+    // A login that would pass, and a card that is refused: neither gets in, neither is told
+    // anything but "cannot log in now".
+    match gateway.login("person-high", "ase", PASSWORD).await {
+        Err(SessionError::Rejected(r)) => {
+            assert_eq!(r.code, RejectCode::Unavailable, "{r:?}");
+            assert!(r.message.contains("kan ikke ta imot"), "{}", r.message);
+        }
+        other => panic!("{:?}", other.map(|t| t.accepted)),
+    }
+    match gateway.login("revoked", "ase", PASSWORD).await {
+        Err(SessionError::Unavailable) => {}
+        other => panic!("{:?}", other.map(|t| t.accepted)),
+    }
+
+    std::fs::rename(&moved, &log).unwrap();
+    gateway
+        .login("person-high", "ase", PASSWORD)
+        .await
+        .expect("logins resume once the log is back");
+    let (audit, dir) = gateway.stop().await;
+    let accepted = audit
+        .iter()
+        .filter(|r| r["event"] == "login-accepted")
+        .count();
+    assert_eq!(
+        accepted, 2,
+        "nothing was recorded while the log was away: {audit:?}"
+    );
+    let file = std::fs::File::open(dir.path().join("audit.jsonl")).unwrap();
+    hjemmekontor::gateway::audit::verify(std::io::BufReader::new(file)).unwrap();
+}

@@ -224,15 +224,15 @@ fn dropped(e: &std::io::Error) -> bool {
         .is_none_or(|inner| inner.downcast_ref::<rustls::Error>().is_none())
 }
 
-/// Whether the gateway ended the handshake with an internal-error alert: what it sends when
-/// it cannot record a refusal (its audit log is stopped).
+/// Whether the gateway ended the handshake with an `access_denied` alert: what it sends when
+/// it cannot record a refusal (its audit log is stopped); its real refusals use other alerts.
 fn gateway_cannot_record(e: &std::io::Error) -> bool {
     e.get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         .is_some_and(|tls| {
             matches!(
                 tls,
-                rustls::Error::AlertReceived(rustls::AlertDescription::InternalError)
+                rustls::Error::AlertReceived(rustls::AlertDescription::AccessDenied)
             )
         })
 }

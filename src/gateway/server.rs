@@ -21,9 +21,9 @@ use super::access;
 use super::admission::{Admission, AdmissionLimits, Pending, Stage};
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason};
 use super::auth::{self, Lockout, LoginAttempt};
-use super::cert_refusals::{self, AuditedRefusals};
 use super::config::Config;
 use super::lockout_file::{self, LockoutFile};
+use super::refusals::{self, Refusals};
 use super::relay::{serve_session, Authorizer, RelayLimits, StreamRefusal};
 use crate::tunnel::busy;
 use crate::tunnel::mux::MuxServer;
@@ -85,6 +85,7 @@ pub struct Gateway {
     config: Config,
     tls: ReloadableServerConfig,
     audit: Arc<AuditLog>,
+    refusals: Arc<Refusals>,
     lockout: Mutex<Lockout>,
     lockout_file: LockoutFile,
     admission: Admission,
@@ -118,12 +119,12 @@ impl Gateway {
         )?);
         let identity =
             ServerIdentity::read_files(&config.gateway.server_cert, &config.gateway.server_key)?;
-        let recorder = Arc::new(AuditedRefusals::new(Arc::clone(&audit), Arc::clone(&clock)));
+        let refusals = Arc::new(Refusals::new(Arc::clone(&audit), Arc::clone(&clock)));
         let tls = ReloadableServerConfig::recording(
             identity,
             &trust_of(&config)?,
             config.auth_policy(),
-            recorder,
+            Arc::clone(&refusals) as Arc<dyn crate::tunnel::tls::RefusalRecorder>,
         )?;
         audit.append(
             AuditEvent::GatewayStarted {
@@ -149,6 +150,7 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             lockout: Mutex::new(lockout),
             lockout_file,
+            refusals,
             admission: Admission::new(AdmissionLimits {
                 total: config.limits.max_pending_logins as usize,
                 per_source: config.limits.max_pending_logins_per_address as usize,
@@ -206,9 +208,16 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> Result<(), ServerError> {
         let mut connections = JoinSet::new();
+        // Counts of coalesced refusals are written as their windows close.
+        let mut flush = tokio::time::interval(Duration::from_secs(1));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = flush.tick() => {
+                    let refusals = Arc::clone(&self.refusals);
+                    tokio::spawn(async move { refusals.flush_due().await });
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
                         let _ = tcp.set_nodelay(true);
@@ -236,6 +245,7 @@ impl Gateway {
         if drained.is_err() {
             connections.shutdown().await;
         }
+        self.refusals.drain().await;
         Ok(())
     }
 
@@ -260,7 +270,7 @@ impl Gateway {
             Ok(p) => p,
             Err(busy) => {
                 tracing::info!(%peer, ?busy, "waiting connections at their bound; answered busy");
-                self.turn_away(tcp);
+                self.turn_away(tcp, peer);
                 return;
             }
         };
@@ -269,7 +279,7 @@ impl Gateway {
         // One deadline for the handshake and the login message together.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.login_timeout_secs);
         let displaced = pending.displaced();
-        let login = cert_refusals::with_peer(peer, self.log_in(tcp, peer, &pending));
+        let login = refusals::with_peer(peer, self.log_in(tcp, peer, &pending));
         let logged_in = tokio::select! {
             _ = displaced.cancelled() => {
                 tracing::debug!(%peer, "waiting connection displaced by a newer one");
@@ -461,7 +471,8 @@ impl Gateway {
                     detail: Some(e.to_string()),
                 };
                 let answer = (message, "Installer den versjonen IT-ansvarlig anbefaler.");
-                self.refuse(&mut tls, refusal, code, answer).await;
+                let recorded = self.refusals.record(peer, reason, refusal).await;
+                self.answer_recorded(&mut tls, recorded, code, answer).await;
                 return None;
             }
         };
@@ -540,8 +551,20 @@ impl Gateway {
         code: RejectCode,
         words: (&str, &str),
     ) {
+        let recorded = self.audit_async(record).await;
+        self.answer_recorded(tls, recorded, code, words).await;
+    }
+
+    /// Answers a refusal whose recording came out as `recorded`.
+    async fn answer_recorded(
+        &self,
+        tls: &mut ServerTls,
+        recorded: Result<(), AuditError>,
+        code: RejectCode,
+        words: (&str, &str),
+    ) {
         let max_frame = self.config.limits.max_frame_bytes as usize;
-        let (code, words) = match self.audit_async(record).await {
+        let (code, words) = match recorded {
             Ok(()) => (code, words),
             Err(e) => {
                 tracing::error!("a login refusal could not be recorded: {e}");
@@ -558,8 +581,10 @@ impl Gateway {
         match refusal_detail_of(e) {
             Some(refusal) if refusal.refusal == TlsRefusal::NoCertificate => {
                 tracing::info!(%peer, "no client certificate");
+                let record = refusals::refusal_event(&refusal, None, peer);
                 let _ = self
-                    .audit_async(cert_refusals::refusal_event(&refusal, None, peer))
+                    .refusals
+                    .record(peer, RefusalReason::NoCertificate, record)
                     .await;
             }
             Some(_) => {}
@@ -570,13 +595,28 @@ impl Gateway {
     /// Answers a connection the door cannot take: the one-line busy answer, then close. The
     /// client's bytes are read and dropped for a moment, so the close does not become a reset
     /// that swallows the answer; at most [`MAX_TURNING_AWAY`] at once, the rest just closed.
-    fn turn_away(&self, tcp: TcpStream) {
+    fn turn_away(&self, tcp: TcpStream, peer: SocketAddr) {
         let Ok(permit) = Arc::clone(&self.turning_away).try_acquire_owned() else {
             return;
         };
+        let refusals = Arc::clone(&self.refusals);
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut tcp = tcp;
+            let record = AuditEvent::LoginRefused {
+                reason: RefusalReason::ServerBusy,
+                user: None,
+                personal_id: None,
+                source: peer,
+                detail: Some("waiting connections at their bound".into()),
+            };
+            if refusals
+                .record(peer, RefusalReason::ServerBusy, record)
+                .await
+                .is_err()
+            {
+                return;
+            }
             let _ = tcp.write_all(&busy::greeting(BUSY_RETRY_SECS)).await;
             let _ = tcp.shutdown().await;
             let mut sink = [0u8; 1024];

@@ -135,6 +135,32 @@ impl InProcessGateway {
         }
     }
 
+    /// Tries a TLS handshake without a client certificate; whether the gateway then sent any
+    /// application data (it must not).
+    pub async fn talks_without_a_certificate(&self) -> bool {
+        let mut store = rustls::RootCertStore::empty();
+        for der in roots() {
+            store.add(der).unwrap();
+        }
+        let mut config =
+            rustls::ClientConfig::builder_with_provider(hjemmekontor::tunnel::tls::provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(store)
+                .with_no_client_auth();
+        config.alpn_protocols = vec![hjemmekontor::tunnel::protocol::ALPN.to_vec()];
+        let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let result = tokio_rustls::TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await;
+        let Ok(mut tls) = result else { return false };
+        // TLS 1.3: the refusal arrives on the first read.
+        let mut buf = [0u8; 1];
+        let read = tokio::io::AsyncReadExt::read(&mut tls, &mut buf).await;
+        matches!(read, Ok(n) if n > 0)
+    }
+
     /// Logs in with the TEST card `variant` as `user`.
     pub async fn login(
         &self,

@@ -114,7 +114,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, TlsError> {
 /// briefly (the gateway's writes a durable record).
 pub trait RefusalRecorder: Send + Sync + std::fmt::Debug {
     /// Records `refusal` of the certificate `end_entity` (DER). `Err` means it could not be
-    /// recorded: the handshake then ends with an internal-error alert instead, which tells
+    /// recorded: the handshake then ends with an `access_denied` alert instead, which tells
     /// the client nothing but "not now".
     fn record(&self, refusal: &TlsRefusalError, end_entity: &[u8]) -> Result<(), Unrecorded>;
 }
@@ -265,7 +265,11 @@ impl ClientCertVerifier for GatewayClientVerifier {
             let refusal = refusal_detail_of(&error)
                 .unwrap_or_else(|| TlsRefusalError::new(TlsRefusal::Untrusted, error.to_string()));
             if recorder.record(&refusal, end_entity.as_ref()).is_err() {
-                return Err(rustls::Error::General(Unrecorded.to_string()));
+                // The one refusal of ours that becomes `access_denied`: clients read it as
+                // "cannot log in now", not as a verdict on the card.
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ));
             }
         }
         Err(error)
