@@ -3,11 +3,13 @@
 //! open, a full disk, one writer at a time, and the `hjemmekontor-gateway audit` commands with
 //! their output and exit codes.
 
+mod support;
+
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hjemmekontor::gateway::audit::{
     verify, Admission, AuditError, AuditEvent, AuditLog, AuditRecord, EndReason, FileChange,
@@ -681,4 +683,59 @@ fn cli_garbage_file_fails_cleanly() {
     let out = gateway(&["audit", "verify", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("Feil: linje 1: linjen er lengre enn 65536 byte"));
+}
+
+/// A gateway started while another still holds the log (a restart while the old one drains)
+/// waits, says so, and continues the chain once the first has stopped.
+#[test]
+fn a_second_gateway_waits_for_the_first_to_let_go_of_the_log() {
+    use std::net::TcpStream;
+    use support::world::{free_port, GatewayWorld, Proc, GATEWAY};
+    let world = GatewayWorld::new();
+    let first = world.start_gateway();
+    let second_addr = free_port();
+    let config = std::fs::read_to_string(world.dir.path().join("gateway.toml"))
+        .unwrap()
+        .replace(&world.gateway.to_string(), &second_addr.to_string());
+    std::fs::write(world.dir.path().join("second.toml"), config).unwrap();
+    let second = Proc(
+        Command::new(GATEWAY)
+            .arg("run")
+            .arg(world.dir.path().join("second.toml"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(world.dir.path().join("second.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !world
+        .log("second.log")
+        .contains("Venter på at en annen gateway")
+    {
+        assert!(Instant::now() < deadline, "{}", world.log("second.log"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        TcpStream::connect(second_addr).is_err(),
+        "the second gateway must not serve while the first holds the log"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &first.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    while TcpStream::connect(second_addr).is_err() {
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(20),
+            "the second gateway never took over: {}",
+            world.log("second.log")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(second);
+    drop(first);
+    let text = std::fs::read_to_string(world.audit_path()).unwrap();
+    assert_eq!(text.matches("\"gateway-started\"").count(), 2, "{text}");
+    hjemmekontor::gateway::audit::verify(std::io::BufReader::new(text.as_bytes())).unwrap();
 }

@@ -70,7 +70,34 @@ async fn serve(config: config::Config) -> ExitCode {
         eprintln!("Gatewayen starter ikke. Rett dette og prøv igjen (også «hjemmekontor-gateway check-config» finner det).");
         return ExitCode::from(exit::USAGE);
     }
-    let gateway = match Gateway::new(config, Arc::new(SystemClock)) {
+    // Opening the audit log may wait for a gateway that is still stopping (it holds the
+    // log's lock); say so rather than sit silent.
+    let audit_path = config.audit.path.clone();
+    let starting = tokio::task::spawn_blocking(move || Gateway::new(config, Arc::new(SystemClock)));
+    tokio::pin!(starting);
+    let started = tokio::select! {
+        started = &mut starting => started,
+        _ = tokio::time::sleep(Duration::from_secs(1)) => {
+            eprintln!(
+                "Venter på at en annen gateway slipper revisjonsloggen {} (opptil {} s) …",
+                audit_path.display(),
+                super::audit::LOCK_WAIT.as_secs()
+            );
+            starting.await
+        }
+    };
+    let started = match started {
+        Ok(started) => started,
+        Err(e) => {
+            return Failure::new(
+                "gateway-start",
+                exit::OTHER,
+                format!("Gatewayen kan ikke starte: {e}."),
+            )
+            .report(false)
+        }
+    };
+    let gateway = match started {
         Ok(g) => g,
         Err(ServerError::Audit(e)) => return super::audit::cli::explain(&e).report(false),
         Err(e) => return Failure::new(
@@ -144,7 +171,10 @@ async fn reload_loop(gateway: Arc<Gateway>, every: Duration, shutdown: Cancellat
             _ = timer.tick() => {}
             _ = sighup => {}
         }
-        match gateway.reload_trust() {
+        let reloading = Arc::clone(&gateway);
+        let reloaded = tokio::task::spawn_blocking(move || reloading.reload_trust()).await;
+        let Ok(reloaded) = reloaded else { continue };
+        match reloaded {
             Ok(s) => tracing::info!(anchors = s.trust_anchors, crls = s.crls, "trust reloaded"),
             Err(e) => {
                 tracing::error!("trust reload failed, the previous trust stays in force: {e}");
