@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use hjemmekontor::gateway::audit::{
     verify, AuditError, AuditEvent, AuditLog, AuditRecord, EndReason, Problem, RefusalReason,
-    VerifyError, VerifyReport, GENESIS,
+    TargetRefusal, VerifyError, VerifyReport, GENESIS,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -49,6 +49,7 @@ fn event(i: usize) -> AuditEvent {
             session_id: format!("s-{i}"),
             target: "server-3".into(),
             source: source(),
+            reason: TargetRefusal::NotGranted,
         },
         _ => AuditEvent::SessionEnded {
             session_id: format!("s-{i}"),

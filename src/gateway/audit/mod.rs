@@ -17,5 +17,7 @@ pub mod record;
 pub mod verify;
 
 pub use log::{AuditError, AuditLog, AuditStats};
-pub use record::{AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, GENESIS};
+pub use record::{
+    AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, TargetRefusal, GENESIS,
+};
 pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};
