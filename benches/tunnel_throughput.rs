@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench tunnel_throughput` (sizes: `HJK_BENCH_MIB`, `HJK_BENCH_PINGS`).
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs a small smoke version.
 
-use hjemmekontor::gateway::relay::{serve_session, RelayLimits, StreamRefusal};
+use hjemmekontor::gateway::relay::{serve_session, RelayLimits, SessionHandle, StreamRefusal};
 use hjemmekontor::tunnel::mux::{MuxClient, MuxConfig, MuxServer};
 use hjemmekontor::tunnel::protocol::{
     read_gateway_message, write_message, ClientMessage, GatewayMessage, Open, DEFAULT_MAX_FRAME_LEN,
@@ -109,7 +109,12 @@ async fn tunnel(transport: &Transport, sink: SocketAddr, echo: SocketAddr) -> Mu
         "echo" => Ok(echo),
         _ => Err(StreamRefusal::not_granted()),
     };
-    tokio::spawn(serve_session(server, Arc::new(authorizer), limits));
+    tokio::spawn(serve_session(
+        server,
+        Arc::new(authorizer),
+        limits,
+        SessionHandle::new(),
+    ));
     client
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use hjemmekontor::gateway::audit::{
     verify, Admission, AuditError, AuditEvent, AuditLog, AuditRecord, EndReason, FileChange,
-    Problem, RefusalCoalescer, RefusalReason, VerifyError, VerifyReport, GENESIS,
+    Problem, RefusalCoalescer, RefusalReason, TargetRefusal, VerifyError, VerifyReport, GENESIS,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -54,6 +54,7 @@ fn event(i: usize) -> AuditEvent {
             session_id: format!("s-{i}"),
             target: "server-3".into(),
             source: source(),
+            reason: TargetRefusal::NotGranted,
         },
         _ => AuditEvent::SessionEnded {
             session_id: format!("s-{i}"),

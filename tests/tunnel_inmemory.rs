@@ -1,16 +1,18 @@
 //! The tunnel end to end without TLS or a card: login frames, then yamux over an in-memory
 //! pipe, the gateway's relay, and real TCP targets on 127.0.0.1.
 
+use hjemmekontor::client::session::end_session;
+use hjemmekontor::gateway::audit::EndReason;
 use hjemmekontor::gateway::relay::{
-    serve_session, Authorizer, RelayLimits, SessionStats, StreamRefusal,
+    serve_session, Authorizer, BoxFuture, RelayLimits, SessionHandle, SessionStats, StreamRefusal,
 };
 use hjemmekontor::secret::Password;
 use hjemmekontor::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
-use hjemmekontor::tunnel::mux::{MuxClient, MuxConfig, MuxServer, Stream};
+use hjemmekontor::tunnel::mux::{MuxClient, MuxConfig, MuxEnd, MuxError, MuxServer, Stream};
 use hjemmekontor::tunnel::protocol::{
-    self, client_login, read_login, write_message, Accepted, ClientMessage, FrameError,
-    GatewayMessage, Login, LoginAnswer, Open, PostureReport, RefuseCode, Refused, RejectCode,
-    Rejected, TargetInfo, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
+    self, client_login, read_login, write_message, Accepted, ClientEndReason, ClientMessage,
+    Ending, FrameError, GatewayEndReason, GatewayMessage, Login, LoginAnswer, Open, PostureReport,
+    RefuseCode, Refused, RejectCode, Rejected, TargetInfo, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -94,23 +96,40 @@ async fn closed_port() -> SocketAddr {
 struct Table(HashMap<String, SocketAddr>);
 
 impl Authorizer for Table {
-    fn authorize(&self, target: &str) -> Result<SocketAddr, StreamRefusal> {
-        self.0
+    fn authorize<'a>(
+        &'a self,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<SocketAddr, StreamRefusal>> {
+        let found = self
+            .0
             .get(target)
             .copied()
-            .ok_or_else(StreamRefusal::not_granted)
+            .ok_or_else(StreamRefusal::not_granted);
+        Box::pin(std::future::ready(found))
     }
 }
 
 struct Session {
     client: MuxClient,
+    client_driver: JoinHandle<Result<MuxEnd, MuxError>>,
     gateway: JoinHandle<SessionStats>,
+    /// Ends the gateway's session from outside.
+    handle: SessionHandle,
 }
 
 impl Session {
     async fn start(targets: &[(&str, SocketAddr)], limits: RelayLimits) -> Session {
         let (c, s) = tokio::io::duplex(256 * 1024);
         Self::start_over(c, s, targets, limits)
+    }
+
+    /// A session over a real TCP connection on 127.0.0.1, where a side that goes away does
+    /// so the way a process does.
+    async fn start_tcp(targets: &[(&str, SocketAddr)], limits: RelayLimits) -> Session {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (c, s) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        Self::start_over(c.unwrap(), s.unwrap().0, targets, limits)
     }
 
     fn start_over<C, S>(c: C, s: S, targets: &[(&str, SocketAddr)], limits: RelayLimits) -> Self
@@ -126,10 +145,21 @@ impl Session {
         );
         let (client, cdrv) = MuxClient::new(c, MuxConfig::default());
         let (server, sdrv) = MuxServer::new(s, limits.mux_config());
-        tokio::spawn(cdrv);
+        let client_driver = tokio::spawn(cdrv);
         tokio::spawn(sdrv);
-        let gateway = tokio::spawn(serve_session(server, Arc::new(table), limits));
-        Session { client, gateway }
+        let handle = SessionHandle::new();
+        let gateway = tokio::spawn(serve_session(
+            server,
+            Arc::new(table),
+            limits,
+            handle.clone(),
+        ));
+        Session {
+            client,
+            client_driver,
+            gateway,
+            handle,
+        }
     }
 
     /// Opens a stream to `target` and returns it once `opened`, or the refusal.
@@ -156,6 +186,24 @@ impl Session {
     async fn finish(self) -> SessionStats {
         self.client.closer().close();
         self.gateway.await.unwrap()
+    }
+
+    /// Waits for the gateway to end the session by itself; returns its totals and the
+    /// `ending` notice the client got, if any.
+    async fn ended_by_gateway(self) -> (SessionStats, Option<Ending>) {
+        let mut inbound = self.client.take_inbound().unwrap();
+        let stats = self.gateway.await.unwrap();
+        let mut notice = None;
+        while let Some(mut stream) = inbound.next_stream().await {
+            if let Ok(GatewayMessage::Ending(e)) =
+                protocol::read_gateway_message(&mut stream, MAX).await
+            {
+                notice = Some(e);
+            }
+        }
+        // The gateway closed the connection: the client's driver has ended too.
+        assert!(self.client_driver.await.unwrap().is_ok());
+        (stats, notice)
     }
 }
 
@@ -526,43 +574,154 @@ async fn streams_beyond_the_limit_are_refused_politely() {
     .await
 }
 
+/// Writes one length-prefixed frame with `body` as it is, valid or not.
+async fn write_raw_frame(stream: &mut Stream, len: usize, body: &[u8]) {
+    stream
+        .write_all(&u32::try_from(len).unwrap().to_be_bytes())
+        .await
+        .unwrap();
+    stream.write_all(body).await.unwrap();
+}
+
 #[tokio::test]
-async fn a_garbage_open_frame_is_refused_as_bad_request() {
+async fn an_invalid_open_is_refused_as_bad_request_and_ends_the_session() {
     guarded(async {
         let echo = echo_target().await;
-        let session = Session::start(&[("pc", echo)], RelayLimits::default()).await;
-        let mut stream = session.client.open_stream().await.unwrap();
-        let body = br#"{"type":"open","target":"pc","port":3389}"#;
-        stream
-            .write_all(&(body.len() as u32).to_be_bytes())
-            .await
-            .unwrap();
-        stream.write_all(body).await.unwrap();
-        let answer = protocol::read_gateway_message(&mut stream, MAX)
-            .await
-            .unwrap();
-        assert!(matches!(
-            answer,
-            GatewayMessage::Refused(Refused {
-                code: RefuseCode::BadRequest,
-                ..
-            })
-        ));
-        // And the session still serves good streams.
-        let ok = session.open("pc").await.unwrap();
-        assert_eq!(echo_round(ok, b"ok".to_vec()).await, b"ok");
-        drop(stream);
-        let _ = session.finish().await;
+        let login = ClientMessage::Login(login());
+        let login = protocol::encode_frame(&login, MAX).unwrap();
+        // An empty body stands for a length beyond the gateway's bound, with nothing after it.
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "unknown field",
+                br#"{"type":"open","target":"pc","port":3389}"#.to_vec(),
+            ),
+            ("not json", b"{{{".to_vec()),
+            ("a login on a stream", login[4..].to_vec()),
+            ("oversized", Vec::new()),
+        ];
+        for (case, body) in cases {
+            let len = if body.is_empty() { MAX * 8 } else { body.len() };
+            let session = Session::start(&[("pc", echo)], RelayLimits::default()).await;
+            let mut relayed = session.open("pc").await.unwrap();
+            let mut stream = session.client.open_stream().await.unwrap();
+            write_raw_frame(&mut stream, len, &body).await;
+            let answer = protocol::read_gateway_message(&mut stream, MAX)
+                .await
+                .unwrap();
+            assert!(
+                matches!(
+                    answer,
+                    GatewayMessage::Refused(Refused {
+                        code: RefuseCode::BadRequest,
+                        ..
+                    })
+                ),
+                "{case}: {answer:?}"
+            );
+            // The gateway closes the connection: the other stream ends too, and the session
+            // is over without the client closing anything.
+            let mut rest = Vec::new();
+            let _ = relayed.read_to_end(&mut rest).await;
+            let stats = session.gateway.await.unwrap();
+            assert_eq!(stats.end, EndReason::ProtocolError, "{case}");
+            assert_eq!(
+                stats.streams_refused.get(&RefuseCode::BadRequest),
+                Some(&1),
+                "{case}"
+            );
+        }
     })
     .await
 }
 
 #[tokio::test]
-async fn an_idle_stream_is_closed_on_the_paused_clock() {
+async fn garbage_after_login_ends_the_connection_and_the_session() {
+    guarded(async {
+        // A yamux header: version 0, type, flags, stream id, length.
+        let header = |kind: u8, flags: u16, stream: u32, length: u32| {
+            let mut h = vec![0, kind];
+            h.extend_from_slice(&flags.to_be_bytes());
+            h.extend_from_slice(&stream.to_be_bytes());
+            h.extend_from_slice(&length.to_be_bytes());
+            h
+        };
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "not yamux at all",
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            ),
+            ("unknown frame type", header(9, 0, 1, 0)),
+            ("a stream id only the gateway may open", header(0, 1, 2, 0)),
+            (
+                "a frame larger than yamux allows",
+                header(0, 1, 1, 64 << 20),
+            ),
+            ("more data than the stream's window", {
+                let mut f = header(0, 1, 1, 300 * 1024);
+                f.resize(f.len() + 300 * 1024, 0);
+                f
+            }),
+        ];
+        for (case, garbage) in cases {
+            let (mut c, mut s) = tokio::io::duplex(1024 * 1024);
+            let gateway = tokio::spawn(async move {
+                read_login(&mut s, MAX).await.unwrap();
+                let accepted = GatewayMessage::Accepted(Accepted {
+                    session_id: "s-1".into(),
+                    display_name: "Kari Nordmann".into(),
+                    targets: vec![],
+                    idle_timeout_secs: 3600,
+                });
+                write_message(&mut s, &accepted, MAX).await.unwrap();
+                let limits = RelayLimits::default();
+                let (server, driver) = MuxServer::new(s, limits.mux_config());
+                tokio::spawn(driver);
+                let deny = |_: &str| Err(StreamRefusal::not_granted());
+                serve_session(server, Arc::new(deny), limits, SessionHandle::new()).await
+            });
+            let answer = client_login(&mut c, &login(), MAX).await.unwrap();
+            assert!(matches!(answer, LoginAnswer::Accepted(_)));
+            c.write_all(&garbage).await.unwrap();
+            // The gateway closes the connection (after a GoAway where yamux sends one) and
+            // keeps nothing open: the session ends by itself.
+            let stats = gateway.await.unwrap();
+            assert_eq!(stats.end, EndReason::ProtocolError, "{case}");
+            let mut rest = Vec::new();
+            let _ = c.read_to_end(&mut rest).await;
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// How a session ends
+
+#[tokio::test]
+async fn a_session_without_streams_ends_at_the_idle_limit_and_the_client_is_told() {
+    guarded(async {
+        let limits = RelayLimits {
+            idle_timeout: Duration::from_secs(60),
+            ..RelayLimits::default()
+        };
+        let session = Session::start(&[], limits).await;
+        tokio::time::pause();
+        let paused_at = tokio::time::Instant::now();
+        let (stats, notice) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::IdleTimeout);
+        assert!(paused_at.elapsed() >= Duration::from_secs(59));
+        let notice = notice.expect("the client is told why");
+        assert_eq!(notice.reason, GatewayEndReason::IdleTimeout);
+        assert!(notice.message.contains("1 minutt"), "{}", notice.message);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_idle_stream_is_closed_and_then_the_idle_session_ends_on_the_paused_clock() {
     guarded(async {
         let echo = echo_target().await;
         let limits = RelayLimits {
-            idle_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(40),
             ..RelayLimits::default()
         };
         let session = Session::start(&[("pc", echo)], limits).await;
@@ -571,22 +730,119 @@ async fn an_idle_stream_is_closed_on_the_paused_clock() {
         let mut buf = [0u8; 4];
         stream.read_exact(&mut buf).await.unwrap();
 
-        // From here nothing moves; the clock jumps to the idle deadline instead of sleeping.
-        let real = std::time::Instant::now();
+        // From here nothing moves; the clock jumps to each deadline instead of sleeping.
         tokio::time::pause();
         let paused_at = tokio::time::Instant::now();
+        // The stream's own idle limit closes it first; the session's clock starts then.
         let mut rest = Vec::new();
         let _ = stream.read_to_end(&mut rest).await;
         assert!(rest.is_empty());
-        assert!(paused_at.elapsed() >= Duration::from_secs(55));
-        assert!(real.elapsed() < Duration::from_secs(60), "slept for real");
-        drop(stream);
-        tokio::time::resume();
-
-        let stats = session.finish().await;
+        assert!(paused_at.elapsed() >= Duration::from_secs(39));
+        assert!(!session.gateway.is_finished(), "the stream was still open");
+        let (stats, _) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::IdleTimeout);
+        assert!(paused_at.elapsed() >= Duration::from_secs(79));
         assert_eq!(stats.streams_relayed, 1);
         assert_eq!(stats.bytes_to_targets, 4);
         assert_eq!(stats.bytes_from_targets, 4);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_busy_session_ends_at_its_lifetime_with_a_reason_the_client_can_show() {
+    guarded(async {
+        let stuck = stuck_target().await;
+        let limits = RelayLimits {
+            max_lifetime: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            ..RelayLimits::default()
+        };
+        let session = Session::start(&[("pc", stuck)], limits).await;
+        let mut stream = session.open("pc").await.unwrap();
+        tokio::time::pause();
+        let paused_at = tokio::time::Instant::now();
+        // Traffic now and then keeps the stream and the session from idling out.
+        let writer = tokio::spawn(async move {
+            while stream.write_all(b"x").await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+            }
+        });
+        let (stats, notice) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::MaxLifetime);
+        assert!(paused_at.elapsed() >= Duration::from_secs(59));
+        let notice = notice.expect("the client is told why");
+        assert_eq!(notice.reason, GatewayEndReason::MaxLifetime);
+        assert_eq!(
+            notice.message,
+            "Økten er avsluttet etter 1 minutt; logg inn igjen."
+        );
+        assert_eq!(stats.streams_relayed, 1);
+        writer.await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_session_ended_from_outside_reports_that_reason_and_the_first_reason_wins() {
+    guarded(async {
+        let echo = echo_target().await;
+        let session = Session::start(&[("pc", echo)], RelayLimits::default()).await;
+        let stream = session.open("pc").await.unwrap();
+        assert!(session.handle.end(EndReason::Revoked));
+        // The client's word after that changes nothing.
+        let _ = protocol::send_end(&session.client, ClientEndReason::ClientClosed).await;
+        assert!(!session.handle.end(EndReason::GatewayShutdown));
+        let (stats, notice) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::Revoked);
+        assert_eq!(stats.streams_relayed, 1);
+        assert_eq!(notice.unwrap().reason, GatewayEndReason::Revoked);
+        drop(stream);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_clients_end_ends_the_session_without_a_notice() {
+    guarded(async {
+        let session = Session::start(&[], RelayLimits::default()).await;
+        protocol::send_end(&session.client, ClientEndReason::ClientClosed)
+            .await
+            .unwrap();
+        // The gateway does not wait for the client to close: the `end` is enough.
+        let (stats, notice) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::ClientClosed);
+        assert!(notice.is_none());
+    })
+    .await
+}
+
+/// The client announces a pulled card and its process ends at once (its driver is dropped,
+/// the TCP connection goes): the announced reason must be what the gateway records, every
+/// time, however the end of the connection races with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pulled_card_is_recorded_as_such_however_fast_the_client_goes_away() {
+    guarded(async {
+        let echo = echo_target().await;
+        for round in 0..100 {
+            let session = Session::start_tcp(&[("pc", echo)], RelayLimits::default()).await;
+            // Remote-desktop traffic is moving when the card is pulled.
+            let stream = session.open("pc").await.unwrap();
+            let traffic = tokio::spawn(async move {
+                let (mut r, mut w) = tokio::io::split(stream);
+                let mut buf = [0u8; 4096];
+                while w.write_all(&[7; 4096]).await.is_ok() {
+                    if !matches!(r.read(&mut buf).await, Ok(n) if n > 0) {
+                        break;
+                    }
+                }
+            });
+            end_session(&session.client, ClientEndReason::CardRemoved).await;
+            session.client_driver.abort();
+            let stats = session.gateway.await.unwrap();
+            assert_eq!(stats.end, EndReason::CardRemoved, "round {round}");
+            traffic.abort();
+        }
     })
     .await
 }

@@ -18,7 +18,7 @@ use crate::cert;
 use crate::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
 use crate::client::settings::{self, DEFAULT_LISTEN};
 use crate::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
-use crate::tunnel::protocol::{ClientEndReason, RejectCode, TargetInfo};
+use crate::tunnel::protocol::{ClientEndReason, Ending, GatewayEndReason, RejectCode, TargetInfo};
 use crate::tunnel::tls::{CardSigner, SignerError};
 
 use super::card_open::{open, CardOptions};
@@ -262,6 +262,8 @@ enum Ended {
     UserQuit,
     Card(CardWatch),
     ConnectionLost,
+    /// The gateway ended the session (idle, lifetime, revoked) and said why: log in again.
+    ByGateway(Ending),
 }
 
 #[derive(Serialize)]
@@ -389,6 +391,9 @@ async fn session_loop(
                 eprintln!(
                     "Forbindelsen til gatewayen ble brutt. Kobler til igjen mens kortet står i …"
                 );
+            }
+            Ok(Ended::ByGateway(ending)) => {
+                break Err(Failure::new("session-ended", exit::OTHER, ending.message))
             }
             Err(f) => break Err(f),
         }
@@ -528,20 +533,28 @@ async fn run_tunnel(
                 CardWatch::Removed => ClientEndReason::CardRemoved,
                 CardWatch::Lost(_) => ClientEndReason::ClientClosed,
             };
-            let _ = tokio::time::timeout(Duration::from_millis(500), crate::tunnel::protocol::send_end(&tunnel.mux, reason)).await;
-            tunnel.mux.closer().close();
+            session::close(&tunnel, reason).await;
             Ended::Card(watch)
         }
         _ = &mut tunnel.driver => Ended::ConnectionLost,
     };
+    let ended = match ended {
+        // A restarting gateway is a lost connection: reconnect. Its other reasons stop.
+        Ended::ConnectionLost => match session::ending(&mut tunnel).await {
+            Some(e) if e.reason != GatewayEndReason::GatewayShutdown => Ended::ByGateway(e),
+            _ => Ended::ConnectionLost,
+        },
+        other => other,
+    };
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(2), forward).await;
     if args.json {
-        let reason = match ended {
+        let reason = match &ended {
             Ended::UserQuit => "client-closed",
             Ended::Card(CardWatch::Removed) => "card-removed",
             Ended::Card(CardWatch::Lost(_)) => "card-watch-lost",
             Ended::ConnectionLost => "connection-lost",
+            Ended::ByGateway(e) => e.reason.as_str(),
         };
         print_json_line(&JsonEvent::TunnelClosed { reason });
     }

@@ -13,10 +13,10 @@ use tokio_rustls::TlsConnector;
 
 use crate::secret::Password;
 use crate::tunnel::busy::{self, FirstBytes};
-use crate::tunnel::mux::{MuxClient, MuxConfig, MuxEnd, MuxError};
+use crate::tunnel::mux::{Inbound, MuxClient, MuxConfig, MuxEnd, MuxError};
 use crate::tunnel::protocol::{
-    self, client_login, Accepted, FrameError, Login, LoginAnswer, PostureReport, Rejected,
-    DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
+    self, client_login, Accepted, Ending, FrameError, GatewayMessage, Login, LoginAnswer,
+    PostureReport, Rejected, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 use crate::tunnel::tls::{
     card_error_of, check_alpn, client_config, CardSigner, CardSigningKey, SignerError,
@@ -130,6 +130,9 @@ pub struct Tunnel {
     pub tls: String,
     /// Finishes when the connection ends, and says how.
     pub driver: JoinHandle<Result<MuxEnd, MuxError>>,
+    /// Finishes when the connection ends, with the gateway's `ending` notice if it sent one
+    /// (read it with [`ending`]).
+    pub ending: JoinHandle<Option<Ending>>,
 }
 
 /// Connects, does the TLS handshake with the card's key (one signature), logs in, and starts
@@ -204,13 +207,47 @@ pub async fn open(
         LoginAnswer::Rejected(r) => return Err(SessionError::Rejected(r)),
     };
     let (mux, driver) = MuxClient::new(tls, MuxConfig::default());
+    let ending = tokio::spawn(read_ending(mux.take_inbound()));
     let driver = tokio::spawn(driver);
     Ok(Tunnel {
         mux,
         accepted,
         tls: described,
         driver,
+        ending,
     })
+}
+
+/// Bound on each step of closing on purpose (the `end` frame, then the close itself).
+const CLOSE_STEP_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Bound on reading the gateway's `ending` notice. Once the connection is gone the notice is
+/// already here or will not come, so this only covers a busy machine.
+const NOTICE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Reads the `ending` notice from the streams the gateway opens; `None` if the connection
+/// ends without one.
+async fn read_ending(inbound: Option<Inbound>) -> Option<Ending> {
+    let mut inbound = inbound?;
+    while let Some(mut stream) = inbound.next_stream().await {
+        let read = protocol::read_gateway_message(&mut stream, DEFAULT_MAX_FRAME_LEN);
+        if let Ok(Ok(GatewayMessage::Ending(ending))) =
+            tokio::time::timeout(NOTICE_TIMEOUT, read).await
+        {
+            return Some(ending);
+        }
+    }
+    None
+}
+
+/// Why the gateway ended the session, once the connection has ended (`tunnel.driver` has
+/// finished): its `ending` notice, or `None` when it sent none (the network went, or an older
+/// gateway).
+pub async fn ending(tunnel: &mut Tunnel) -> Option<Ending> {
+    tokio::time::timeout(NOTICE_TIMEOUT, &mut tunnel.ending)
+        .await
+        .ok()?
+        .ok()?
 }
 
 /// Whether an I/O error is the peer going away rather than saying something.
@@ -256,12 +293,18 @@ fn login_failure(e: &FrameError) -> SessionError {
 
 /// Ends a session on purpose: tells the gateway why (bounded), then closes the connection.
 pub async fn close(tunnel: &Tunnel, reason: protocol::ClientEndReason) {
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        protocol::send_end(&tunnel.mux, reason),
-    )
-    .await;
-    tunnel.mux.closer().close();
+    end_session(&tunnel.mux, reason).await;
+}
+
+/// Tells the gateway why the session ends, closes the connection, and waits until it is
+/// closed: the `end` frame and the GoAway must leave before the program exits, or the gateway
+/// sees only the connection drop and records a lost network. At most about a second (two
+/// bounds of half a second), so a pulled card still closes the tunnel within a second.
+pub async fn end_session(mux: &MuxClient, reason: protocol::ClientEndReason) {
+    let _ = tokio::time::timeout(CLOSE_STEP_TIMEOUT, protocol::send_end(mux, reason)).await;
+    let closer = mux.closer();
+    closer.close();
+    let _ = tokio::time::timeout(CLOSE_STEP_TIMEOUT, closer.closed()).await;
 }
 
 /// The posture report this client sends for now: operating system facts. Self-reported; the

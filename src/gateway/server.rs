@@ -17,19 +17,19 @@ use tokio::task::JoinSet;
 use tokio_rustls::LazyConfigAcceptor;
 use tokio_util::sync::CancellationToken;
 
-use super::access;
+use super::access::{self, AccessError};
 use super::admission::{Admission, AdmissionLimits, Pending, Stage};
-use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason};
+use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
 use super::auth::{self, Lockout, LoginAttempt};
 use super::config::Config;
 use super::lockout_file::{self, LockoutFile};
 use super::refusals::{self, Refusals};
-use super::relay::{serve_session, Authorizer, RelayLimits, StreamRefusal};
+use super::relay::{
+    serve_session, Authorizer, BoxFuture, RelayLimits, SessionHandle, StreamRefusal,
+};
 use crate::tunnel::busy;
 use crate::tunnel::mux::MuxServer;
-use crate::tunnel::protocol::{
-    self, Accepted, ClientEndReason, GatewayMessage, RejectCode, Rejected, TargetInfo,
-};
+use crate::tunnel::protocol::{self, Accepted, GatewayMessage, RejectCode, Rejected, TargetInfo};
 use crate::tunnel::tls::{
     refusal_detail_of, verified_client, ReloadSummary, ReloadableServerConfig, ServerIdentity,
     TlsError, TlsRefusal, TrustMaterial,
@@ -249,10 +249,6 @@ impl Gateway {
         Ok(())
     }
 
-    fn audit_now(&self, event: AuditEvent) -> Result<(), AuditError> {
-        self.audit.append(event, self.clock.now_utc()).map(|_| ())
-    }
-
     async fn audit_async(&self, event: AuditEvent) -> Result<(), AuditError> {
         self.audit
             .append_async(event, self.clock.now_utc())
@@ -355,37 +351,30 @@ impl Gateway {
         }
 
         let started = Instant::now();
-        let relay_limits = RelayLimits {
-            max_streams_per_session: limits.max_streams_per_session as usize,
-            connect_timeout: Duration::from_secs(limits.connect_timeout_secs),
-            idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
-            max_frame_len: max_frame,
-            ..RelayLimits::default()
-        };
+        let relay_limits = RelayLimits::from_config(&limits);
         let (server, driver) = MuxServer::new(tls, relay_limits.mux_config());
-        let closer = server.closer();
         tokio::spawn(driver);
+        // Ends the session from outside with a reason: the gateway's shutdown below, and
+        // whoever else holds a clone (a revoked card).
+        let handle = SessionHandle::new();
         let authorizer: Arc<dyn Authorizer> = Arc::new(SessionAuthorizer {
             gateway: Arc::clone(&self),
             user: user.clone(),
             session_id: session_id.clone(),
             source: peer,
+            lookup_timeout: relay_limits.connect_timeout,
         });
-        let session = serve_session(server, authorizer, relay_limits);
+        let session = serve_session(server, authorizer, relay_limits, handle.clone());
         tokio::pin!(session);
-        let (stats, stopped) = tokio::select! {
-            stats = &mut session => (stats, false),
-            _ = shutdown.cancelled() => {
-                closer.close();
-                (session.await, true)
+        let stats = tokio::select! {
+            stats = &mut session => stats,
+            () = shutdown.cancelled() => {
+                handle.end(EndReason::GatewayShutdown);
+                session.await
             }
         };
-        let reason = match (stopped, stats.client_end) {
-            (true, _) => EndReason::GatewayShutdown,
-            (false, Some(ClientEndReason::CardRemoved)) => EndReason::CardRemoved,
-            (false, Some(ClientEndReason::ClientClosed)) => EndReason::ClientClosed,
-            (false, None) => EndReason::NetworkLost,
-        };
+        // The session is over: its slot is free before the record is written.
+        drop(permit);
         let _ = self
             .audit_async(AuditEvent::SessionEnded {
                 session_id,
@@ -394,10 +383,9 @@ impl Gateway {
                 bytes_to_target: stats.bytes_to_targets,
                 bytes_from_target: stats.bytes_from_targets,
                 duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                reason,
+                reason: stats.end,
             })
             .await;
-        drop(permit);
     }
 }
 
@@ -682,46 +670,98 @@ fn new_session_id() -> String {
     crate::card::apdu::hex(&bytes).to_ascii_lowercase()
 }
 
-/// One session's access decisions: only the user's grants, and every refusal audited before
-/// the client hears of it.
+/// One session's access decisions: only the user's grants, every refusal audited before
+/// the client hears of it, and every connected stream audited before `opened` goes out.
 struct SessionAuthorizer {
     gateway: Arc<Gateway>,
     user: String,
     session_id: String,
     source: SocketAddr,
+    /// Bound on looking up a machine configured by name.
+    lookup_timeout: Duration,
+}
+
+impl SessionAuthorizer {
+    async fn decide(&self, target: &str) -> Result<SocketAddr, StreamRefusal> {
+        let address = match access::authorize(&self.gateway.config, &self.user, target) {
+            Ok(machine) => machine.address.clone(),
+            Err(e) => {
+                let reason = match e {
+                    AccessError::NotGranted => TargetRefusal::NotGranted,
+                    AccessError::UnknownTarget => TargetRefusal::UnknownTarget,
+                };
+                // Durable before the refusal goes out; if it cannot be written, the answer is
+                // the same refusal.
+                let _ = self
+                    .gateway
+                    .audit_async(AuditEvent::TargetRefused {
+                        user: self.user.clone(),
+                        session_id: self.session_id.clone(),
+                        target: target.to_string(),
+                        source: self.source,
+                        reason,
+                    })
+                    .await;
+                return Err(StreamRefusal::not_granted());
+            }
+        };
+        resolve(&address, self.lookup_timeout)
+            .await
+            .ok_or_else(|| StreamRefusal {
+                code: protocol::RefuseCode::TargetUnreachable,
+                message: "Kontor-PC-ens adresse kan ikke slås opp. Kontakt IT-ansvarlig.".into(),
+            })
+    }
+
+    async fn record_opened(&self, target: &str, address: SocketAddr) -> Result<(), StreamRefusal> {
+        self.gateway
+            .audit_async(AuditEvent::StreamOpened {
+                session_id: self.session_id.clone(),
+                user: self.user.clone(),
+                source: self.source,
+                target: target.to_string(),
+                address,
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(target, "stream-opened could not be recorded: {e}");
+                StreamRefusal {
+                    code: protocol::RefuseCode::TargetUnreachable,
+                    message: "Gatewayen kan ikke skrive i revisjonsloggen nå, så forbindelsen \
+                              ble ikke åpnet. Kontakt IT-ansvarlig."
+                        .into(),
+                }
+            })
+    }
 }
 
 impl Authorizer for SessionAuthorizer {
-    fn authorize(&self, target: &str) -> Result<SocketAddr, StreamRefusal> {
-        match access::authorize(&self.gateway.config, &self.user, target) {
-            Ok(machine) => resolve(&machine.address).ok_or_else(|| StreamRefusal {
-                code: protocol::RefuseCode::TargetUnreachable,
-                message: "Kontor-PC-ens adresse kan ikke slås opp. Kontakt IT-ansvarlig.".into(),
-            }),
-            Err(_) => {
-                // Durable before the refusal goes out; if it cannot be written, the answer is
-                // the same refusal.
-                let _ = self.gateway.audit_now(AuditEvent::TargetRefused {
-                    user: self.user.clone(),
-                    session_id: self.session_id.clone(),
-                    target: target.to_string(),
-                    source: self.source,
-                });
-                Err(StreamRefusal::not_granted())
-            }
-        }
+    fn authorize<'a>(
+        &'a self,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<SocketAddr, StreamRefusal>> {
+        Box::pin(self.decide(target))
+    }
+
+    fn connected<'a>(
+        &'a self,
+        target: &'a str,
+        address: SocketAddr,
+    ) -> BoxFuture<'a, Result<(), StreamRefusal>> {
+        Box::pin(self.record_opened(target, address))
     }
 }
 
-/// A machine's address: an IP and port as configured, or a name looked up (a blocking lookup,
-/// bounded by the resolver's own timeouts; configurations inside Helsenettet use addresses).
-fn resolve(address: &str) -> Option<SocketAddr> {
+/// A machine's address: an IP and port as configured, or a name looked up off the async
+/// threads within `bound` (configurations inside Helsenettet use addresses).
+async fn resolve(address: &str, bound: Duration) -> Option<SocketAddr> {
     if let Ok(addr) = address.parse() {
         return Some(addr);
     }
-    std::net::ToSocketAddrs::to_socket_addrs(address)
-        .ok()
-        .and_then(|mut a| a.next())
+    match tokio::time::timeout(bound, tokio::net::lookup_host(address)).await {
+        Ok(Ok(mut found)) => found.next(),
+        Ok(Err(_)) | Err(_) => None,
+    }
 }
 
 #[cfg(test)]

@@ -110,7 +110,8 @@ pub struct PostureReport {
     pub hostname_hash: Option<String>,
 }
 
-/// What the gateway sends: the answer to the login, and the answer to each `open`.
+/// What the gateway sends: the answer to the login, the answer to each `open`, and the
+/// `ending` notice on the one stream it opens itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum GatewayMessage {
@@ -122,6 +123,36 @@ pub enum GatewayMessage {
     Opened(Opened),
     /// The stream was refused; the gateway closes it after this frame.
     Refused(Refused),
+    /// The gateway is ending the session, and says why, on a stream it opens just before it
+    /// closes the connection.
+    Ending(Ending),
+}
+
+/// Why the gateway ends a session, for the client to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ending {
+    /// Why, for programs.
+    pub reason: GatewayEndReason,
+    /// Why, for the person (Norwegian), with what to do.
+    pub message: String,
+}
+
+/// The reasons the gateway gives when it ends a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatewayEndReason {
+    /// Nothing moved for the idle limit.
+    IdleTimeout,
+    /// The session reached its longest allowed lifetime; the person logs in again.
+    MaxLifetime,
+    /// The person's certificate was revoked.
+    Revoked,
+    /// The gateway is shutting down (or restarting).
+    GatewayShutdown,
+    /// A reason this build does not know (from a newer gateway); the message still explains.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A successful login.
@@ -249,6 +280,19 @@ impl RefuseCode {
             RefuseCode::TooManyStreams => "too-many-streams",
             RefuseCode::BadRequest => "bad-request",
             RefuseCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl GatewayEndReason {
+    /// The kebab-case name used on the wire and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GatewayEndReason::IdleTimeout => "idle-timeout",
+            GatewayEndReason::MaxLifetime => "max-lifetime",
+            GatewayEndReason::Revoked => "revoked",
+            GatewayEndReason::GatewayShutdown => "gateway-shutdown",
+            GatewayEndReason::Unknown => "unknown",
         }
     }
 }
@@ -593,7 +637,7 @@ pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     match read_gateway_message(io, max).await? {
         GatewayMessage::Accepted(a) => Ok(LoginAnswer::Accepted(a)),
         GatewayMessage::Rejected(r) => Ok(LoginAnswer::Rejected(r)),
-        GatewayMessage::Opened(_) | GatewayMessage::Refused(_) => {
+        GatewayMessage::Opened(_) | GatewayMessage::Refused(_) | GatewayMessage::Ending(_) => {
             Err(FrameError::malformed(MalformedKind::Unexpected))
         }
     }
@@ -675,6 +719,10 @@ mod tests {
                 code: RefuseCode::TargetUnreachable,
                 message: "Kontor-PC-en svarer ikke.".into(),
             }),
+            GatewayMessage::Ending(Ending {
+                reason: GatewayEndReason::MaxLifetime,
+                message: "Økten er avsluttet etter 12 timer; logg inn igjen.".into(),
+            }),
         ];
         for m in messages {
             let frame = encode_frame(&m, DEFAULT_MAX_FRAME_LEN).unwrap();
@@ -694,7 +742,7 @@ mod tests {
 
     #[test]
     fn every_code_has_its_kebab_case_name() {
-        for code in [
+        let reject = [
             RejectCode::BadCredentials,
             RejectCode::LockedOut,
             RejectCode::PostureRefused,
@@ -703,23 +751,46 @@ mod tests {
             RejectCode::BadRequest,
             RejectCode::ServerBusy,
             RejectCode::Unavailable,
-        ] {
-            assert_eq!(
-                serde_json::to_string(&code).unwrap(),
-                format!("\"{}\"", code.as_str())
-            );
-        }
-        for code in [
+        ]
+        .map(|c| (serde_json::to_string(&c).unwrap(), c.as_str()));
+        let refuse = [
             RefuseCode::NotGranted,
             RefuseCode::TargetUnreachable,
             RefuseCode::TooManyStreams,
             RefuseCode::BadRequest,
-        ] {
-            assert_eq!(
-                serde_json::to_string(&code).unwrap(),
-                format!("\"{}\"", code.as_str())
-            );
+        ]
+        .map(|c| (serde_json::to_string(&c).unwrap(), c.as_str()));
+        let ending = [
+            GatewayEndReason::IdleTimeout,
+            GatewayEndReason::MaxLifetime,
+            GatewayEndReason::Revoked,
+            GatewayEndReason::GatewayShutdown,
+        ]
+        .map(|r| (serde_json::to_string(&r).unwrap(), r.as_str()));
+        for (json, name) in reject.into_iter().chain(refuse).chain(ending) {
+            assert_eq!(json, format!("\"{name}\""));
         }
+    }
+
+    #[test]
+    fn the_ending_notice_is_pinned_and_unknown_reasons_still_parse() {
+        let body = serde_json::to_string(&GatewayMessage::Ending(Ending {
+            reason: GatewayEndReason::IdleTimeout,
+            message: "m".into(),
+        }))
+        .unwrap();
+        assert_eq!(
+            body,
+            r#"{"type":"ending","reason":"idle-timeout","message":"m"}"#
+        );
+        let m = decode_gateway(br#"{"type":"ending","reason":"maintenance","message":"x"}"#);
+        assert!(matches!(
+            m,
+            Ok(GatewayMessage::Ending(Ending {
+                reason: GatewayEndReason::Unknown,
+                ..
+            }))
+        ));
     }
 
     #[test]

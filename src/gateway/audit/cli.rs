@@ -344,15 +344,25 @@ pub fn human_line(rec: &AuditRecord) -> String {
             session_id,
             target,
             source,
+            reason,
             ..
         } => format!(
-            "mål {} nektet, økt {}, fra {source}",
+            "mål {} nektet ({}), økt {}, fra {source}",
             clean(target),
+            reason.as_str(),
             clean(session_id)
         ),
-        AuditEvent::StreamOpened { session_id, target } => {
-            format!("økt {} til {}", clean(session_id), clean(target))
-        }
+        AuditEvent::StreamOpened {
+            session_id,
+            source,
+            target,
+            address,
+            ..
+        } => format!(
+            "økt {} til {} ({address}), fra {source}",
+            clean(session_id),
+            clean(target)
+        ),
         AuditEvent::SessionEnded {
             session_id,
             target_streams,

@@ -1250,7 +1250,10 @@ mod tests {
         // `bounded()` cuts every text field, so even absurd input becomes a record.
         let huge = AuditEvent::StreamOpened {
             session_id: "x".repeat(10 * MAX_LINE_LEN),
+            user: "u".repeat(10 * MAX_LINE_LEN),
+            source: "192.0.2.7:50412".parse().unwrap(),
             target: "y".repeat(10 * MAX_LINE_LEN),
+            address: "10.0.0.1:3389".parse().unwrap(),
         };
         let rec = log.append(huge, T).unwrap();
         assert!(rec.to_line().unwrap().len() < MAX_LINE_LEN);

@@ -21,5 +21,7 @@ pub mod verify;
 
 pub use coalesce::{Admission, RefusalCoalescer};
 pub use log::{AuditError, AuditLog, AuditStats, FileChange, LOCK_WAIT};
-pub use record::{AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, GENESIS};
+pub use record::{
+    AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, TargetRefusal, GENESIS,
+};
 pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};

@@ -113,7 +113,7 @@ pub enum EndReason {
     ClientClosed,
     /// The card was pulled from the reader.
     CardRemoved,
-    /// Nothing moved for longer than the idle limit.
+    /// No stream was open and nothing moved for the idle limit.
     IdleTimeout,
     /// The gateway shut down.
     GatewayShutdown,
@@ -121,6 +121,24 @@ pub enum EndReason {
     NetworkLost,
     /// An error ended the session.
     Error,
+    /// The client broke the protocol (a frame that is not ours or not yamux, an invalid
+    /// `open`); the gateway closed the connection.
+    ProtocolError,
+    /// The session reached its longest allowed lifetime (`max_session_secs`).
+    MaxLifetime,
+    /// The user's certificate was found revoked while the session ran.
+    Revoked,
+}
+
+/// Why a logged-in user was refused a target. The client gets the same answer for both, so
+/// it cannot learn which ids exist; only the audit log tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetRefusal {
+    /// The machine exists, but no grant of the user names it or its group.
+    NotGranted,
+    /// No machine has this id.
+    UnknownTarget,
 }
 
 /// Something the gateway must be able to prove happened. Field names are the JSON keys.
@@ -153,7 +171,7 @@ pub enum AuditEvent {
         /// More on the cause, written by the gateway (e.g. the certificate's expiry).
         detail: Option<String>,
     },
-    /// A logged-in user asked for a target they are not granted.
+    /// A logged-in user asked for a target they are not granted, or one that does not exist.
     TargetRefused {
         /// User name.
         user: String,
@@ -163,13 +181,22 @@ pub enum AuditEvent {
         target: String,
         /// Client address.
         source: SocketAddr,
+        /// Which of the two it was.
+        reason: TargetRefusal,
     },
-    /// A stream to a granted target was opened within a session.
+    /// A stream within a session was connected to a granted target (written before the
+    /// client is told).
     StreamOpened {
         /// Session id.
         session_id: String,
+        /// User name.
+        user: String,
+        /// Client address.
+        source: SocketAddr,
         /// Target id.
         target: String,
+        /// The address the gateway connected to for it.
+        address: SocketAddr,
     },
     /// A session ended.
     SessionEnded {
@@ -343,6 +370,19 @@ impl EndReason {
             EndReason::GatewayShutdown => "gateway-shutdown",
             EndReason::NetworkLost => "network-lost",
             EndReason::Error => "error",
+            EndReason::ProtocolError => "protocol-error",
+            EndReason::MaxLifetime => "max-lifetime",
+            EndReason::Revoked => "revoked",
+        }
+    }
+}
+
+impl TargetRefusal {
+    /// The name written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetRefusal::NotGranted => "not-granted",
+            TargetRefusal::UnknownTarget => "unknown-target",
         }
     }
 }
@@ -367,10 +407,10 @@ impl AuditEvent {
         match self {
             AuditEvent::LoginAccepted { user, .. }
             | AuditEvent::TargetRefused { user, .. }
+            | AuditEvent::StreamOpened { user, .. }
             | AuditEvent::SessionEnded { user, .. } => Some(user),
             AuditEvent::LoginRefused { user, .. } => user.as_deref(),
-            AuditEvent::StreamOpened { .. }
-            | AuditEvent::GatewayStarted { .. }
+            AuditEvent::GatewayStarted { .. }
             | AuditEvent::ConfigReloaded { .. }
             | AuditEvent::LoginRefusedRepeated { .. } => None,
         }
@@ -421,15 +461,26 @@ impl AuditEvent {
                 session_id,
                 target,
                 source,
+                reason,
             } => AuditEvent::TargetRefused {
                 user: s(user),
                 session_id: s(session_id),
                 target: s(target),
                 source,
+                reason,
             },
-            AuditEvent::StreamOpened { session_id, target } => AuditEvent::StreamOpened {
+            AuditEvent::StreamOpened {
+                session_id,
+                user,
+                source,
+                target,
+                address,
+            } => AuditEvent::StreamOpened {
                 session_id: s(session_id),
+                user: s(user),
+                source,
                 target: s(target),
+                address,
             },
             AuditEvent::SessionEnded {
                 session_id,
@@ -754,10 +805,14 @@ mod tests {
                 session_id: "s-1".into(),
                 target: "server-3".into(),
                 source: addr(),
+                reason: TargetRefusal::UnknownTarget,
             },
             AuditEvent::StreamOpened {
                 session_id: "s-1".into(),
+                user: "ola".into(),
+                source: addr(),
                 target: "kontor-pc-17".into(),
+                address: "10.0.0.17:3389".parse().unwrap(),
             },
             AuditEvent::SessionEnded {
                 session_id: "s-1".into(),
@@ -817,8 +872,14 @@ mod tests {
             EndReason::GatewayShutdown,
             EndReason::NetworkLost,
             EndReason::Error,
+            EndReason::ProtocolError,
+            EndReason::MaxLifetime,
+            EndReason::Revoked,
         ];
         for r in ends {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        for r in [TargetRefusal::NotGranted, TargetRefusal::UnknownTarget] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
@@ -1046,7 +1107,10 @@ mod tests {
 
         let unbounded = AuditEvent::StreamOpened {
             session_id: huge.clone(),
+            user: huge.clone(),
+            source: addr(),
             target: huge,
+            address: addr(),
         };
         let rec =
             AuditRecord::seal(1, datetime!(2025-05-25 12:00 UTC), unbounded, GENESIS).unwrap();
@@ -1065,7 +1129,7 @@ mod tests {
                 Some("u"),
                 Some("u"),
                 Some("u"),
-                None,
+                Some("u"),
                 Some("u"),
                 None,
                 None,
