@@ -17,7 +17,8 @@ use hjemmekontor::tunnel::protocol::{
 };
 use hjemmekontor::tunnel::tls::{client_config, CardSigningKey};
 use serde_json::Value;
-use support::gateway::{card_signer, gateway_roots, user_entry, InProcess};
+use support::gateway::user_entry;
+use support::inproc::{roots, signer, InProcessGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const PASSWORD: &str = "riktig-passord-TEST";
@@ -27,7 +28,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Åse (the TEST PKI's person) may reach `kontor-pc`; `annen-pc` exists but is not hers.
 /// One session at a time, so a session that is not let go blocks the next login.
-async fn gateway() -> (InProcess, SocketAddr) {
+async fn gateway() -> (InProcessGateway, SocketAddr) {
     let office = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let office_addr = office.local_addr().unwrap();
     std::thread::spawn(move || hjemmekontor::vcard::office_pc::serve(office));
@@ -52,13 +53,13 @@ user = "ase"
 machines = ["kontor-pc"]
 "#
     );
-    let gw = InProcess::start(tempfile::tempdir().unwrap(), &rest).await;
+    let gw = InProcessGateway::start(&rest).await;
     (gw, office_addr)
 }
 
-async fn log_in(gw: &InProcess) -> Tunnel {
-    let (signer, _) = card_signer("person-high");
-    let target = GatewayTarget::new(&gw.addr.to_string(), gateway_roots()).unwrap();
+async fn log_in(gw: &InProcessGateway) -> Tunnel {
+    let (signer, _) = signer("person-high");
+    let target = GatewayTarget::new(&gw.addr.to_string(), roots()).unwrap();
     let creds = Credentials {
         username: "ase".into(),
         password: Password::from_input(PASSWORD.into()),
@@ -122,7 +123,7 @@ async fn streams_are_recorded_with_who_reached_what_and_refusals_say_why() {
 
     session::close(&tunnel, ClientEndReason::CardRemoved).await;
     gw.wait_for("session-ended").await;
-    let audit = gw.stop().await;
+    let (audit, _) = gw.stop().await;
     let refused = records(&audit, "target-refused");
     let why: Vec<_> = refused
         .iter()
@@ -144,8 +145,8 @@ async fn streams_are_recorded_with_who_reached_what_and_refusals_say_why() {
 async fn garbage_after_the_login_ends_the_session_and_frees_its_slot() {
     let (gw, _) = gateway().await;
     // The client's side by hand, to write what no client should.
-    let (signer, _) = card_signer("person-high");
-    let config = client_config(CardSigningKey::new(signer), gateway_roots(), false).unwrap();
+    let (signer, _) = signer("person-high");
+    let config = client_config(CardSigningKey::new(signer), roots(), false).unwrap();
     assert_eq!(config.alpn_protocols, [ALPN.to_vec()]);
     let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
@@ -192,7 +193,7 @@ async fn a_gateway_that_stops_tells_the_client_why() {
         .expect("an ending notice");
     assert_eq!(notice.reason, GatewayEndReason::GatewayShutdown);
     assert!(!notice.message.is_empty());
-    let audit = gw.stop().await;
+    let (audit, _) = gw.stop().await;
     assert_eq!(
         records(&audit, "session-ended")[0]["reason"],
         "gateway-shutdown"

@@ -9,10 +9,11 @@ use hjemmekontor::card::emulated::InProcessTransport;
 use hjemmekontor::card::piv::{Piv, Slot};
 use hjemmekontor::card::piv_credential::PivKey;
 use hjemmekontor::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
-use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
 use hjemmekontor::gateway::config;
 use hjemmekontor::gateway::server::{Gateway, SystemClock};
 use hjemmekontor::secret::{Password, Pin};
+
+use super::gateway::user_entry;
 use hjemmekontor::tunnel::tls::CardSigner;
 use hjemmekontor::vcard::{PivConfig, SlotKey, VirtualPiv};
 use rustls::pki_types::CertificateDer;
@@ -24,30 +25,21 @@ pub const PASSWORD: &str = "riktig-passord-TEST";
 
 /// A running gateway and the directory holding its configuration and audit log.
 pub struct InProcessGateway {
+    /// Configuration and audit log.
     pub dir: tempfile::TempDir,
+    /// Where it listens.
     pub addr: SocketAddr,
-    shutdown: CancellationToken,
+    /// Stops it.
+    pub shutdown: CancellationToken,
     served: tokio::task::JoinHandle<()>,
 }
 
 /// The user `ase` (the `person-high` card's identifier) and `ola`, both with [`PASSWORD`].
 pub fn users() -> String {
-    let hash = hash_password_with(
-        &Password::from_input(PASSWORD.into()),
-        HashParams::TEST_ONLY,
-    )
-    .unwrap();
     format!(
-        r#"[[user]]
-username = "ase"
-personal_id = "UN:NO-9578-4050-12345678"
-password_hash = "{hash}"
-
-[[user]]
-username = "ola"
-personal_id = "UN:NO-9578-4050-87654321"
-password_hash = "{hash}"
-"#
+        "{}\n{}",
+        user_entry("ase", "UN:NO-9578-4050-12345678", PASSWORD),
+        user_entry("ola", "UN:NO-9578-4050-87654321", PASSWORD)
     )
 }
 
@@ -161,6 +153,18 @@ impl InProcessGateway {
         matches!(read, Ok(n) if n > 0)
     }
 
+    /// Waits (bounded, failing the test) for the first record of `event`.
+    pub async fn wait_for(&self, event: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(r) = self.audit().into_iter().find(|r| r["event"] == event) {
+                return r;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {event} record");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Logs in with the TEST card `variant` as `user`.
     pub async fn login(
         &self,
@@ -181,10 +185,14 @@ impl InProcessGateway {
         GatewayTarget::new(&format!("127.0.0.1:{}", self.addr.port()), roots()).unwrap()
     }
 
-    /// Stops the gateway; returns the audit records and the directory (which holds the log).
+    /// Stops the gateway (bounded), checks that its whole audit log verifies, and returns the
+    /// records and the directory (which holds the log).
     pub async fn stop(self) -> (Vec<Value>, tempfile::TempDir) {
         self.shutdown.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(15), &mut { self.served }).await;
+        if let Ok(file) = std::fs::File::open(self.dir.path().join("audit.jsonl")) {
+            hjemmekontor::gateway::audit::verify(std::io::BufReader::new(file)).unwrap();
+        }
         let audit = std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
             .unwrap_or_default()
             .lines()
