@@ -199,3 +199,45 @@ async fn a_gateway_that_stops_tells_the_client_why() {
         "gateway-shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_revoked_by_a_crl_reload_loses_its_running_session() {
+    let (gw, _) = gateway().await;
+    let mut tunnel = log_in(&gw).await;
+    // The CA publishes a newer list naming Åse's card; the gateway reloads its trust.
+    let crl = support::pki::test_pki()
+        .revocation_list(
+            time::OffsetDateTime::now_utc(),
+            2,
+            &["revoked", "person-high"],
+        )
+        .unwrap();
+    std::fs::write(gw.dir.path().join("crl.pem"), crl).unwrap();
+    let gateway = std::sync::Arc::clone(&gw.gateway);
+    tokio::task::spawn_blocking(move || gateway.reload_trust())
+        .await
+        .unwrap()
+        .expect("the new list loads");
+
+    let end = tokio::time::timeout(WAIT, &mut tunnel.driver).await;
+    assert!(end.is_ok(), "the revoked card's session was not closed");
+    let notice = session::ending(&mut tunnel)
+        .await
+        .expect("an ending notice");
+    assert_eq!(notice.reason, GatewayEndReason::Revoked);
+    let ended = gw.wait_for("session-ended").await;
+    assert_eq!(ended["reason"], "revoked");
+    // And the card cannot come back.
+    let (signer, _) = signer("person-high");
+    let creds = Credentials {
+        username: "ase".into(),
+        password: Password::from_input(PASSWORD.into()),
+    };
+    let target = GatewayTarget::new(&gw.addr.to_string(), roots()).unwrap();
+    let again = session::open(&target, &signer, &creds, session::posture_report()).await;
+    assert!(again.is_err(), "a revoked card logged in again");
+    let (audit, _) = gw.stop().await;
+    assert!(audit
+        .iter()
+        .any(|r| r["event"] == "login-refused" && r["reason"] == "revoked"));
+}

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod config_cli;
+pub mod live;
 pub mod lockout;
 pub mod lockout_file;
 pub mod preflight;

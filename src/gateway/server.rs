@@ -22,6 +22,7 @@ use super::admission::{Admission, AdmissionLimits, Pending, Stage};
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
 use super::auth::{self, Lockout, LoginAttempt};
 use super::config::Config;
+use super::live::LiveSessions;
 use super::lockout_file::{self, LockoutFile};
 use super::refusals::{self, Refusals};
 use super::relay::{
@@ -31,9 +32,10 @@ use crate::tunnel::busy;
 use crate::tunnel::mux::MuxServer;
 use crate::tunnel::protocol::{self, Accepted, GatewayMessage, RejectCode, Rejected, TargetInfo};
 use crate::tunnel::tls::{
-    refusal_detail_of, verified_client, ReloadSummary, ReloadableServerConfig, ServerIdentity,
-    TlsError, TlsRefusal, TrustMaterial,
+    refusal_detail_of, verified_client, GatewayClientVerifier, ReloadSummary,
+    ReloadableServerConfig, ServerIdentity, TlsError, TlsRefusal, TrustMaterial,
 };
+use rustls::pki_types::{CertificateDer, UnixTime};
 
 /// The time, injected so tests can fix it (certificate validity, lockout windows).
 pub trait Clock: Send + Sync {
@@ -89,6 +91,7 @@ pub struct Gateway {
     lockout: Mutex<Lockout>,
     lockout_file: LockoutFile,
     admission: Admission,
+    live: LiveSessions,
     turning_away: Arc<Semaphore>,
     sessions: Arc<Semaphore>,
     clock: Arc<dyn Clock>,
@@ -155,6 +158,7 @@ impl Gateway {
                 total: config.limits.max_pending_logins as usize,
                 per_source: config.limits.max_pending_logins_per_address as usize,
             }),
+            live: LiveSessions::default(),
             turning_away: Arc::new(Semaphore::new(MAX_TURNING_AWAY)),
             sessions: Arc::new(Semaphore::new(config.limits.max_sessions as usize)),
             config,
@@ -186,10 +190,12 @@ impl Gateway {
         &self.config
     }
 
-    /// Re-reads trust anchors and CRLs for new handshakes (SIGHUP, timer); sessions already
-    /// running are untouched. Audited.
+    /// Re-reads trust anchors and CRLs for new handshakes (SIGHUP, timer), and ends the
+    /// running sessions of any card the new lists revoke (each records `revoked` as its end).
+    /// Audited. Blocking: run it off the async threads.
     pub fn reload_trust(&self) -> Result<ReloadSummary, ServerError> {
-        let summary = self.tls.reload(&trust_of(&self.config)?)?;
+        let trust = trust_of(&self.config)?;
+        let summary = self.tls.reload(&trust)?;
         self.audit.append(
             AuditEvent::ConfigReloaded {
                 trust_anchors: summary.trust_anchors,
@@ -197,6 +203,13 @@ impl Gateway {
             },
             self.clock.now_utc(),
         )?;
+        let verifier = GatewayClientVerifier::new(&trust, self.config.auth_policy())?;
+        let ended = self.live.end_where(EndReason::Revoked, |certificate| {
+            revoked(&verifier, certificate, self.clock.now_utc())
+        });
+        if ended > 0 {
+            tracing::warn!(ended, "sessions of revoked cards ended");
+        }
         Ok(summary)
     }
 
@@ -296,6 +309,7 @@ impl Gateway {
             mut tls,
             accepted,
             personal_id,
+            certificate,
         } = logged_in;
 
         // A session slot, only now that the login succeeded.
@@ -357,6 +371,9 @@ impl Gateway {
         // Ends the session from outside with a reason: the gateway's shutdown below, and
         // whoever else holds a clone (a revoked card).
         let handle = SessionHandle::new();
+        let _live = self
+            .live
+            .register(&session_id, &certificate, handle.clone());
         let authorizer: Arc<dyn Authorizer> = Arc::new(SessionAuthorizer {
             gateway: Arc::clone(&self),
             user: user.clone(),
@@ -389,11 +406,24 @@ impl Gateway {
     }
 }
 
+/// Whether `verifier` (the trust just loaded) finds `certificate` revoked at `now`.
+fn revoked(verifier: &GatewayClientVerifier, certificate: &[u8], now: OffsetDateTime) -> bool {
+    use rustls::server::danger::ClientCertVerifier;
+    let seconds = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let at = UnixTime::since_unix_epoch(Duration::from_secs(seconds));
+    let der = CertificateDer::from(certificate);
+    match verifier.verify_client_cert(&der, &[], at) {
+        Ok(_) => false,
+        Err(e) => refusal_detail_of(&e).is_some_and(|r| r.refusal == TlsRefusal::Revoked),
+    }
+}
+
 /// A connection that has logged in: its TLS stream, the decision, the card's identifier.
 struct LoggedIn {
     tls: ServerTls,
     accepted: auth::Accepted,
     personal_id: Option<String>,
+    certificate: Vec<u8>,
 }
 
 type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
@@ -508,6 +538,7 @@ impl Gateway {
                 tls,
                 accepted,
                 personal_id,
+                certificate: certificate.to_vec(),
             }),
             Err(refusal) => {
                 let record = AuditEvent::LoginRefused {

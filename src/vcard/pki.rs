@@ -183,6 +183,18 @@ pub struct TestPki {
     pub crl_pem: String,
     /// The end-entity certificates, in [`VARIANTS`] order.
     pub issued: Vec<Issued>,
+    /// The person CA's key, so tests can issue a newer CRL ([`TestPki::revocation_list`]).
+    pub person_ca_key: CaKey,
+}
+
+/// A TEST CA's private key (PKCS#8 PEM); never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CaKey(String);
+
+impl std::fmt::Debug for CaKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaKey(..)")
+    }
 }
 
 /// Why the TEST PKI could not be made or written.
@@ -205,6 +217,12 @@ pub enum PkiError {
         min: i32,
         /// Latest year accepted.
         max: i32,
+    },
+    /// No variant of that name.
+    #[error("the TEST PKI has no variant {name:?}")]
+    UnknownVariant {
+        /// The name asked for.
+        name: String,
     },
     /// The system random number generator failed.
     #[error("the system's random number generator failed")]
@@ -456,7 +474,62 @@ pub fn generate(opts: &PkiOptions) -> Result<TestPki, PkiError> {
         other_root_pem: other_cert.pem(),
         crl_pem: crl.pem().map_err(|source| PkiError::Crl { source })?,
         issued,
+        person_ca_key: CaKey(person_ca.key().serialize_pem()),
     })
+}
+
+impl TestPki {
+    /// A newer CRL of the person CA (number `number`, issued at `now`) listing the variants
+    /// `revoked`: what a CA publishes when a card is revoked while its holder is logged in.
+    pub fn revocation_list(
+        &self,
+        now: OffsetDateTime,
+        number: u64,
+        revoked: &[&str],
+    ) -> Result<String, PkiError> {
+        let dates = Dates::new(now)?;
+        let key = KeyPair::from_pem(&self.person_ca_key.0).map_err(|source| PkiError::Key {
+            what: "person-ca",
+            source,
+        })?;
+        let params = ca_params(
+            "person-ca",
+            PERSON_CA_CN,
+            ORG,
+            Some(0),
+            &dates,
+            random_serial()?,
+        )?;
+        let ca = Issuer::new(params, key);
+        let mut listed = Vec::with_capacity(revoked.len());
+        for name in revoked {
+            let issued = self.get(name).ok_or(PkiError::UnknownVariant {
+                name: (*name).to_owned(),
+            })?;
+            let serial = x509_parser::parse_x509_certificate(&issued.cert_der)
+                .map(|(_, cert)| cert.raw_serial().to_vec())
+                .map_err(|_| PkiError::UnknownVariant {
+                    name: (*name).to_owned(),
+                })?;
+            listed.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&serial),
+                revocation_time: dates.revoked_at,
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            });
+        }
+        CertificateRevocationListParams {
+            this_update: dates.crl_this_update,
+            next_update: dates.crl_next_update,
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: listed,
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&ca)
+        .and_then(|crl| crl.pem())
+        .map_err(|source| PkiError::Crl { source })
+    }
 }
 
 fn check_person_id(id: &str) -> Result<(), PkiError> {

@@ -31,6 +31,8 @@ pub struct InProcessGateway {
     pub addr: SocketAddr,
     /// Stops it.
     pub shutdown: CancellationToken,
+    /// The gateway itself (to reload its trust).
+    pub gateway: Arc<Gateway>,
     served: tokio::task::JoinHandle<()>,
 }
 
@@ -74,6 +76,14 @@ impl InProcessGateway {
     pub async fn start_in(dir: tempfile::TempDir, rest: &str) -> InProcessGateway {
         // The listener is bound below; the configured address is never used.
         let text = super::gateway::config(dir.path(), "127.0.0.1:9".parse().unwrap(), rest);
+        // The CRL is this gateway's own copy, so a test may publish a newer one.
+        let shared_crl = super::pki::dir().join("crl.pem");
+        let own_crl = dir.path().join("crl.pem");
+        std::fs::copy(&shared_crl, &own_crl).unwrap();
+        let text = text.replace(
+            &shared_crl.display().to_string(),
+            &own_crl.display().to_string(),
+        );
         let path = dir.path().join("gateway.toml");
         std::fs::write(&path, text).unwrap();
         let cfg = match config::load(&path) {
@@ -86,13 +96,15 @@ impl InProcessGateway {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
+        let serving = Arc::clone(&gateway);
         let served = tokio::spawn(async move {
-            gateway.serve(listener, token).await.unwrap();
+            serving.serve(listener, token).await.unwrap();
         });
         InProcessGateway {
             dir,
             addr,
             shutdown,
+            gateway,
             served,
         }
     }
