@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access;
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason};
-use super::auth::{self, Lockout, LoginAttempt};
+use super::auth::{self, Lockout};
 use super::config::Config;
 use super::lockout_file::{self, LockoutFile};
 use super::relay::{serve_session, Authorizer, RelayLimits, StreamRefusal};
@@ -328,42 +328,32 @@ impl Gateway {
                 }
             };
 
-        // The decision: argon2 is deliberately slow, so it runs off the async threads.
-        let gateway = Arc::clone(&self);
+        // The decision: lockout first, then the password on the bounded pool of password-check
+        // threads (argon2 never runs on the async threads), then the rest (`password_pool`).
+        use super::password_pool::{self, LoginOutcome};
         let cert_id = personal_id.clone().unwrap_or_default();
-        let username = login.username.clone();
-        let password = login.password.clone();
-        drop(login);
-        let decision = tokio::task::spawn_blocking(move || {
-            let attempt = LoginAttempt {
-                source: peer.ip(),
-                personal_id: &cert_id,
-                username: &username,
-                password: &password,
-            };
-            // The slow argon2 check runs without the lockout lock, so logins do not queue on it.
-            let credentials = auth::check_credentials(&gateway.config, &attempt);
-            let decision = {
-                let mut lockout = gateway.lockout.lock().unwrap_or_else(|p| p.into_inner());
-                auth::decide_login(
-                    &gateway.config,
-                    &mut lockout,
-                    gateway.clock.instant(),
-                    &attempt,
-                    credentials,
-                    posture_policy,
-                )
-            };
-            gateway.keep_lockout(false);
-            decision
-        })
-        .await;
-        let decision = match decision {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!("login decision failed: {e}");
+        let outcome = password_pool::shared(&self.config)
+            .check_login(
+                &self.config,
+                &self.lockout,
+                || self.clock.instant(),
+                peer.ip(),
+                &cert_id,
+                login,
+                posture_policy,
+            )
+            .await;
+        let keeper = Arc::clone(&self);
+        let _ = tokio::task::spawn_blocking(move || keeper.keep_lockout(false)).await;
+        let decision = match outcome {
+            LoginOutcome::Decided(decision) => decision,
+            LoginOutcome::Busy => {
+                tracing::warn!(%peer, "every password check is taken; login answered server-busy");
+                let busy = GatewayMessage::Rejected(password_pool::busy_answer());
+                let _ = protocol::write_message(&mut tls, &busy, max_frame).await;
                 return;
             }
+            LoginOutcome::Failed => return,
         };
         let accepted = match decision {
             Err(refusal) => {
