@@ -328,9 +328,11 @@ impl Gateway {
                 }
             };
 
-        // The decision: lockout first, then the password on the bounded pool of password-check
-        // threads (argon2 never runs on the async threads), then the rest (`password_pool`).
+        // The TLS layer's copy of the login is wiped. The decision: lockout first, then the
+        // password on the bounded pool of password-check threads (argon2 never runs on the
+        // async threads), then the rest (`password_pool`).
         use super::password_pool::{self, LoginOutcome};
+        protocol::wipe_tls_receive_buffer(&mut tls);
         let cert_id = personal_id.clone().unwrap_or_default();
         let outcome = password_pool::shared(&self.config)
             .check_login(
