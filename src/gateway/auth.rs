@@ -136,7 +136,7 @@ pub struct HashMemory {
 
 impl std::fmt::Debug for HashMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HashMemory({} KiB)", self.blocks.len())
+        write!(f, "HashMemory({} KiB)", self.held_kib())
     }
 }
 
