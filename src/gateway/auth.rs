@@ -1,15 +1,18 @@
 //! Who may log in: password hashes, lockout, and the login decision.
 //!
 //! Everything here is pure except the argon2 computation itself (and the salt for a new hash).
-//! Time is passed in as an [`Instant`], so lockout timelines are tested at fixed times.
+//! Time is passed in as an [`Instant`], so lockout timelines are tested at fixed times. The
+//! gateway runs the argon2 step on its own threads (`super::password_pool`); [`check_login`]
+//! does all of it in one call, for tests and tools.
 //!
-//! [`check_login`] applies the checks in this order and stops at the first that fails:
+//! A login goes through these steps, and the first that fails is the audit reason:
 //!
 //! 1. the user exists, and the personal identifier in the certificate is the one in the
 //!    user's record (`unknown-user`, `identifier-not-bound`);
-//! 2. the password matches the user's argon2id hash (`wrong-password`);
-//! 3. neither the username, the card nor the source address is locked out (`locked-out`,
-//!    see [`super::lockout`]);
+//! 2. neither the username, the card nor the source address is locked out (`locked-out`, see
+//!    [`super::lockout`]). A locked attempt ends here, **before any hashing**, so a lock also
+//!    stops the attempts from costing the gateway argon2 work ([`plan_login`]);
+//! 3. the password matches the user's argon2id hash (`wrong-password`);
 //! 4. the posture policy accepts the client's report (`posture-refused`);
 //! 5. the user has at least one grant (`no-grants`).
 //!
@@ -18,15 +21,17 @@
 //! time (an unknown user or a foreign card costs a verification against a dummy hash), and
 //! count towards lockout the same way (against the card and the address; only a wrong password
 //! with the user's own card counts against the username).
-//! While a username or address is locked, every attempt is told it is locked, whatever the
-//! password, so a guess made during a lock teaches nothing.
+//! While a username, card or address is locked, every attempt is told it is locked, whatever
+//! the password (which is not even checked), so a guess made during a lock teaches nothing.
 
 use std::net::IpAddr;
 use std::time::Instant;
 
-use argon2::password_hash::{phc::PasswordHash, PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, PasswordHash, Salt};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize as _;
 
 use crate::cert::PersonalId;
 use crate::secret::Password;
@@ -110,18 +115,105 @@ pub fn hash_password_with(password: &Password, params: HashParams) -> Result<Str
         .map_err(|e| HashError::Hashing(e.to_string()))
 }
 
-/// Whether `password` matches the PHC string. The comparison is constant-time (argon2 crate);
-/// a malformed hash matches nothing.
+/// Whether `password` matches the PHC string, with memory of its own for this one check (tools
+/// and tests; the gateway's checks reuse a [`HashMemory`] per thread). A malformed hash
+/// matches nothing.
 pub fn verify_password(hash: &str, password: &Password) -> bool {
-    if check_hash_format(hash).is_err() {
-        return false;
+    HashMemory::new(0).verify(hash, password)
+}
+
+/// The argon2 working memory of one thread, kept from check to check: a check allocates
+/// nothing, so a burst of logins cannot pile up (or leave behind) hashing memory, whatever the
+/// allocator does with freed blocks.
+///
+/// It is allocated at the first check with room for `room_kib` (the largest configured hash).
+/// A hash that needs more makes it grow to fit, within the configuration's own bound on `m`
+/// ([`HashParams::MAX`], checked by [`check_hash_format`]); it never shrinks.
+pub struct HashMemory {
+    blocks: Vec<Block>,
+    room: usize,
+}
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashMemory({} KiB)", self.held_kib())
     }
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
+}
+
+impl HashMemory {
+    /// Memory for hashes of up to `room_kib` KiB, allocated at the first check.
+    pub fn new(room_kib: u32) -> HashMemory {
+        HashMemory {
+            blocks: Vec::new(),
+            room: room_kib as usize * 1024 / Block::SIZE,
+        }
+    }
+
+    /// KiB held now.
+    pub fn held_kib(&self) -> usize {
+        self.blocks.len() * Block::SIZE / 1024
+    }
+
+    /// Whether `password` matches the PHC string, computed in this memory from the string's
+    /// own parameters and salt, and compared in constant time. The memory is wiped afterwards:
+    /// nothing derived from the password outlives the check. A malformed hash matches nothing.
+    pub fn verify(&mut self, hash: &str, password: &Password) -> bool {
+        let Some((argon2, salt, expected)) = verifier_of(hash) else {
+            return false;
+        };
+        let need = argon2.params().block_count();
+        let Some(blocks) = self.room_for(need) else {
+            tracing::error!(kib = need, "no memory for a password check");
+            return false;
+        };
+        let mut out = [0u8; Output::MAX_LENGTH];
+        let out = &mut out[..expected.len()];
+        let hashed = argon2
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                &salt,
+                &mut *out,
+                &mut *blocks,
+            )
+            .is_ok();
+        blocks.iter_mut().for_each(|b| b.zeroize());
+        // `Output`'s equality is constant-time (the `phc` crate compares with `ctutils`).
+        hashed && Output::new(out).is_ok_and(|computed| computed == expected)
+    }
+
+    /// `need` blocks of the memory, allocating (or growing) it first if it is smaller.
+    fn room_for(&mut self, need: usize) -> Option<&mut [Block]> {
+        if self.blocks.len() < need {
+            let size = need.max(self.room);
+            let mut blocks = Vec::new();
+            blocks.try_reserve_exact(size).ok()?;
+            blocks.resize(size, Block::new());
+            self.blocks = blocks;
+        }
+        self.blocks.get_mut(..need)
+    }
+}
+
+/// The argon2 instance, salt and expected output a PHC string describes, if it passes
+/// [`check_hash_format`].
+fn verifier_of(hash: &str) -> Option<(Argon2<'static>, Salt, Output)> {
+    check_hash_format(hash).ok()?;
+    let parsed = PasswordHash::new(hash).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::default(),
     };
-    Argon2::default()
-        .verify_password(password.expose().as_bytes(), &parsed)
-        .is_ok()
+    // The output length comes from the stored hash.
+    let params = Params::try_from(&parsed).ok()?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
+    Some((argon2, parsed.salt?, parsed.hash?))
+}
+
+/// The memory a PHC string's check needs, in KiB (0 for one that is not a usable hash).
+pub(crate) fn hash_memory_kib(hash: &str) -> u32 {
+    verifier_of(hash).map_or(0, |(argon2, _, _)| {
+        u32::try_from(argon2.params().block_count() * Block::SIZE / 1024).unwrap_or(u32::MAX)
+    })
 }
 
 /// The cost parameters of a PHC string, if it is a usable argon2id hash.
@@ -319,6 +411,47 @@ pub struct LoginAttempt<'a> {
     pub password: &'a Password,
 }
 
+impl<'a> LoginAttempt<'a> {
+    /// The attempt without its password.
+    pub fn claim(&self) -> Claim<'a> {
+        Claim {
+            source: self.source,
+            personal_id: self.personal_id,
+            username: self.username,
+        }
+    }
+}
+
+/// Who a login says it is: a [`LoginAttempt`] without the password, which is all the decision
+/// needs while the password is away being checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// The peer's address.
+    pub source: IpAddr,
+    /// The personal identifier in the client certificate's subject serialNumber, as read.
+    pub personal_id: &'a str,
+    /// The username as typed.
+    pub username: &'a str,
+}
+
+impl Claim<'_> {
+    /// The card's key for lockout: its personal identifier, normalised when it can be read.
+    fn card(&self) -> String {
+        PersonalId::parse(self.personal_id)
+            .map(|p| p.normalized)
+            .unwrap_or_else(|| self.personal_id.to_string())
+    }
+
+    /// Whether the username, the address or the card is locked at `now` (the more personal
+    /// key wins).
+    fn lock_state(&self, lockout: &Lockout, now: Instant) -> LockState {
+        match lockout.state(self.username, self.source, now) {
+            LockState::Open => lockout.card_state(&self.card(), now),
+            locked => locked,
+        }
+    }
+}
+
 /// A login that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
@@ -344,14 +477,14 @@ pub struct Refusal {
     pub client: ClientRefusal,
 }
 
-/// Decides a login: the checks in the order the module documentation gives, stopping at the
+/// Decides a login: the steps in the order the module documentation gives, stopping at the
 /// first failure. `posture` is the posture policy's verdict on the client's report; it is asked
 /// only once the credentials are right and nothing is locked.
 ///
 /// Failed credentials are counted in `lockout`; a fully successful login clears the user's
-/// count. This is [`check_credentials`] followed by [`decide_login`]; a server that shares one
-/// `Lockout` between threads calls the two itself, so the slow password check runs without
-/// holding the lock.
+/// count. This is [`plan_login`], the argon2 check, then [`decide_login`]; a server that
+/// shares one `Lockout` between threads calls the three itself, so the slow password check
+/// runs without holding the lock.
 pub fn check_login(
     config: &Config,
     lockout: &mut Lockout,
@@ -359,11 +492,50 @@ pub fn check_login(
     attempt: &LoginAttempt<'_>,
     posture: impl FnOnce() -> Result<(), String>,
 ) -> Result<Accepted, Refusal> {
-    let credentials = check_credentials(config, attempt);
-    decide_login(config, lockout, now, attempt, credentials, posture)
+    let claim = attempt.claim();
+    let check = plan_login(config, lockout, now, &claim)?;
+    let matched = verify_password(check.hash(), attempt.password);
+    decide_login(
+        config,
+        lockout,
+        now,
+        &claim,
+        check.outcome(matched),
+        posture,
+    )
 }
 
-/// The outcome of the credential checks (the first two steps) of one login attempt, for
+/// The hash a login's password must be checked against, once no lock refused it (from
+/// [`plan_login`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordCheck<'c> {
+    user: Option<&'c super::config::User>,
+    identity: Result<(), RefusalReason>,
+    hash: &'c str,
+}
+
+impl<'c> PasswordCheck<'c> {
+    /// The PHC string to verify the password against: the user's, or the dummy hash when the
+    /// user is unknown or the card is not theirs, so that every answer costs the same work.
+    pub fn hash(&self) -> &'c str {
+        self.hash
+    }
+
+    /// The credential checks' outcome, given whether the password matched [`Self::hash`].
+    pub fn outcome(self, password_matched: bool) -> CredentialCheck<'c> {
+        let outcome = match self.identity {
+            Err(reason) => Err(reason),
+            Ok(()) if password_matched => Ok(()),
+            Ok(()) => Err(RefusalReason::WrongPassword),
+        };
+        CredentialCheck {
+            user: self.user,
+            outcome,
+        }
+    }
+}
+
+/// The outcome of the credential checks (steps 1 and 3) of one login attempt, for
 /// [`decide_login`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialCheck<'c> {
@@ -371,49 +543,58 @@ pub struct CredentialCheck<'c> {
     outcome: Result<(), RefusalReason>,
 }
 
-/// The first two steps, which need no lockout state: the user and the certificate binding,
-/// then the password. This is the slow part (one argon2 verification, against a dummy hash for
-/// an unknown user or a foreign card, so every answer takes as long).
-pub fn check_credentials<'c>(
+/// The quick steps before any hashing: the user and the certificate binding, then the locks.
+/// A locked attempt is refused here (told it is locked; the audit reason is the identity
+/// check's failure if there was one, else `locked-out`), and nothing is counted: failures
+/// during a lock neither count nor extend it. Otherwise the answer says which hash to check
+/// the password against.
+pub fn plan_login<'c>(
     config: &'c Config,
-    attempt: &LoginAttempt<'_>,
-) -> CredentialCheck<'c> {
-    let user = config.user(attempt.username);
-    let cert_id = PersonalId::parse(attempt.personal_id).map(|p| p.normalized);
-    let outcome = match user {
-        None => {
-            verify_password(config.dummy_hash.as_str(), attempt.password);
-            Err(RefusalReason::UnknownUser)
-        }
+    lockout: &Lockout,
+    now: Instant,
+    claim: &Claim<'_>,
+) -> Result<PasswordCheck<'c>, Refusal> {
+    let user = config.user(claim.username);
+    let cert_id = PersonalId::parse(claim.personal_id).map(|p| p.normalized);
+    let identity = match user {
+        None => Err(RefusalReason::UnknownUser),
         Some(u) if cert_id.as_deref() != Some(u.personal_id.as_str()) => {
-            verify_password(config.dummy_hash.as_str(), attempt.password);
             Err(RefusalReason::IdentifierNotBound)
-        }
-        Some(u) if !verify_password(u.password_hash.as_str(), attempt.password) => {
-            Err(RefusalReason::WrongPassword)
         }
         Some(_) => Ok(()),
     };
-    CredentialCheck { user, outcome }
+    if let LockState::Locked { until, scope } = claim.lock_state(lockout, now) {
+        return Err(Refusal {
+            reason: identity.err().unwrap_or(RefusalReason::LockedOut),
+            audit_user: user.map(|u| u.username.clone()),
+            lock: Some(scope),
+            client: locked(until, now),
+        });
+    }
+    let hash = match (identity, user) {
+        (Ok(()), Some(u)) => u.password_hash.as_str(),
+        _ => config.dummy_hash.as_str(),
+    };
+    Ok(PasswordCheck {
+        user,
+        identity,
+        hash,
+    })
 }
 
-/// The rest of the decision, quick: counts failed credentials, then lockout, posture, grants.
-/// `credentials` must come from [`check_credentials`] with the same configuration and attempt.
+/// The rest of the decision, quick: counts failed credentials, then lockout (read again: other
+/// attempts may have taken a lock while the password was checked), posture, grants.
+/// `credentials` must come from [`plan_login`] with the same configuration and claim.
 pub fn decide_login(
     config: &Config,
     lockout: &mut Lockout,
     now: Instant,
-    attempt: &LoginAttempt<'_>,
+    claim: &Claim<'_>,
     credentials: CredentialCheck<'_>,
     posture: impl FnOnce() -> Result<(), String>,
 ) -> Result<Accepted, Refusal> {
-    let card = PersonalId::parse(attempt.personal_id)
-        .map(|p| p.normalized)
-        .unwrap_or_else(|| attempt.personal_id.to_string());
-    let before = match lockout.state(attempt.username, attempt.source, now) {
-        LockState::Open => lockout.card_state(&card, now),
-        locked => locked,
-    };
+    let card = claim.card();
+    let before = claim.lock_state(lockout, now);
     let audit_user = credentials.user.map(|u| u.username.clone());
     let credentials = match (credentials.outcome, credentials.user) {
         (Ok(()), Some(u)) => Ok(u),
@@ -432,7 +613,7 @@ pub fn decide_login(
                 // address count.
                 let card_lock = lockout.count_card(&card, now);
                 match (
-                    lockout.record_failure(attempt.username, attempt.source, now),
+                    lockout.record_failure(claim.username, claim.source, now),
                     card_lock,
                 ) {
                     (LockState::Open, Some(until)) => LockState::Locked {
@@ -442,7 +623,7 @@ pub fn decide_login(
                     (state, _) => state,
                 }
             } else {
-                lockout.record_foreign_failure(&card, attempt.source, now)
+                lockout.record_foreign_failure(&card, claim.source, now)
             };
             let (client, lock) = match after {
                 LockState::Locked { until, scope } => (locked(until, now), Some(scope)),
@@ -485,7 +666,7 @@ pub fn decide_login(
         });
     }
 
-    lockout.record_success(attempt.username, &card);
+    lockout.record_success(claim.username, &card);
     Ok(Accepted {
         user: user.username.clone(),
         display_name: user.display_name.clone(),
@@ -536,6 +717,37 @@ mod tests {
             Some(HashParams::TEST_ONLY),
             "parameters are read back"
         );
+    }
+
+    #[test]
+    fn one_memory_checks_many_hashes_and_is_wiped_after_each() {
+        let small = hash_password_with(&pw("a"), HashParams::TEST_ONLY).unwrap();
+        let two_lanes = HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 2,
+        };
+        let bigger = hash_password_with(&pw("b"), two_lanes).unwrap();
+        assert_eq!(hash_memory_kib(&small), 64);
+        assert_eq!(hash_memory_kib(&bigger), 256);
+        let mut m = HashMemory::new(64);
+        assert_eq!(m.held_kib(), 0, "allocated at the first check");
+        assert!(m.verify(&small, &pw("a")));
+        assert_eq!(m.held_kib(), 64);
+        assert!(!m.verify(&small, &pw("b")));
+        assert!(m.verify(&bigger, &pw("b")));
+        assert_eq!(m.held_kib(), 256, "grown to fit");
+        assert!(m.verify(&small, &pw("a")));
+        assert!(!m.verify(&bigger, &pw("a")));
+        assert_eq!(m.held_kib(), 256, "never shrinks");
+        assert!(
+            m.blocks.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)),
+            "wiped after the check"
+        );
+        // Beyond the configuration's bound: no match, and no memory taken for it.
+        let huge = "$argon2id$v=19$m=2097152,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        assert!(!m.verify(huge, &pw("a")));
+        assert_eq!(m.held_kib(), 256);
     }
 
     #[test]
@@ -751,40 +963,87 @@ mod tests {
     }
 
     #[test]
-    fn split_in_two_the_decision_reads_the_lock_after_the_slow_check() {
+    fn split_in_three_the_decision_reads_the_lock_after_the_slow_check() {
         let c = testutil::config();
         let mut l = Lockout::new(c.lockout);
         let now = Instant::now();
         let right = pw(KARI_PASSWORD);
         let wrong = pw("feil");
-        // The password is checked without the lockout state…
-        let good = check_credentials(&c, &attempt(KARI_ID, "kari", &right));
-        // …and meanwhile another attempt locks the user (max_failures = 3).
+        let kari = attempt(KARI_ID, "kari", &right).claim();
+        // Nothing is locked: the password is to be checked against Kari's own hash…
+        let good = plan_login(&c, &l, now, &kari).unwrap();
+        assert_eq!(good.hash(), c.user("kari").unwrap().password_hash.as_str());
+        assert!(verify_password(good.hash(), &right));
+        // …and meanwhile other attempts lock the user (max_failures = 3).
         for _ in 0..3 {
-            let bad = check_credentials(&c, &attempt(KARI_ID, "kari", &wrong));
-            let r = decide_login(
-                &c,
-                &mut l,
-                now,
-                &attempt(KARI_ID, "kari", &wrong),
-                bad,
-                || Ok(()),
-            )
-            .unwrap_err();
+            let bad = plan_login(&c, &l, now, &kari).unwrap();
+            let matched = verify_password(bad.hash(), &wrong);
+            let r =
+                decide_login(&c, &mut l, now, &kari, bad.outcome(matched), || Ok(())).unwrap_err();
             assert_eq!(r.reason, RefusalReason::WrongPassword);
         }
         // The decision sees the lock taken in between.
-        let r = decide_login(
-            &c,
-            &mut l,
-            now,
-            &attempt(KARI_ID, "kari", &right),
-            good,
-            || Ok(()),
-        )
-        .unwrap_err();
+        let r = decide_login(&c, &mut l, now, &kari, good.outcome(true), || Ok(())).unwrap_err();
         assert_eq!(r.reason, RefusalReason::LockedOut);
         assert_eq!(r.audit_user.as_deref(), Some("kari"));
+        // And the next attempt is refused before any hashing.
+        let r = plan_login(&c, &l, now, &kari).unwrap_err();
+        assert_eq!(r.reason, RefusalReason::LockedOut);
+        assert_eq!(r.lock, Some(LockScope::User));
+    }
+
+    #[test]
+    fn unknown_users_and_foreign_cards_are_checked_against_the_dummy_hash() {
+        let c = testutil::config();
+        let l = Lockout::new(c.lockout);
+        let now = Instant::now();
+        let p = pw(KARI_PASSWORD);
+        for a in [
+            attempt(KARI_ID, "karin", &p),
+            attempt(OLA_ID, "kari", &p),
+            attempt("", "kari", &p),
+        ] {
+            let check = plan_login(&c, &l, now, &a.claim()).unwrap();
+            assert_eq!(check.hash(), c.dummy_hash.as_str(), "{a:?}");
+            assert_eq!(
+                hash_params(check.hash()),
+                hash_params(c.user("kari").unwrap().password_hash.as_str()),
+                "the same work as a real check"
+            );
+        }
+    }
+
+    #[test]
+    fn a_locked_address_or_card_is_refused_before_hashing_whoever_it_claims_to_be() {
+        let c = testutil::config();
+        let mut l = Lockout::new(c.lockout);
+        let t0 = Instant::now();
+        // Five unknown names from one address with Ola's card lock the card and the address.
+        for s in 0..5u8 {
+            let p = pw("x");
+            let name = format!("ukjent-{s}");
+            let r = check_login(&c, &mut l, t0, &attempt(OLA_ID, &name, &p), || Ok(()));
+            assert!(r.is_err());
+        }
+        let p = pw(KARI_PASSWORD);
+        // From that address, Kari's own card and password: refused as locked, unhashed.
+        let r =
+            plan_login(&c, &l, t0 + secs(1), &attempt(KARI_ID, "kari", &p).claim()).unwrap_err();
+        assert_eq!(
+            (r.reason, r.lock),
+            (RefusalReason::LockedOut, Some(LockScope::Address))
+        );
+        // Ola's card from elsewhere: its lock, and the audit keeps the identity reason.
+        let elsewhere = LoginAttempt {
+            source: OTHER,
+            ..attempt(OLA_ID, "kari", &p)
+        };
+        let r = plan_login(&c, &l, t0 + secs(1), &elsewhere.claim()).unwrap_err();
+        assert_eq!(
+            (r.reason, r.lock),
+            (RefusalReason::IdentifierNotBound, Some(LockScope::Card))
+        );
+        assert!(matches!(r.client, ClientRefusal::LockedOut { .. }));
     }
 
     #[test]
@@ -895,7 +1154,8 @@ mod tests {
             }
         );
         assert!(!posture_asked.get(), "posture comes after lockout");
-        // A wrong guess during the lock gets the same answer as the right password.
+        // A wrong guess during the lock gets the same answer as the right password: neither
+        // is checked.
         let r = check_login(
             &c,
             &mut l,
@@ -904,7 +1164,7 @@ mod tests {
             || Ok(()),
         )
         .unwrap_err();
-        assert_eq!(r.reason, RefusalReason::WrongPassword);
+        assert_eq!(r.reason, RefusalReason::LockedOut);
         assert_eq!(
             r.client,
             ClientRefusal::LockedOut {

@@ -7,6 +7,7 @@
 //! - [`admission`]: the bounded budget of connections that have not logged in yet;
 //! - [`access`]: which office PCs a user may reach (grants, groups);
 //! - [`auth`]: argon2id password hashes, lockout, and the login decision in its fixed order;
+//! - [`password_pool`]: the password checks on a fixed pool of threads, lockout first;
 //! - [`relay`]: streams of a logged-in session relayed to the office PCs its user may reach;
 //! - [`config_cli`]: `check-config` and `hash-password`.
 
@@ -19,6 +20,7 @@ pub mod config_cli;
 pub mod live;
 pub mod lockout;
 pub mod lockout_file;
+pub mod password_pool;
 pub mod preflight;
 pub mod refusals;
 pub mod relay;

@@ -20,10 +20,11 @@ use tokio_util::sync::CancellationToken;
 use super::access::{self, AccessError};
 use super::admission::{Admission, AdmissionLimits, Pending, Stage};
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
-use super::auth::{self, Lockout, LoginAttempt};
+use super::auth::{self, Lockout};
 use super::config::Config;
 use super::live::LiveSessions;
 use super::lockout_file::{self, LockoutFile};
+use super::password_pool::{LoginOutcome, PasswordPool};
 use super::refusals::{self, Refusals};
 use super::relay::{
     serve_session, Authorizer, BoxFuture, RelayLimits, SessionHandle, StreamRefusal,
@@ -91,6 +92,7 @@ pub struct Gateway {
     lockout: Mutex<Lockout>,
     lockout_file: LockoutFile,
     admission: Admission,
+    passwords: PasswordPool,
     live: LiveSessions,
     turning_away: Arc<Semaphore>,
     sessions: Arc<Semaphore>,
@@ -158,6 +160,7 @@ impl Gateway {
                 total: config.limits.max_pending_logins as usize,
                 per_source: config.limits.max_pending_logins_per_address as usize,
             }),
+            passwords: PasswordPool::for_config(&config),
             live: LiveSessions::default(),
             turning_away: Arc::new(Semaphore::new(MAX_TURNING_AWAY)),
             sessions: Arc::new(Semaphore::new(config.limits.max_sessions as usize)),
@@ -496,42 +499,45 @@ impl Gateway {
         };
         pending.advance(Stage::Checking);
 
-        // The decision: argon2 is deliberately slow, so it runs off the async threads.
-        let gateway = Arc::clone(self);
+        // The TLS layer's copy of the login is wiped. The decision: lockout first, then the
+        // password on the bounded pool of password-check threads (argon2 never runs on the
+        // async threads), then the rest (`password_pool`).
+        protocol::wipe_tls_receive_buffer(&mut tls);
         let cert_id = personal_id.clone().unwrap_or_default();
-        let username = login.username.clone();
-        let password = login.password.clone();
-        drop(login);
-        let decision = tokio::task::spawn_blocking(move || {
-            let attempt = LoginAttempt {
-                source: peer.ip(),
-                personal_id: &cert_id,
-                username: &username,
-                password: &password,
-            };
-            // The slow argon2 check runs without the lockout lock, so logins do not queue on it.
-            let credentials = auth::check_credentials(&gateway.config, &attempt);
-            let decision = {
-                let mut lockout = gateway.lockout.lock().unwrap_or_else(|p| p.into_inner());
-                auth::decide_login(
-                    &gateway.config,
-                    &mut lockout,
-                    gateway.clock.instant(),
-                    &attempt,
-                    credentials,
-                    posture_policy,
-                )
-            };
-            gateway.keep_lockout(false);
-            decision
-        })
-        .await;
-        let decision = match decision {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!("login decision failed: {e}");
+        let outcome = self
+            .passwords
+            .check_login(
+                &self.config,
+                &self.lockout,
+                || self.clock.instant(),
+                peer.ip(),
+                &cert_id,
+                login,
+                posture_policy,
+            )
+            .await;
+        let keeper = Arc::clone(self);
+        let _ = tokio::task::spawn_blocking(move || keeper.keep_lockout(false)).await;
+        let decision = match outcome {
+            LoginOutcome::Decided(decision) => decision,
+            LoginOutcome::Busy => {
+                tracing::warn!(%peer, "every password check is taken; login answered server-busy");
+                let record = AuditEvent::LoginRefused {
+                    reason: RefusalReason::ServerBusy,
+                    user: None,
+                    personal_id,
+                    source: peer,
+                    detail: Some("password checks at their bound".into()),
+                };
+                let recorded = self
+                    .refusals
+                    .record(peer, RefusalReason::ServerBusy, record)
+                    .await;
+                self.answer_recorded(&mut tls, recorded, RejectCode::ServerBusy, busy_message())
+                    .await;
                 return None;
             }
+            LoginOutcome::Failed => return None,
         };
         match decision {
             Ok(accepted) => Some(LoggedIn {

@@ -10,7 +10,7 @@ use crate::secret::Password;
 use serde::{Deserialize, Serialize};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The protocol version this build speaks; a login carrying another is answered with
 /// [`RejectCode::ProtocolVersion`].
@@ -646,16 +646,60 @@ pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
 /// Gateway side: reads the first frame of a session, which must be a `login`.
 ///
 /// On error, [`FrameError::reject_code`] says what to answer (`bad-request`,
-/// `protocol-version`) before closing. Wrap the call in a timeout.
+/// `protocol-version`) before closing. Wrap the call in a timeout. Over TLS, follow it with
+/// [`wipe_tls_receive_buffer`].
+///
+/// The frame is read into a zeroizing buffer and its password straight into a [`Password`].
+/// Below us, rustls hands each record's plaintext over in an allocation of its own and frees
+/// it, unwiped, once it has all been read: for the login, during the read just finished. The
+/// client writes the login frame at once, so it travels in one record and that allocation is
+/// the frame's size; it is taken back and wiped here ([`wipe_freed_allocation`]).
 pub async fn read_login<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     max: usize,
 ) -> Result<Login, FrameError> {
-    match read_client_message(reader, max).await? {
+    let body = read_frame(reader, max).await?;
+    wipe_freed_allocation(LENGTH_PREFIX_LEN + body.len());
+    match decode_client(&body)? {
         ClientMessage::Login(login) => Ok(login),
         ClientMessage::Open(_) | ClientMessage::End(_) => {
             Err(FrameError::malformed(MalformedKind::Unexpected))
         }
+    }
+}
+
+/// Takes an allocation of `len` bytes and wipes all of it before giving it back. The allocator
+/// hands a thread's most recently freed block of a size to that thread's next request of the
+/// same size (glibc's per-thread cache, up to 1 KiB), so right after the TLS layer freed the
+/// login's plaintext this overwrites that very block. Elsewhere it costs one allocation and
+/// wipes nothing that matters; `tests/gateway_memory.rs` measures what is left.
+fn wipe_freed_allocation(len: usize) {
+    let mut block: Vec<u8> = Vec::with_capacity(len);
+    // Zeroizes the spare capacity too, with writes the compiler keeps.
+    block.zeroize();
+}
+
+/// Wipes the TLS layer's receive buffer after the login was read, on the gateway.
+///
+/// rustls decrypts each record in place in a buffer it keeps for the connection and never
+/// wipes it, so after the login it still holds the login's plaintext until later records
+/// happen to overwrite it, or goes back to the allocator with it when the connection closes.
+/// This makes rustls read once more, through a reader that first zeroes all the room rustls
+/// offers it (the whole buffer, now that the login is consumed) and then takes only what the
+/// socket already holds, never waiting. Bytes that did arrive are processed as a read would,
+/// so the connection goes on unchanged.
+pub fn wipe_tls_receive_buffer(tls: &mut tokio_rustls::server::TlsStream<tokio::net::TcpStream>) {
+    struct ZeroThenTryRead<'a>(&'a tokio::net::TcpStream);
+    impl io::Read for ZeroThenTryRead<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf.zeroize();
+            self.0.try_read(buf)
+        }
+    }
+    let (tcp, conn) = tls.get_mut();
+    if let Ok(1..) = conn.read_tls(&mut ZeroThenTryRead(tcp)) {
+        // An error is kept by the connection and reported by its next read.
+        let _ = conn.process_new_packets();
     }
 }
 
