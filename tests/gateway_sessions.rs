@@ -241,3 +241,25 @@ async fn a_card_revoked_by_a_crl_reload_loses_its_running_session() {
         .iter()
         .any(|r| r["event"] == "login-refused" && r["reason"] == "revoked"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_probing_for_machines_is_ended_after_a_few_refusals() {
+    let (gw, _) = gateway().await;
+    let mut tunnel = log_in(&gw).await;
+    for i in 0..8 {
+        let answer = ask_for(&tunnel, &format!("gjett-{i}")).await;
+        assert!(matches!(answer, GatewayMessage::Refused(_)), "{answer:?}");
+    }
+    // The ninth guess ends the session instead of adding a ninth record.
+    let mut stream = tunnel.mux.open_stream().await.unwrap();
+    let open = ClientMessage::Open(Open {
+        target: "gjett-8".into(),
+    });
+    let _ = write_message(&mut stream, &open, MAX).await;
+    let end = tokio::time::timeout(WAIT, &mut tunnel.driver).await;
+    assert!(end.is_ok(), "the probing session was not closed");
+    let ended = gw.wait_for("session-ended").await;
+    assert_eq!(ended["reason"], "too-many-refusals");
+    let (audit, _) = gw.stop().await;
+    assert_eq!(records(&audit, "target-refused").len(), 8);
+}

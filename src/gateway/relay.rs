@@ -556,7 +556,8 @@ fn ending_notice(reason: EndReason, limits: &RelayLimits) -> Option<Ending> {
         | EndReason::CardRemoved
         | EndReason::NetworkLost
         | EndReason::Error
-        | EndReason::ProtocolError => return None,
+        | EndReason::ProtocolError
+        | EndReason::TooManyRefusals => return None,
     };
     Some(Ending { reason, message })
 }

@@ -383,6 +383,8 @@ impl Gateway {
             session_id: session_id.clone(),
             source: peer,
             lookup_timeout: relay_limits.connect_timeout,
+            refusals: std::sync::atomic::AtomicU32::new(0),
+            handle: handle.clone(),
         });
         let session = serve_session(server, authorizer, relay_limits, handle.clone());
         tokio::pin!(session);
@@ -716,7 +718,15 @@ struct SessionAuthorizer {
     source: SocketAddr,
     /// Bound on looking up a machine configured by name.
     lookup_timeout: Duration,
+    /// Targets refused so far; past [`MAX_TARGET_REFUSALS`] the session ends.
+    refusals: std::sync::atomic::AtomicU32,
+    /// Ends the session.
+    handle: SessionHandle,
 }
+
+/// Targets a session may be refused before it is ended as probing: our client asks for one
+/// target, and for one more only when the person named a wrong one.
+const MAX_TARGET_REFUSALS: u32 = 8;
 
 impl SessionAuthorizer {
     async fn decide(&self, target: &str) -> Result<SocketAddr, StreamRefusal> {
@@ -727,6 +737,16 @@ impl SessionAuthorizer {
                     AccessError::NotGranted => TargetRefusal::NotGranted,
                     AccessError::UnknownTarget => TargetRefusal::UnknownTarget,
                 };
+                let refused = 1 + self
+                    .refusals
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if refused > MAX_TARGET_REFUSALS {
+                    // Probing: the session ends, and its end record says why; no record per
+                    // further guess.
+                    tracing::warn!(source = %self.source, "too many targets refused; session ended");
+                    self.handle.end(EndReason::TooManyRefusals);
+                    return Err(StreamRefusal::not_granted());
+                }
                 // Durable before the refusal goes out; if it cannot be written, the answer is
                 // the same refusal.
                 let _ = self

@@ -128,6 +128,9 @@ pub enum EndReason {
     MaxLifetime,
     /// The user's certificate was found revoked while the session ran.
     Revoked,
+    /// The client asked for more targets it may not reach than any client of ours does: it
+    /// was probing for machine ids.
+    TooManyRefusals,
 }
 
 /// Why a logged-in user was refused a target. The client gets the same answer for both, so
@@ -373,6 +376,7 @@ impl EndReason {
             EndReason::ProtocolError => "protocol-error",
             EndReason::MaxLifetime => "max-lifetime",
             EndReason::Revoked => "revoked",
+            EndReason::TooManyRefusals => "too-many-refusals",
         }
     }
 }
@@ -875,6 +879,7 @@ mod tests {
             EndReason::ProtocolError,
             EndReason::MaxLifetime,
             EndReason::Revoked,
+            EndReason::TooManyRefusals,
         ];
         for r in ends {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
