@@ -604,8 +604,8 @@ pub(super) fn signer_failure(e: &SignerError) -> Failure {
 /// Times a busy gateway is tried again before the first login.
 const BUSY_TRIES: u32 = 5;
 
-/// The wait a busy gateway asked for, if it said it was busy (before TLS, or as its login
-/// answer).
+/// The wait before trying a busy gateway again: what it asked for (before TLS, or as its
+/// login answer), or a short one when it closed the connection without a word.
 fn busy_wait(e: &SessionError) -> Option<Duration> {
     match e {
         SessionError::Busy { retry_after_secs } => Some(Duration::from_secs(
@@ -614,6 +614,8 @@ fn busy_wait(e: &SessionError) -> Option<Duration> {
         SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => {
             Some(Duration::from_secs(2))
         }
+        // Closed before a word: a gateway restarting, or too busy even to say so.
+        SessionError::Dropped { .. } => Some(Duration::from_secs(2)),
         _ => None,
     }
 }

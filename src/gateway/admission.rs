@@ -2,12 +2,14 @@
 //! own, bounded in total and per source, so that nobody without a login can hold what a
 //! logged-in session needs.
 //!
-//! When a budget is full, a newcomer does not simply lose: the waiting connection that has
-//! made the least progress (then the oldest) gives way, as long as it is from the same source
-//! or from a source holding more than the newcomer's. A connection that has finished its TLS
-//! handshake holds a trusted card, so silent or slow connections without one never displace
-//! it; one that is checking its password is never displaced. Only when nothing can give way
-//! is the newcomer told "busy".
+//! When a budget is full, a newcomer does not simply lose: a waiting connection that has had
+//! [`GRACE`] to make progress gives way — the least advanced first, then the oldest — as long
+//! as it is from the same source or from a source holding more than the newcomer's. A
+//! connection that has finished its TLS handshake holds a trusted card, so silent or slow
+//! connections without one never displace it; one that is checking its password is never
+//! displaced; and none is displaced before its grace is over, so a burst of connections
+//! cannot push out a client that is in the middle of its handshake. Only when nothing can
+//! give way is the newcomer told "busy" (our client then waits and tries again).
 //!
 //! Pure bookkeeping with the clock passed in; the server does the I/O.
 
@@ -31,9 +33,9 @@ pub enum Stage {
     Checking,
 }
 
-/// A silent connection from anywhere may be displaced by a newcomer from elsewhere once it
-/// has waited this long without sending a ClientHello (a real client sends one at once).
-pub const HELLO_GRACE: Duration = Duration::from_secs(2);
+/// How long a waiting connection is safe from being displaced: a real client sends its
+/// ClientHello at once and its card signs within a second or so.
+pub const GRACE: Duration = Duration::from_secs(2);
 
 /// Why a newcomer was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,19 +97,20 @@ struct Table {
 }
 
 impl Table {
-    /// The connection of `source` that gives way first, if any may.
-    fn weakest(&self, source: SourceKey) -> Option<(SourceKey, u64)> {
+    /// The connection of `source` that gives way first, if any may: past its grace, not
+    /// checking a password, the least advanced, then the oldest.
+    fn weakest(&self, source: SourceKey, now: Instant) -> Option<(SourceKey, u64)> {
         self.by_source
             .get(&source)?
             .iter()
-            .filter(|w| w.stage < Stage::Checking)
+            .filter(|w| w.stage < Stage::Checking && now.duration_since(w.since) >= GRACE)
             .min_by_key(|w| (w.stage, w.since))
             .map(|w| (source, w.id))
     }
 
     /// When the whole budget is full: a connection from the source holding the most, if it
-    /// holds more than the newcomer's source would; else one that never sent a ClientHello
-    /// within [`HELLO_GRACE`], the oldest first.
+    /// holds more than the newcomer's source would; else one anywhere that never sent a
+    /// ClientHello within its grace, the oldest first.
     fn weakest_anywhere(&self, newcomer: SourceKey, now: Instant) -> Option<(SourceKey, u64)> {
         let own = self.by_source.get(&newcomer).map_or(0, Vec::len);
         let crowded = self
@@ -115,14 +118,12 @@ impl Table {
             .iter()
             .filter(|(_, list)| list.len() > own + 1)
             .max_by_key(|(_, list)| list.len())
-            .and_then(|(key, _)| self.weakest(*key));
+            .and_then(|(key, _)| self.weakest(*key, now));
         crowded.or_else(|| {
             self.by_source
                 .iter()
                 .flat_map(|(key, list)| list.iter().map(move |w| (key, w)))
-                .filter(|(_, w)| {
-                    w.stage == Stage::Accepted && now.duration_since(w.since) >= HELLO_GRACE
-                })
+                .filter(|(_, w)| w.stage == Stage::Accepted && now.duration_since(w.since) >= GRACE)
                 .min_by_key(|(_, w)| w.since)
                 .map(|(key, w)| (*key, w.id))
         })
@@ -189,7 +190,7 @@ impl Admission {
         let key = SourceKey::of(source);
         let mut table = self.table();
         if table.by_source.get(&key).map_or(0, Vec::len) >= self.limits.per_source {
-            let victim = table.weakest(key).ok_or(Busy::Source)?;
+            let victim = table.weakest(key, now).ok_or(Busy::Source)?;
             table.displace(victim);
         }
         if table.total >= self.limits.total {
@@ -280,14 +281,18 @@ mod tests {
     }
 
     #[test]
-    fn a_full_source_displaces_its_own_least_advanced_oldest() {
+    fn a_full_source_displaces_its_own_least_advanced_oldest_once_its_grace_is_over() {
         let a = budget(100, 3);
         let t = Instant::now();
+        let ms = Duration::from_millis;
         let first = a.admit(ip(1), t).unwrap();
-        let second = a.admit(ip(1), t + Duration::from_millis(1)).unwrap();
-        let third = a.admit(ip(1), t + Duration::from_millis(2)).unwrap();
+        let second = a.admit(ip(1), t + ms(1)).unwrap();
+        let third = a.admit(ip(1), t + ms(2)).unwrap();
         first.advance(Stage::Handshaken);
-        let _fourth = a.admit(ip(1), t + Duration::from_millis(3)).unwrap();
+        // A burst: everybody is within their grace, so the newcomer waits its turn.
+        assert_eq!(a.admit(ip(1), t + ms(3)).unwrap_err(), Busy::Source);
+        assert!(!second.displaced().is_cancelled() && !third.displaced().is_cancelled());
+        let _fourth = a.admit(ip(1), t + GRACE + ms(3)).unwrap();
         assert!(second.displaced().is_cancelled(), "oldest silent one goes");
         assert!(!first.displaced().is_cancelled(), "a handshaken one stays");
         assert!(!third.displaced().is_cancelled());
@@ -295,6 +300,25 @@ mod tests {
         // Dropping a displaced place does not free anybody else's.
         drop(second);
         assert_eq!(a.waiting(), 3);
+    }
+
+    #[test]
+    fn a_client_mid_handshake_survives_a_burst_from_its_own_address() {
+        let a = budget(100, 4);
+        let t = Instant::now();
+        let flood: Vec<_> = (0..3).map(|_| a.admit(ip(1), t).unwrap()).collect();
+        let user = a.admit(ip(1), t + GRACE).unwrap();
+        user.advance(Stage::Hello);
+        let mut turned_away = 0;
+        for i in 0..100u32 {
+            match a.admit(ip(1), t + GRACE + Duration::from_millis(u64::from(i))) {
+                Ok(p) => std::mem::forget(p),
+                Err(_) => turned_away += 1,
+            }
+        }
+        assert!(!user.displaced().is_cancelled());
+        assert!(flood.iter().all(|p| p.displaced().is_cancelled()));
+        assert_eq!(turned_away, 97);
     }
 
     #[test]
@@ -314,6 +338,7 @@ mod tests {
         let a = budget(10, 10);
         let t = Instant::now();
         let flood: Vec<_> = (0..10).map(|_| a.admit(ip(1), t).unwrap()).collect();
+        let t = t + GRACE;
         let user = a.admit(ip(2), t).expect("the crowded source gives way");
         user.advance(Stage::Hello);
         assert_eq!(
@@ -326,7 +351,7 @@ mod tests {
         // The flood's next connections displace their own or are turned away, never the user.
         let mut more = Vec::new();
         for i in 0..20 {
-            match a.admit(ip(1), t + HELLO_GRACE * i) {
+            match a.admit(ip(1), t + GRACE * i) {
                 Ok(p) => more.push(p),
                 Err(busy) => assert_eq!(busy, Busy::Total),
             }
@@ -337,12 +362,12 @@ mod tests {
     }
 
     #[test]
-    fn many_sources_give_way_only_after_the_hello_grace() {
+    fn many_sources_give_way_only_after_their_grace() {
         let a = budget(3, 3);
         let t = Instant::now();
         let silent: Vec<_> = (1..=3).map(|i| a.admit(ip(i), t).unwrap()).collect();
         assert_eq!(a.admit(ip(9), t).unwrap_err(), Busy::Total);
-        let later = t + HELLO_GRACE;
+        let later = t + GRACE;
         let _newcomer = a.admit(ip(9), later).unwrap();
         assert_eq!(
             silent
@@ -366,11 +391,14 @@ mod tests {
         let t = Instant::now();
         let v6 = |last: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
         let first = a.admit(v6(1), t).unwrap();
-        let _second = a.admit(v6(2), t).unwrap();
+        let _second = a.admit(v6(2), t + GRACE).unwrap();
         assert!(first.displaced().is_cancelled(), "same /64, same source");
         let v4 = a.admit(ip(7), t).unwrap();
         let _mapped = a
-            .admit(IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped()), t)
+            .admit(
+                IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped()),
+                t + GRACE,
+            )
             .unwrap();
         assert!(v4.displaced().is_cancelled());
     }

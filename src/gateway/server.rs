@@ -623,20 +623,29 @@ impl Gateway {
     /// client's bytes are read and dropped for a moment, so the close does not become a reset
     /// that swallows the answer; at most [`MAX_TURNING_AWAY`] at once, the rest just closed.
     fn turn_away(&self, tcp: TcpStream, peer: SocketAddr) {
-        let Ok(permit) = Arc::clone(&self.turning_away).try_acquire_owned() else {
-            return;
+        let record = AuditEvent::LoginRefused {
+            reason: RefusalReason::ServerBusy,
+            user: None,
+            personal_id: None,
+            source: peer,
+            detail: Some("waiting connections at their bound".into()),
         };
         let refusals = Arc::clone(&self.refusals);
+        let Ok(permit) = Arc::clone(&self.turning_away).try_acquire_owned() else {
+            // Too many being answered already: the line is sent if the socket takes it at
+            // once, and the refusal is counted with the others from this address.
+            let _ = tcp.try_write(&busy::greeting(BUSY_RETRY_SECS));
+            drop(tcp);
+            tokio::spawn(async move {
+                let _ = refusals
+                    .record(peer, RefusalReason::ServerBusy, record)
+                    .await;
+            });
+            return;
+        };
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut tcp = tcp;
-            let record = AuditEvent::LoginRefused {
-                reason: RefusalReason::ServerBusy,
-                user: None,
-                personal_id: None,
-                source: peer,
-                detail: Some("waiting connections at their bound".into()),
-            };
             if refusals
                 .record(peer, RefusalReason::ServerBusy, record)
                 .await
@@ -646,8 +655,11 @@ impl Gateway {
             }
             let _ = tcp.write_all(&busy::greeting(BUSY_RETRY_SECS)).await;
             let _ = tcp.shutdown().await;
+            // What the client sent (its ClientHello) is read, so that the close is a FIN and
+            // not a reset that could swallow the answer; a silent client is given half a
+            // second.
             let mut sink = [0u8; 1024];
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            let _ = tokio::time::timeout(Duration::from_millis(500), async {
                 let mut left = 16 * 1024usize;
                 while left > 0 {
                     match tcp.read(&mut sink).await {
@@ -662,8 +674,8 @@ impl Gateway {
     }
 }
 
-/// Connections being answered "busy" at once; beyond it they are closed without a word.
-const MAX_TURNING_AWAY: usize = 256;
+/// Connections being answered "busy" at once; beyond it the answer is best effort.
+const MAX_TURNING_AWAY: usize = 1024;
 /// The wait a busy answer suggests.
 const BUSY_RETRY_SECS: u32 = 5;
 
