@@ -68,7 +68,8 @@ pub struct ConnectArgs {
     /// Test environment: accept TEST certificates as if production. Never for real users.
     #[arg(long)]
     pub test_environment: bool,
-    /// Stop when the connection is lost instead of reconnecting.
+    /// Stop when the connection is lost instead of reconnecting, and do not wait for a busy
+    /// gateway either: one try, one answer (for scripts and tests).
     #[arg(long)]
     pub no_reconnect: bool,
     /// Print events as JSON lines (tunnel up, closed) for scripts.
@@ -315,7 +316,7 @@ async fn session_loop(
                         // login: the card and the PIN are fine, and no PIN is sent again.
                         Some(_) => {
                             busy_tries += 1;
-                            logged_in_once || busy_tries <= BUSY_TRIES
+                            !args.no_reconnect && (logged_in_once || busy_tries <= BUSY_TRIES)
                         }
                         None => {
                             logged_in_once

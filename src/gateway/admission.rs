@@ -2,14 +2,15 @@
 //! own, bounded in total and per source, so that nobody without a login can hold what a
 //! logged-in session needs.
 //!
-//! When a budget is full, a newcomer does not simply lose: a waiting connection that has had
-//! [`GRACE`] to make progress gives way — the least advanced first, then the oldest — as long
-//! as it is from the same source or from a source holding more than the newcomer's. A
-//! connection that has finished its TLS handshake holds a trusted card, so silent or slow
-//! connections without one never displace it; one that is checking its password is never
-//! displaced; and none is displaced before its grace is over, so a burst of connections
-//! cannot push out a client that is in the middle of its handshake. Only when nothing can
-//! give way is the newcomer told "busy" (our client then waits and tries again).
+//! When a budget is full, a newcomer must show that it is a client: the server waits a moment
+//! for its TLS ClientHello (a real client sends one at once). A newcomer that shows one takes
+//! the place of a waiting connection that has not shown one within a short grace (a silent or
+//! slow connection), or of one whose handshake has stalled for longer; first from its own
+//! source, else from a source holding more than its own, else any silent one. A newcomer that
+//! shows nothing is told "busy". So a flood of silent or slow connections, held or renewed,
+//! from any address including the user's own, never keeps a real client out; a connection that
+//! finished its TLS handshake holds a trusted card and gives way only to other card holders;
+//! one that is checking its password never gives way.
 //!
 //! Pure bookkeeping with the clock passed in; the server does the I/O.
 
@@ -33,9 +34,27 @@ pub enum Stage {
     Checking,
 }
 
-/// How long a waiting connection is safe from being displaced: a real client sends its
-/// ClientHello at once and its card signs within a second or so.
+/// How long a connection that has not shown its ClientHello is safe from being displaced: a
+/// real client's arrives with its first packet, and the server reads it within this.
+pub const SILENT_GRACE: Duration = Duration::from_millis(250);
+
+/// How long a connection whose handshake is under way is safe from being displaced: its card
+/// signs within a second or so.
 pub const GRACE: Duration = Duration::from_secs(2);
+
+/// How long a newcomer at a full door is given to show its ClientHello: a real client sends
+/// it right behind the packet that completes the TCP handshake, whatever the round trip.
+pub const HELLO_WAIT: Duration = Duration::from_millis(300);
+
+impl Stage {
+    /// How long a connection at this stage is safe from being displaced.
+    fn grace(self) -> Duration {
+        match self {
+            Stage::Accepted => SILENT_GRACE,
+            _ => GRACE,
+        }
+    }
+}
 
 /// Why a newcomer was turned away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,14 +122,13 @@ impl Table {
         self.by_source
             .get(&source)?
             .iter()
-            .filter(|w| w.stage < Stage::Checking && now.duration_since(w.since) >= GRACE)
+            .filter(|w| w.stage < Stage::Checking && now.duration_since(w.since) >= w.stage.grace())
             .min_by_key(|w| (w.stage, w.since))
             .map(|w| (source, w.id))
     }
 
     /// When the whole budget is full: a connection from the source holding the most, if it
-    /// holds more than the newcomer's source would; else one anywhere that never sent a
-    /// ClientHello within its grace, the oldest first.
+    /// holds more than the newcomer's source would; else a silent one anywhere, the oldest.
     fn weakest_anywhere(&self, newcomer: SourceKey, now: Instant) -> Option<(SourceKey, u64)> {
         let own = self.by_source.get(&newcomer).map_or(0, Vec::len);
         let crowded = self
@@ -123,7 +141,9 @@ impl Table {
             self.by_source
                 .iter()
                 .flat_map(|(key, list)| list.iter().map(move |w| (key, w)))
-                .filter(|(_, w)| w.stage == Stage::Accepted && now.duration_since(w.since) >= GRACE)
+                .filter(|(_, w)| {
+                    w.stage == Stage::Accepted && now.duration_since(w.since) >= SILENT_GRACE
+                })
                 .min_by_key(|(_, w)| w.since)
                 .map(|(key, w)| (*key, w.id))
         })
@@ -184,9 +204,23 @@ impl Admission {
         self.table().total
     }
 
-    /// Lets a new connection from `source` in, displacing a weaker one if the budget is
-    /// full, or says why it cannot.
+    /// Lets a new connection from `source` in if there is room; at a full door the server
+    /// waits for its ClientHello and asks again with [`Admission::admit_with_hello`].
     pub fn admit(&self, source: IpAddr, now: Instant) -> Result<Pending, Busy> {
+        let key = SourceKey::of(source);
+        let mut table = self.table();
+        if table.by_source.get(&key).map_or(0, Vec::len) >= self.limits.per_source {
+            return Err(Busy::Source);
+        }
+        if table.total >= self.limits.total {
+            return Err(Busy::Total);
+        }
+        Ok(self.enter(&mut table, key, Stage::Accepted, now))
+    }
+
+    /// Lets in a newcomer that has shown its ClientHello, displacing a weaker connection if
+    /// the door is full, or says why it cannot.
+    pub fn admit_with_hello(&self, source: IpAddr, now: Instant) -> Result<Pending, Busy> {
         let key = SourceKey::of(source);
         let mut table = self.table();
         if table.by_source.get(&key).map_or(0, Vec::len) >= self.limits.per_source {
@@ -197,22 +231,26 @@ impl Admission {
             let victim = table.weakest_anywhere(key, now).ok_or(Busy::Total)?;
             table.displace(victim);
         }
+        Ok(self.enter(&mut table, key, Stage::Hello, now))
+    }
+
+    fn enter(&self, table: &mut Table, key: SourceKey, stage: Stage, now: Instant) -> Pending {
         table.next_id += 1;
         let id = table.next_id;
         let displaced = CancellationToken::new();
         table.by_source.entry(key).or_default().push(Waiting {
             id,
-            stage: Stage::Accepted,
+            stage,
             since: now,
             displaced: displaced.clone(),
         });
         table.total += 1;
-        Ok(Pending {
+        Pending {
             admission: self.clone(),
             source: key,
             id,
             displaced,
-        })
+        }
     }
 }
 
@@ -281,7 +319,18 @@ mod tests {
     }
 
     #[test]
-    fn a_full_source_displaces_its_own_least_advanced_oldest_once_its_grace_is_over() {
+    fn a_full_door_says_busy_to_a_newcomer_that_shows_nothing() {
+        let a = budget(3, 2);
+        let t = Instant::now();
+        let _held: Vec<_> = (0..2).map(|_| a.admit(ip(1), t).unwrap()).collect();
+        assert_eq!(a.admit(ip(1), t + GRACE).unwrap_err(), Busy::Source);
+        let _other = a.admit(ip(2), t).unwrap();
+        assert_eq!(a.admit(ip(3), t + GRACE).unwrap_err(), Busy::Total);
+        assert_eq!(a.waiting(), 3);
+    }
+
+    #[test]
+    fn a_hello_displaces_a_silent_one_of_its_own_source_once_its_grace_is_over() {
         let a = budget(100, 3);
         let t = Instant::now();
         let ms = Duration::from_millis;
@@ -289,11 +338,16 @@ mod tests {
         let second = a.admit(ip(1), t + ms(1)).unwrap();
         let third = a.admit(ip(1), t + ms(2)).unwrap();
         first.advance(Stage::Handshaken);
-        // A burst: everybody is within their grace, so the newcomer waits its turn.
-        assert_eq!(a.admit(ip(1), t + ms(3)).unwrap_err(), Busy::Source);
-        assert!(!second.displaced().is_cancelled() && !third.displaced().is_cancelled());
-        let _fourth = a.admit(ip(1), t + GRACE + ms(3)).unwrap();
-        assert!(second.displaced().is_cancelled(), "oldest silent one goes");
+        // Just accepted, the others may still be about to show their ClientHello.
+        assert_eq!(
+            a.admit_with_hello(ip(1), t + ms(3)).unwrap_err(),
+            Busy::Source
+        );
+        let _fourth = a.admit_with_hello(ip(1), t + SILENT_GRACE + ms(1)).unwrap();
+        assert!(
+            second.displaced().is_cancelled(),
+            "the oldest silent one goes"
+        );
         assert!(!first.displaced().is_cancelled(), "a handshaken one stays");
         assert!(!third.displaced().is_cancelled());
         assert_eq!(a.waiting(), 3);
@@ -303,22 +357,27 @@ mod tests {
     }
 
     #[test]
-    fn a_client_mid_handshake_survives_a_burst_from_its_own_address() {
-        let a = budget(100, 4);
+    fn a_handshake_under_way_gives_way_only_after_its_longer_grace() {
+        let a = budget(100, 2);
         let t = Instant::now();
-        let flood: Vec<_> = (0..3).map(|_| a.admit(ip(1), t).unwrap()).collect();
-        let user = a.admit(ip(1), t + GRACE).unwrap();
-        user.advance(Stage::Hello);
-        let mut turned_away = 0;
-        for i in 0..100u32 {
-            match a.admit(ip(1), t + GRACE + Duration::from_millis(u64::from(i))) {
-                Ok(p) => std::mem::forget(p),
-                Err(_) => turned_away += 1,
-            }
-        }
-        assert!(!user.displaced().is_cancelled());
-        assert!(flood.iter().all(|p| p.displaced().is_cancelled()));
-        assert_eq!(turned_away, 97);
+        let one = a.admit_with_hello(ip(1), t).unwrap();
+        let _two = a.admit_with_hello(ip(1), t).unwrap();
+        assert_eq!(
+            a.admit_with_hello(ip(1), t + SILENT_GRACE).unwrap_err(),
+            Busy::Source
+        );
+        assert!(!one.displaced().is_cancelled());
+        let _three = a.admit_with_hello(ip(1), t + GRACE).unwrap();
+        assert_eq!(
+            [
+                one.displaced().is_cancelled(),
+                _two.displaced().is_cancelled()
+            ]
+            .iter()
+            .filter(|d| **d)
+            .count(),
+            1
+        );
     }
 
     #[test]
@@ -329,18 +388,25 @@ mod tests {
         let two = a.admit(ip(1), t).unwrap();
         one.advance(Stage::Checking);
         two.advance(Stage::Checking);
-        assert_eq!(a.admit(ip(1), t).unwrap_err(), Busy::Source);
+        let later = t + GRACE * 10;
+        assert_eq!(a.admit_with_hello(ip(1), later).unwrap_err(), Busy::Source);
         assert!(!one.displaced().is_cancelled() && !two.displaced().is_cancelled());
     }
 
     #[test]
-    fn one_source_cannot_keep_another_out() {
-        let a = budget(10, 10);
+    fn a_silent_flood_from_the_users_own_address_never_keeps_the_user_out() {
+        let a = budget(100, 8);
         let t = Instant::now();
-        let flood: Vec<_> = (0..10).map(|_| a.admit(ip(1), t).unwrap()).collect();
-        let t = t + GRACE;
-        let user = a.admit(ip(2), t).expect("the crowded source gives way");
-        user.advance(Stage::Hello);
+        let mut flood: Vec<_> = (0..8).map(|_| a.admit(ip(1), t).unwrap()).collect();
+        // The flood renews itself; its newcomers show nothing and are turned away.
+        for i in 0..1_000u32 {
+            let at = t + Duration::from_micros(u64::from(i));
+            assert_eq!(a.admit(ip(1), at).unwrap_err(), Busy::Source);
+        }
+        // The user shows a ClientHello and takes a silent one's place.
+        let user = a
+            .admit_with_hello(ip(1), t + SILENT_GRACE)
+            .expect("a client in");
         assert_eq!(
             flood
                 .iter()
@@ -348,27 +414,56 @@ mod tests {
                 .count(),
             1
         );
-        // The flood's next connections displace their own or are turned away, never the user.
+        // Flood newcomers that also send a ClientHello displace silent ones, not the user.
+        for i in 0..7u32 {
+            let at = t + SILENT_GRACE + Duration::from_millis(u64::from(i));
+            flood.push(a.admit_with_hello(ip(1), at).unwrap());
+        }
+        assert_eq!(
+            a.admit_with_hello(ip(1), t + SILENT_GRACE + Duration::from_millis(10))
+                .unwrap_err(),
+            Busy::Source,
+            "only handshakes under way are left, all within their grace"
+        );
+        assert!(!user.displaced().is_cancelled());
+    }
+
+    #[test]
+    fn one_source_cannot_keep_another_out() {
+        let a = budget(10, 10);
+        let t = Instant::now();
+        let flood: Vec<_> = (0..10).map(|_| a.admit(ip(1), t).unwrap()).collect();
+        assert_eq!(a.admit(ip(2), t).unwrap_err(), Busy::Total);
+        let user = a
+            .admit_with_hello(ip(2), t + SILENT_GRACE)
+            .expect("the crowded source gives way");
+        assert_eq!(
+            flood
+                .iter()
+                .filter(|p| p.displaced().is_cancelled())
+                .count(),
+            1
+        );
+        // The flood's next connections are turned away or displace their own, never the user.
         let mut more = Vec::new();
-        for i in 0..20 {
-            match a.admit(ip(1), t + GRACE * i) {
+        for i in 0..20u32 {
+            let at = t + SILENT_GRACE + Duration::from_millis(u64::from(i));
+            match a.admit_with_hello(ip(1), at) {
                 Ok(p) => more.push(p),
                 Err(busy) => assert_eq!(busy, Busy::Total),
             }
         }
-        assert!(!more.is_empty(), "silent ones past the grace give way");
         assert!(!user.displaced().is_cancelled());
         assert_eq!(a.waiting(), 10);
     }
 
     #[test]
-    fn many_sources_give_way_only_after_their_grace() {
+    fn many_sources_give_way_only_when_silent() {
         let a = budget(3, 3);
         let t = Instant::now();
         let silent: Vec<_> = (1..=3).map(|i| a.admit(ip(i), t).unwrap()).collect();
-        assert_eq!(a.admit(ip(9), t).unwrap_err(), Busy::Total);
-        let later = t + GRACE;
-        let _newcomer = a.admit(ip(9), later).unwrap();
+        let later = t + SILENT_GRACE;
+        let _newcomer = a.admit_with_hello(ip(9), later).unwrap();
         assert_eq!(
             silent
                 .iter()
@@ -376,13 +471,14 @@ mod tests {
                 .count(),
             1
         );
-        // Ones that sent a ClientHello are not displaced by the grace rule.
+        // Ones that sent a ClientHello are not displaced by a stranger from elsewhere.
         let b = budget(2, 2);
-        let x = b.admit(ip(1), t).unwrap();
-        let y = b.admit(ip(2), t).unwrap();
-        x.advance(Stage::Hello);
-        y.advance(Stage::Hello);
-        assert_eq!(b.admit(ip(3), later).unwrap_err(), Busy::Total);
+        let _x = b.admit_with_hello(ip(1), t).unwrap();
+        let _y = b.admit_with_hello(ip(2), t).unwrap();
+        assert_eq!(
+            b.admit_with_hello(ip(3), t + GRACE).unwrap_err(),
+            Busy::Total
+        );
     }
 
     #[test]
@@ -391,11 +487,11 @@ mod tests {
         let t = Instant::now();
         let v6 = |last: u16| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
         let first = a.admit(v6(1), t).unwrap();
-        let _second = a.admit(v6(2), t + GRACE).unwrap();
+        let _second = a.admit_with_hello(v6(2), t + GRACE).unwrap();
         assert!(first.displaced().is_cancelled(), "same /64, same source");
         let v4 = a.admit(ip(7), t).unwrap();
         let _mapped = a
-            .admit(
+            .admit_with_hello(
                 IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped()),
                 t + GRACE,
             )

@@ -14,11 +14,11 @@ use time::OffsetDateTime;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::{LazyConfigAcceptor, StartHandshake};
 use tokio_util::sync::CancellationToken;
 
 use super::access::{self, AccessError};
-use super::admission::{Admission, AdmissionLimits, Pending, Stage};
+use super::admission::{Admission, AdmissionLimits, Pending, Stage, HELLO_WAIT};
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
 use super::auth::{self, Lockout};
 use super::config::Config;
@@ -278,20 +278,15 @@ impl Gateway {
         peer: SocketAddr,
         shutdown: CancellationToken,
     ) {
-        let pending = match self.admission.admit(peer.ip(), self.clock.instant()) {
-            Ok(p) => p,
-            Err(busy) => {
-                tracing::info!(%peer, ?busy, "waiting connections at their bound; answered busy");
-                self.turn_away(tcp, peer);
-                return;
-            }
-        };
         let limits = self.config.limits;
         let max_frame = limits.max_frame_bytes as usize;
         // One deadline for the handshake and the login message together.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(limits.login_timeout_secs);
+        let Some((pending, first)) = self.enter(tcp, peer).await else {
+            return;
+        };
         let displaced = pending.displaced();
-        let login = refusals::with_peer(peer, self.log_in(tcp, peer, &pending));
+        let login = refusals::with_peer(peer, self.log_in(first, peer, &pending));
         let logged_in = tokio::select! {
             _ = displaced.cancelled() => {
                 tracing::debug!(%peer, "waiting connection displaced by a newer one");
@@ -411,6 +406,60 @@ impl Gateway {
     }
 }
 
+/// What a connection has sent when it is let in: nothing read yet, or its ClientHello (read
+/// while it waited at a full door).
+enum FirstFlight {
+    Tcp(TcpStream),
+    Hello(Box<StartHandshake<TcpStream>>),
+}
+
+impl Gateway {
+    /// The door: a place among the connections waiting to log in. When there is none, the
+    /// newcomer gets [`HELLO_WAIT`] to show its ClientHello, and with one may take the place
+    /// of a silent or stalled connection (`admission`); else it is answered "busy".
+    async fn enter(&self, tcp: TcpStream, peer: SocketAddr) -> Option<(Pending, FirstFlight)> {
+        if let Ok(pending) = self.admission.admit(peer.ip(), self.clock.instant()) {
+            return Some((pending, FirstFlight::Tcp(tcp)));
+        }
+        // Waiting for a ClientHello holds a task and a socket, so it is bounded like the busy
+        // answers; beyond the bound, only a ClientHello already received counts.
+        let permit = Arc::clone(&self.turning_away).try_acquire_owned().ok();
+        let wait = if permit.is_some() {
+            HELLO_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let mut acceptor = LazyConfigAcceptor::new(Acceptor::default(), tcp);
+        let hello = match tokio::time::timeout(wait, &mut acceptor).await {
+            Ok(Ok(hello)) => hello,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "no TLS ClientHello: {e}");
+                return None;
+            }
+            Err(_) => {
+                drop(permit);
+                if let Some(tcp) = acceptor.take_io() {
+                    tracing::info!(%peer, "waiting connections at their bound; answered busy");
+                    self.turn_away(tcp, peer);
+                }
+                return None;
+            }
+        };
+        drop(permit);
+        match self
+            .admission
+            .admit_with_hello(peer.ip(), self.clock.instant())
+        {
+            Ok(pending) => Some((pending, FirstFlight::Hello(Box::new(hello)))),
+            Err(busy) => {
+                tracing::info!(%peer, ?busy, "waiting connections at their bound; answered busy");
+                self.turn_away(hello.io, peer);
+                None
+            }
+        }
+    }
+}
+
 /// Whether `verifier` (the trust just loaded) finds `certificate` revoked at `now`.
 fn revoked(verifier: &GatewayClientVerifier, certificate: &[u8], now: OffsetDateTime) -> bool {
     use rustls::server::danger::ClientCertVerifier;
@@ -439,16 +488,21 @@ impl Gateway {
     /// is recorded before it is answered; `None` when the connection ends here.
     async fn log_in(
         self: &Arc<Self>,
-        tcp: TcpStream,
+        first: FirstFlight,
         peer: SocketAddr,
         pending: &Pending,
     ) -> Option<LoggedIn> {
         let max_frame = self.config.limits.max_frame_bytes as usize;
-        let hello = match LazyConfigAcceptor::new(Acceptor::default(), tcp).await {
-            Ok(hello) => hello,
-            Err(e) => {
-                tracing::debug!(%peer, "no TLS ClientHello: {e}");
-                return None;
+        let hello = match first {
+            FirstFlight::Hello(hello) => *hello,
+            FirstFlight::Tcp(tcp) => {
+                match LazyConfigAcceptor::new(Acceptor::default(), tcp).await {
+                    Ok(hello) => hello,
+                    Err(e) => {
+                        tracing::debug!(%peer, "no TLS ClientHello: {e}");
+                        return None;
+                    }
+                }
             }
         };
         pending.advance(Stage::Hello);
