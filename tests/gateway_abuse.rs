@@ -293,3 +293,29 @@ async fn an_audit_log_moved_away_stops_logins_with_a_clear_answer_until_it_is_ba
     let file = std::fs::File::open(dir.path().join("audit.jsonl")).unwrap();
     hjemmekontor::gateway::audit::verify(std::io::BufReader::new(file)).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_card_and_password_cannot_take_every_session() {
+    let rest = limits(64, 8, 10).replace("[limits]\n", "[limits]\nmax_sessions_per_user = 2\n");
+    let gateway = InProcessGateway::start(&rest).await;
+    let _first = gateway.login("person-high", "ase", PASSWORD).await.unwrap();
+    let _second = gateway.login("person-high", "ase", PASSWORD).await.unwrap();
+    match gateway.login("person-high", "ase", PASSWORD).await {
+        Err(SessionError::Rejected(r)) => {
+            assert_eq!(r.code, RejectCode::ServerBusy);
+            assert!(r.message.contains("2 økter"), "{}", r.message);
+        }
+        other => panic!("{:?}", other.map(|t| t.accepted)),
+    }
+    let (audit, _) = gateway.stop().await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|r| r["event"] == "login-accepted")
+            .count(),
+        2
+    );
+    assert!(audit
+        .iter()
+        .any(|r| r["reason"] == "server-busy" && r["user"] == "ase"));
+}

@@ -153,6 +153,8 @@ pub struct Limits {
     /// A session is ended after this long however busy it is (a stolen session does not
     /// live for ever); the client logs in again.
     pub max_session_secs: u64,
+    /// Sessions at once of one user, so one card and password cannot take every slot.
+    pub max_sessions_per_user: u32,
     /// Connections that have not finished their login, over all sources. Bounds what
     /// unauthenticated clients can hold; a session slot is only taken after a login.
     pub max_pending_logins: u32,
@@ -368,6 +370,7 @@ const LOGIN_TIMEOUT: Bound = bound("limits.login_timeout_secs", 5, 600, 60);
 const IDLE_TIMEOUT: Bound = bound("limits.idle_timeout_secs", 60, 86_400, 3_600);
 const CONNECT_TIMEOUT: Bound = bound("limits.connect_timeout_secs", 1, 120, 10);
 const MAX_SESSION: Bound = bound("limits.max_session_secs", 300, 7 * 86_400, 43_200);
+const MAX_SESSIONS_PER_USER: Bound = bound("limits.max_sessions_per_user", 1, 100, 3);
 const MAX_PENDING: Bound = bound("limits.max_pending_logins", 1, 100_000, 512);
 const MAX_PENDING_PER_ADDRESS: Bound =
     bound("limits.max_pending_logins_per_address", 1, 10_000, 16);
@@ -391,6 +394,7 @@ pub const BOUNDS: &[Bound] = &[
     IDLE_TIMEOUT,
     CONNECT_TIMEOUT,
     MAX_SESSION,
+    MAX_SESSIONS_PER_USER,
     MAX_PENDING,
     MAX_PENDING_PER_ADDRESS,
     PASSWORD_THREADS,
@@ -459,6 +463,8 @@ struct RawLimits {
     connect_timeout_secs: Option<Spanned<i64>>,
     #[serde(default)]
     max_session_secs: Option<Spanned<i64>>,
+    #[serde(default)]
+    max_sessions_per_user: Option<Spanned<i64>>,
     #[serde(default)]
     max_pending_logins: Option<Spanned<i64>>,
     #[serde(default)]
@@ -1140,6 +1146,8 @@ pub fn parse(
         idle_timeout_secs: ranged(&mut errors, &l.idle_timeout_secs, IDLE_TIMEOUT) as u64,
         connect_timeout_secs: ranged(&mut errors, &l.connect_timeout_secs, CONNECT_TIMEOUT) as u64,
         max_session_secs: ranged(&mut errors, &l.max_session_secs, MAX_SESSION) as u64,
+        max_sessions_per_user: ranged(&mut errors, &l.max_sessions_per_user, MAX_SESSIONS_PER_USER)
+            as u32,
         max_pending_logins: ranged(&mut errors, &l.max_pending_logins, MAX_PENDING) as u32,
         max_pending_logins_per_address: ranged(
             &mut errors,

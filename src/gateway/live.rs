@@ -8,6 +8,7 @@ use super::audit::EndReason;
 use super::relay::SessionHandle;
 
 struct Live {
+    user: String,
     certificate: Vec<u8>,
     handle: SessionHandle,
 }
@@ -36,24 +37,32 @@ impl LiveSessions {
         self.map().len()
     }
 
-    /// Adds a session; it is removed when the returned guard drops.
+    /// Adds a session of `user` unless the user already has `max_per_user` running; it is
+    /// removed when the returned guard drops.
     pub fn register(
         &self,
         session_id: &str,
+        user: &str,
         certificate: &[u8],
         handle: SessionHandle,
-    ) -> Registered {
-        self.map().insert(
+        max_per_user: usize,
+    ) -> Option<Registered> {
+        let mut map = self.map();
+        if map.values().filter(|live| live.user == user).count() >= max_per_user {
+            return None;
+        }
+        map.insert(
             session_id.to_string(),
             Live {
+                user: user.to_string(),
                 certificate: certificate.to_vec(),
                 handle,
             },
         );
-        Registered {
+        Some(Registered {
             live: self.clone(),
             session_id: session_id.to_string(),
-        }
+        })
     }
 
     /// Ends, with `reason`, every session whose certificate `condemned` says must go; returns
@@ -87,8 +96,8 @@ mod tests {
     fn only_condemned_sessions_end_and_leaving_unregisters() {
         let live = LiveSessions::default();
         let (a, b) = (SessionHandle::new(), SessionHandle::new());
-        let _ga = live.register("a", b"card-a", a.clone());
-        let gb = live.register("b", b"card-b", b.clone());
+        let _ga = live.register("a", "kari", b"card-a", a.clone(), 9).unwrap();
+        let gb = live.register("b", "ola", b"card-b", b.clone(), 9).unwrap();
         assert_eq!(live.count(), 2);
         assert_eq!(live.end_where(EndReason::Revoked, |c| c == b"card-b"), 1);
         assert_eq!(b.reason(), Some(EndReason::Revoked));
@@ -98,5 +107,24 @@ mod tests {
         // A session already ending is not counted twice.
         assert_eq!(live.end_where(EndReason::Revoked, |_| true), 1);
         assert_eq!(live.end_where(EndReason::Revoked, |_| true), 0);
+    }
+
+    #[test]
+    fn a_user_has_at_most_so_many_sessions() {
+        let live = LiveSessions::default();
+        let one = live.register("1", "kari", b"c", SessionHandle::new(), 2);
+        let _two = live
+            .register("2", "kari", b"c", SessionHandle::new(), 2)
+            .unwrap();
+        assert!(live
+            .register("3", "kari", b"c", SessionHandle::new(), 2)
+            .is_none());
+        assert!(live
+            .register("4", "ola", b"c", SessionHandle::new(), 2)
+            .is_some());
+        drop(one);
+        assert!(live
+            .register("5", "kari", b"c", SessionHandle::new(), 2)
+            .is_some());
     }
 }

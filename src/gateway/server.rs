@@ -312,7 +312,7 @@ impl Gateway {
 
         // A session slot, only now that the login succeeded.
         let Ok(permit) = Arc::clone(&self.sessions).try_acquire_owned() else {
-            tracing::warn!(%peer, "session limit reached; login answered busy");
+            tracing::info!(%peer, "session limit reached; login answered busy");
             let refusal = AuditEvent::LoginRefused {
                 reason: RefusalReason::ServerBusy,
                 user: Some(accepted.user.clone()),
@@ -326,6 +326,38 @@ impl Gateway {
         };
         let session_id = new_session_id();
         let user = accepted.user.clone();
+        // Ends the session from outside with a reason: the gateway's shutdown below, and
+        // whoever else holds a clone (a revoked card).
+        let handle = SessionHandle::new();
+        let max_per_user = limits.max_sessions_per_user as usize;
+        let Some(_live) = self.live.register(
+            &session_id,
+            &user,
+            &certificate,
+            handle.clone(),
+            max_per_user,
+        ) else {
+            tracing::info!(%peer, user, "sessions per user at their bound; login answered busy");
+            let refusal = AuditEvent::LoginRefused {
+                reason: RefusalReason::ServerBusy,
+                user: Some(user.clone()),
+                personal_id: personal_id.clone(),
+                source: peer,
+                detail: Some("sessions per user at their bound".into()),
+            };
+            let words = (
+                format!("Du har allerede {max_per_user} økter åpne mot gatewayen."),
+                "Avslutt en av dem (eller vent et minutt om en forbindelse nettopp ble brutt), og koble til igjen.",
+            );
+            self.refuse(
+                &mut tls,
+                refusal,
+                RejectCode::ServerBusy,
+                (&words.0, words.1),
+            )
+            .await;
+            return;
+        };
         let record = AuditEvent::LoginAccepted {
             user: user.clone(),
             personal_id: personal_id.clone().unwrap_or_default(),
@@ -366,12 +398,6 @@ impl Gateway {
         let relay_limits = RelayLimits::from_config(&limits);
         let (server, driver) = MuxServer::new(tls, relay_limits.mux_config());
         tokio::spawn(driver);
-        // Ends the session from outside with a reason: the gateway's shutdown below, and
-        // whoever else holds a clone (a revoked card).
-        let handle = SessionHandle::new();
-        let _live = self
-            .live
-            .register(&session_id, &certificate, handle.clone());
         let authorizer: Arc<dyn Authorizer> = Arc::new(SessionAuthorizer {
             gateway: Arc::clone(&self),
             user: user.clone(),
@@ -577,7 +603,7 @@ impl Gateway {
         let decision = match outcome {
             LoginOutcome::Decided(decision) => decision,
             LoginOutcome::Busy => {
-                tracing::warn!(%peer, "every password check is taken; login answered server-busy");
+                tracing::info!(%peer, "every password check is taken; login answered server-busy");
                 let record = AuditEvent::LoginRefused {
                     reason: RefusalReason::ServerBusy,
                     user: None,
@@ -617,7 +643,16 @@ impl Gateway {
                     auth::ClientRefusal::NoGrants => RejectCode::NoGrants,
                 };
                 let (message, fix) = (refusal.client.message(), refusal.client.fix());
-                self.refuse(&mut tls, record, code, (&message, &fix)).await;
+                let reason = RefusalReason::from(refusal.reason);
+                if reason == RefusalReason::LockedOut {
+                    // Tries while locked are repeats by nature: the first of a window is
+                    // recorded with its user, the rest counted per address.
+                    let recorded = self.refusals.record(peer, reason, record).await;
+                    self.answer_recorded(&mut tls, recorded, code, (&message, &fix))
+                        .await;
+                } else {
+                    self.refuse(&mut tls, record, code, (&message, &fix)).await;
+                }
                 None
             }
         }
@@ -809,7 +844,7 @@ impl SessionAuthorizer {
                 if refused > MAX_TARGET_REFUSALS {
                     // Probing: the session ends, and its end record says why; no record per
                     // further guess.
-                    tracing::warn!(source = %self.source, "too many targets refused; session ended");
+                    tracing::info!(source = %self.source, "too many targets refused; session ended");
                     self.handle.end(EndReason::TooManyRefusals);
                     return Err(StreamRefusal::not_granted());
                 }
