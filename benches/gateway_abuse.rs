@@ -50,8 +50,9 @@ use tokio_util::sync::CancellationToken;
 /// The legitimate user, with a TEST PKI card.
 const USER: &str = "ase";
 const USER_PASSWORD: &str = "riktig-passord-TEST";
-/// The attacker's valid card belongs to this user (a card of the bench's own CA).
+/// The attacker's valid card belongs to this user.
 const ATTACKER: &str = "ola";
+const ATTACKER_PERSON_ID: &str = "87654321";
 const ATTACKER_PASSWORD: &str = "olas-passord-TEST";
 const WRONG_PASSWORD: &str = "gjettet-passord-TEST";
 const USER_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -83,11 +84,6 @@ const GARBAGE_BOUND: Duration = Duration::from_secs(10);
 const HELLO_START: &[u8] = &[
     0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
 ];
-/// certificatePolicies with Buypass Person-High (2.16.578.1.26.1.3.1), DER.
-const PERSON_HIGH_POLICY: &[u8] = &[
-    0x30, 0x0c, 0x30, 0x0a, 0x06, 0x08, 0x60, 0x84, 0x42, 0x01, 0x1a, 0x01, 0x03, 0x01,
-];
-
 struct Sizes {
     silent: usize,
     logins: usize,
@@ -153,71 +149,6 @@ fn card(cert_pem: &str, key_pem: &str) -> CardSigner {
         .expect("signer")
 }
 
-/// The attacker's card, from a small CA of the bench's own. Every TEST PKI person carries the
-/// same personal identifier (so the attacker's failures would lock the user's card), and two
-/// TEST PKIs cannot be trusted side by side: their CAs share names, and the first CRL with the
-/// right issuer name would be taken for both. Shaped just enough for the gateway: the
-/// Person-High policy, a personal identifier, "TEST" in the issuer's name.
-/// Returns (CA certificate, CRL, card certificate, card key), PEM.
-fn bench_ca(now: OffsetDateTime) -> [String; 4] {
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension,
-        DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, SerialNumber,
-        PKCS_ECDSA_P256_SHA256,
-    };
-    let validity = |p: &mut CertificateParams| {
-        p.not_before = now - time::Duration::days(1);
-        p.not_after = now + time::Duration::days(365);
-    };
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CountryName, "NO");
-    ca.distinguished_name
-        .push(DnType::CommonName, "hjemmekontor TEST bench CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    validity(&mut ca);
-    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("CA key");
-    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
-    let issuer = Issuer::new(ca, ca_key);
-
-    let mut person = CertificateParams::default();
-    person.distinguished_name.push(DnType::CountryName, "NO");
-    person
-        .distinguished_name
-        .push(DnType::CommonName, "OLA TEST ANGRIPER");
-    person.distinguished_name.push(
-        DnType::CustomDnType(vec![2, 5, 4, 5]),
-        "UN:NO-9578-4050-87654321",
-    );
-    person.is_ca = IsCa::ExplicitNoCa;
-    person.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    person.custom_extensions = vec![CustomExtension::from_oid_content(
-        &[2, 5, 29, 32],
-        PERSON_HIGH_POLICY.to_vec(),
-    )];
-    validity(&mut person);
-    let person_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).expect("card key");
-    let person_cert = person
-        .signed_by(&person_key, &issuer)
-        .expect("card certificate");
-    let crl = CertificateRevocationListParams {
-        this_update: now - time::Duration::hours(1),
-        next_update: now + time::Duration::days(7),
-        crl_number: SerialNumber::from(1u64),
-        issuing_distribution_point: None,
-        revoked_certs: Vec::new(),
-        key_identifier_method: KeyIdMethod::Sha256,
-    }
-    .signed_by(&issuer)
-    .expect("CRL");
-    [
-        ca_cert.pem(),
-        crl.pem().expect("CRL PEM"),
-        person_cert.pem(),
-        person_key.serialize_pem(),
-    ]
-}
-
 /// Everything that outlives one gateway: the certificates on disk, both cards, the hashes.
 struct World {
     dir: tempfile::TempDir,
@@ -230,26 +161,36 @@ struct World {
 
 impl World {
     fn new(base: &Path) -> World {
-        let now = OffsetDateTime::now_utc();
         let dir = tempfile::tempdir_in(base).expect("temporary directory");
-        let pki = pki::generate(&PkiOptions::new(now)).expect("TEST PKI");
-        pki.write(&dir.path().join("pki")).expect("TEST PKI files");
-        let issued = pki.get("gateway").expect("gateway certificate");
-        let chain = format!("{}{}", issued.cert_pem, pki.person_ca_pem);
+        // Every person in one TEST PKI carries the same personal identifier, so the attacker's
+        // card comes from a second TEST PKI: its failures must not lock the user's card.
+        let make = |person_id: &str, sub: &str| {
+            let options = PkiOptions {
+                person_id: person_id.into(),
+                ..PkiOptions::new(OffsetDateTime::now_utc())
+            };
+            let pki = pki::generate(&options).expect("TEST PKI");
+            pki.write(&dir.path().join(sub)).expect("TEST PKI files");
+            pki
+        };
+        let user_pki = make(pki::DEFAULT_PERSON_ID, "user");
+        let attacker_pki = make(ATTACKER_PERSON_ID, "attacker");
+        let issued = user_pki.get("gateway").expect("gateway certificate");
+        let chain = format!("{}{}", issued.cert_pem, user_pki.person_ca_pem);
         std::fs::write(dir.path().join("gateway-chain.pem"), chain).expect("chain file");
-        let [ca, crl, cert, key] = bench_ca(now);
-        std::fs::write(dir.path().join("bench-ca.pem"), ca).expect("CA file");
-        std::fs::write(dir.path().join("bench-crl.pem"), crl).expect("CRL file");
-        let person = pki.get("person-high").expect("person-high");
+        let card_of = |pki: &pki::TestPki| {
+            let person = pki.get("person-high").expect("person-high");
+            card(&person.cert_pem, &person.key_pem)
+        };
         let hash = |p: &str| hash_password(&Password::from_input(p.into())).expect("argon2 hash");
         World {
-            roots: hjemmekontor::cert::certificates_from_bytes(pki.root_ca_pem.as_bytes())
+            roots: hjemmekontor::cert::certificates_from_bytes(user_pki.root_ca_pem.as_bytes())
                 .expect("root")
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            user: card(&person.cert_pem, &person.key_pem),
-            attacker: card(&cert, &key),
+            user: card_of(&user_pki),
+            attacker: card_of(&attacker_pki),
             user_hash: hash(USER_PASSWORD),
             attacker_hash: hash(ATTACKER_PASSWORD),
             dir,
@@ -266,9 +207,9 @@ server_key = "{key}"
 test_environment = true
 
 [trust]
-anchors = ["{root}", "{bench_ca}"]
-intermediates = ["{person_ca}"]
-crls = ["{crl}", "{bench_crl}"]
+anchors = ["{user_pki}/root-ca.pem", "{attacker_pki}/root-ca.pem"]
+intermediates = ["{user_pki}/person-ca.pem", "{attacker_pki}/person-ca.pem"]
+crls = ["{user_pki}/crl.pem", "{attacker_pki}/crl.pem"]
 
 [audit]
 path = "audit.jsonl"
@@ -281,7 +222,7 @@ password_hash = "{user_hash}"
 
 [[user]]
 username = "{ATTACKER}"
-personal_id = "UN:NO-9578-4050-87654321"
+personal_id = "UN:NO-9578-4050-{ATTACKER_PERSON_ID}"
 password_hash = "{attacker_hash}"
 
 [[group]]
@@ -305,12 +246,9 @@ user = "{ATTACKER}"
 machines = ["kontor-pc"]
 "#,
             chain = p("gateway-chain.pem"),
-            key = p("pki/gateway.key"),
-            root = p("pki/root-ca.pem"),
-            person_ca = p("pki/person-ca.pem"),
-            crl = p("pki/crl.pem"),
-            bench_ca = p("bench-ca.pem"),
-            bench_crl = p("bench-crl.pem"),
+            key = p("user/gateway.key"),
+            user_pki = p("user"),
+            attacker_pki = p("attacker"),
             person_id = pki::DEFAULT_PERSON_ID,
             user_hash = self.user_hash,
             attacker_hash = self.attacker_hash,
@@ -584,6 +522,7 @@ fn failure_kind(e: &SessionError) -> &'static str {
         SessionError::Protocol(_) => "protocol",
         SessionError::Card(_) => "card",
         SessionError::BadAddress(_) => "bad-address",
+        SessionError::Unavailable => "unavailable",
     }
 }
 
