@@ -6,9 +6,12 @@
 //! comes from 127.0.0.2 unless a row says otherwise; the user from 127.0.0.1.
 //!
 //! `cargo bench --bench gateway_abuse` runs the full sizes (about six minutes);
-//! `cargo test` runs it small, as a smoke test that asserts correctness only (the user gets
-//! in during silent connections, the gateway serves the user after every attack, garbage
-//! ends the session, unknown targets are refused, the audit chain holds), never time.
+//! `HJK_ABUSE_ONLY=TEXT` runs only the attacks whose name holds TEXT, and an attack that takes
+//! the gateway past `HJK_ABUSE_RSS_CAP_MIB` (default: half the available memory, at most 8 GiB) is
+//! stopped there. `cargo test` runs it small, as a smoke test that asserts correctness only
+//! (the user gets in during silent connections, the gateway serves the user after every
+//! attack, garbage ends the session, unknown targets are refused, the audit chain holds),
+//! never time. The results are in `docs/threat-model.md` ("Measured under attack").
 //!
 //! Attacker, user and gateway share the machine's cores: the numbers are what a gateway does
 //! with an attacker on its own machine, a floor for one with the machine to itself.
@@ -503,6 +506,14 @@ fn open_files_limit() -> usize {
                 .and_then(|n| n.parse().ok())
         })
         .unwrap_or(1024)
+}
+
+/// The system's one-minute load average: other work on the machine shows in the latencies.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1112,7 +1123,7 @@ fn run_row(
         stderr_lines,
     );
     println!(
-        "    after {:.1} s: user's login {}; gateway {}; audit chain {}",
+        "    after {:.1} s: user's login {}; gateway {}; audit chain {}; load average {}",
         sizes.settle.as_secs_f64(),
         match &health[0] {
             Ok(d) => format!("ok in {:.0} ms", d.as_secs_f64() * 1000.0),
@@ -1127,6 +1138,7 @@ fn run_row(
             Ok(n) => format!("intact ({n} records)"),
             Err(e) => format!("BROKEN: {e}"),
         },
+        load_average(),
     );
 
     if let Some(check) = check {
@@ -1190,8 +1202,9 @@ fn main() {
     let silent = sizes.silent.min(open_files_limit().saturating_sub(512));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "gateway under attack: hjemmekontor-gateway ({} build), {cores} cores shared by gateway, attacker and user; TEST PKI and hashes made in {:.1} s",
+        "gateway under attack: hjemmekontor-gateway ({} build), {cores} cores shared by gateway, attacker and user (load average {}); TEST PKI and hashes made in {:.1} s",
         if cfg!(debug_assertions) { "debug" } else { "release" },
+        load_average(),
         setup.elapsed().as_secs_f64()
     );
     println!(
