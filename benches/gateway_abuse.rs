@@ -438,39 +438,35 @@ fn mib(kib: u64) -> f64 {
 /// bench cannot starve the machine it runs on.
 struct Sampler {
     stop: Arc<AtomicBool>,
-    capped: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Sample>,
+    thread: std::thread::JoinHandle<(Sample, Option<Duration>)>,
 }
 
 impl Sampler {
     fn start(pid: u32, cap_kib: u64, attack: CancellationToken) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
-        let capped = Arc::new(AtomicBool::new(false));
-        let (flag, cap) = (Arc::clone(&stop), Arc::clone(&capped));
+        let flag = Arc::clone(&stop);
+        let started = Instant::now();
         let thread = std::thread::spawn(move || {
             let mut peak = Sample::of(pid);
+            let mut capped = None;
             while !flag.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
                 peak = peak.max(Sample::of(pid));
-                if peak.rss_kib > cap_kib && !attack.is_cancelled() {
-                    cap.store(true, Ordering::Relaxed);
+                if peak.rss_kib > cap_kib && capped.is_none() {
+                    capped = Some(started.elapsed());
                     attack.cancel();
                 }
             }
-            peak
+            (peak, capped)
         });
-        Sampler {
-            stop,
-            capped,
-            thread,
-        }
+        Sampler { stop, thread }
     }
 
-    /// The highest of each, and whether the attack was stopped at the cap.
-    fn finish(self, pid: u32) -> (Sample, bool) {
+    /// The highest of each, and when the attack was stopped at the cap.
+    fn finish(self, pid: u32) -> (Sample, Option<Duration>) {
         self.stop.store(true, Ordering::Relaxed);
-        let peak = self.thread.join().expect("sampler").max(Sample::of(pid));
-        (peak, self.capped.load(Ordering::Relaxed))
+        let (peak, capped) = self.thread.join().expect("sampler");
+        (peak.max(Sample::of(pid)), capped)
     }
 }
 
@@ -975,8 +971,8 @@ enum Check {
 struct Row {
     name: String,
     peak: Sample,
-    /// The attack was stopped when the gateway's memory passed the cap.
-    capped: bool,
+    /// When the attack was stopped because the gateway's memory passed the cap.
+    capped: Option<Duration>,
     after_rss_kib: u64,
     legit: Vec<Outcome>,
     audit_per_sec: f64,
@@ -1014,11 +1010,10 @@ impl Row {
             "| {} | {:.0}{} | {:.0} | {} | {} | {:.0} |",
             self.name,
             mib(self.peak.hwm_kib),
-            if self.capped {
-                " (attack stopped at this cap)"
-            } else {
-                ""
-            },
+            self.capped.map_or(String::new(), |after| format!(
+                " (the cap: attack stopped after {:.0} s)",
+                after.as_secs_f64()
+            )),
             mib(self.after_rss_kib),
             self.latencies(),
             self.failures(),
