@@ -1259,9 +1259,8 @@ fn main() {
                 from: USER_IP,
                 drip: false,
             },
-            // The door answers busy rather than push out a connection within its grace, so a
-            // flood from the user's own address may keep the user out while it lasts.
-            correct(),
+            // At a full door a client that shows its ClientHello takes a silent one's place.
+            user_gets_in(),
         ),
         (
             format!("{silent} slow-loris connections, 1 byte / 10 s"),
