@@ -1,0 +1,278 @@
+//! From TCP to a login decision: the TLS handshake, the login message, the password check,
+//! and every refusal recorded before it is answered.
+
+use super::*;
+use crate::tunnel::protocol::Login;
+
+/// A connection that has logged in: its TLS stream, the decision, the card's identifier.
+pub(super) struct LoggedIn {
+    pub(super) tls: ServerTls,
+    pub(super) accepted: auth::Accepted,
+    pub(super) personal_id: Option<String>,
+    pub(super) certificate: Vec<u8>,
+}
+
+pub(super) type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
+
+impl Gateway {
+    /// From TCP to a login decision: the TLS handshake (certificate refusals are recorded by
+    /// the verifier before the alert), the login message, the password check. Every refusal
+    /// is recorded before it is answered; `None` when the connection ends here.
+    pub(super) async fn log_in(
+        self: &Arc<Self>,
+        first: FirstFlight,
+        peer: SocketAddr,
+        pending: &Pending,
+    ) -> Option<LoggedIn> {
+        let (mut tls, certificate) = self.handshake(first, peer, pending).await?;
+        let personal_id = crate::cert::parse::read(&certificate)
+            .ok()
+            .and_then(|f| f.personal_id.map(|p| p.normalized));
+        let login = self.login_message(&mut tls, peer, &personal_id).await?;
+        pending.advance(Stage::Checking);
+        let accepted = self.decide(&mut tls, peer, &personal_id, login).await?;
+        Some(LoggedIn {
+            tls,
+            accepted,
+            personal_id,
+            certificate,
+        })
+    }
+
+    /// The TLS handshake, from the ClientHello (read now, or at the door) to the verified
+    /// client certificate.
+    async fn handshake(
+        &self,
+        first: FirstFlight,
+        peer: SocketAddr,
+        pending: &Pending,
+    ) -> Option<(ServerTls, Vec<u8>)> {
+        let hello = match first {
+            FirstFlight::Hello(hello) => *hello,
+            FirstFlight::Tcp(tcp) => {
+                match LazyConfigAcceptor::new(Acceptor::default(), tcp).await {
+                    Ok(hello) => hello,
+                    Err(e) => {
+                        tracing::debug!(%peer, "no TLS ClientHello: {e}");
+                        return None;
+                    }
+                }
+            }
+        };
+        pending.advance(Stage::Hello);
+        let tls = match hello.into_stream(self.tls.current()).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                self.handshake_failed(&e, peer).await;
+                return None;
+            }
+        };
+        pending.advance(Stage::Handshaken);
+        match verified_client(tls.get_ref().1) {
+            Ok(c) => Some((tls, c.certificate.to_vec())),
+            Err(e) => {
+                tracing::info!(%peer, "no usable client after the handshake: {e}");
+                None
+            }
+        }
+    }
+
+    /// The login message; one that cannot be read is refused (recorded, coalesced per
+    /// address) with words for the person.
+    async fn login_message(
+        &self,
+        tls: &mut ServerTls,
+        peer: SocketAddr,
+        personal_id: &Option<String>,
+    ) -> Option<Login> {
+        let max_frame = self.config.limits.max_frame_bytes as usize;
+        let e = match protocol::read_login(tls, max_frame).await {
+            Ok(login) => return Some(login),
+            Err(e) => e,
+        };
+        let code = e.reject_code()?;
+        let (reason, message) = if code == RejectCode::ProtocolVersion {
+            (
+                RefusalReason::ProtocolVersion,
+                "Denne versjonen av hjemmekontor er for gammel eller for ny for gatewayen.",
+            )
+        } else {
+            (
+                RefusalReason::BadRequest,
+                "Gatewayen forstod ikke innloggingen.",
+            )
+        };
+        let refusal = AuditEvent::LoginRefused {
+            reason,
+            user: None,
+            personal_id: personal_id.clone(),
+            source: peer,
+            detail: Some(e.to_string()),
+        };
+        let answer = (message, "Installer den versjonen IT-ansvarlig anbefaler.");
+        let recorded = self.refusals.record(peer, reason, refusal).await;
+        self.answer_recorded(tls, recorded, code, answer).await;
+        None
+    }
+
+    /// The decision: the TLS layer's copy of the login is wiped; then lockout first, the
+    /// password on the bounded pool of password-check threads (argon2 never runs on the async
+    /// threads), then the rest (`password_pool`). A refusal is recorded and answered here.
+    async fn decide(
+        self: &Arc<Self>,
+        tls: &mut ServerTls,
+        peer: SocketAddr,
+        personal_id: &Option<String>,
+        login: Login,
+    ) -> Option<auth::Accepted> {
+        protocol::wipe_tls_receive_buffer(tls);
+        let cert_id = personal_id.clone().unwrap_or_default();
+        let outcome = self
+            .passwords
+            .check_login(
+                &self.config,
+                &self.lockout,
+                || self.clock.instant(),
+                peer.ip(),
+                &cert_id,
+                login,
+                posture_policy,
+            )
+            .await;
+        let keeper = Arc::clone(self);
+        let _ = tokio::task::spawn_blocking(move || keeper.keep_lockout(false)).await;
+        let refusal = match outcome {
+            LoginOutcome::Decided(Ok(accepted)) => return Some(accepted),
+            LoginOutcome::Decided(Err(refusal)) => refusal,
+            LoginOutcome::Busy => {
+                tracing::info!(%peer, "every password check is taken; login answered server-busy");
+                let record = AuditEvent::LoginRefused {
+                    reason: RefusalReason::ServerBusy,
+                    user: None,
+                    personal_id: personal_id.clone(),
+                    source: peer,
+                    detail: Some("password checks at their bound".into()),
+                };
+                let recorded = self
+                    .refusals
+                    .record(peer, RefusalReason::ServerBusy, record)
+                    .await;
+                self.answer_recorded(tls, recorded, RejectCode::ServerBusy, busy_message())
+                    .await;
+                return None;
+            }
+            LoginOutcome::Failed => return None,
+        };
+        let record = AuditEvent::LoginRefused {
+            reason: refusal.reason.into(),
+            user: refusal.audit_user.clone(),
+            personal_id: personal_id.clone(),
+            source: peer,
+            detail: None,
+        };
+        let code = match refusal.client {
+            auth::ClientRefusal::BadCredentials => RejectCode::BadCredentials,
+            auth::ClientRefusal::LockedOut { .. } => RejectCode::LockedOut,
+            auth::ClientRefusal::PostureRefused { .. } => RejectCode::PostureRefused,
+            auth::ClientRefusal::NoGrants => RejectCode::NoGrants,
+        };
+        let (message, fix) = (refusal.client.message(), refusal.client.fix());
+        let reason = RefusalReason::from(refusal.reason);
+        if reason == RefusalReason::LockedOut {
+            // Tries while locked are repeats by nature: the first of a window is recorded
+            // with its user, the rest counted per address.
+            let recorded = self.refusals.record(peer, reason, record).await;
+            self.answer_recorded(tls, recorded, code, (&message, &fix))
+                .await;
+        } else {
+            self.refuse(tls, record, code, (&message, &fix)).await;
+        }
+        None
+    }
+
+    /// Records a login refusal, then answers it. Nothing is answered that was not recorded:
+    /// if the record cannot be written, the answer is "unavailable" and says nothing more.
+    pub(super) async fn refuse(
+        &self,
+        tls: &mut ServerTls,
+        record: AuditEvent,
+        code: RejectCode,
+        words: (&str, &str),
+    ) {
+        let recorded = self.audit_async(record).await;
+        self.answer_recorded(tls, recorded, code, words).await;
+    }
+
+    /// Answers a refusal whose recording came out as `recorded`.
+    pub(super) async fn answer_recorded(
+        &self,
+        tls: &mut ServerTls,
+        recorded: Result<(), AuditError>,
+        code: RejectCode,
+        words: (&str, &str),
+    ) {
+        let max_frame = self.config.limits.max_frame_bytes as usize;
+        let (code, words) = match recorded {
+            Ok(()) => (code, words),
+            Err(e) => {
+                tracing::error!("a login refusal could not be recorded: {e}");
+                (RejectCode::Unavailable, unavailable())
+            }
+        };
+        let _ = answer_refusal(tls, code, words, max_frame).await;
+    }
+
+    /// A handshake that failed. Certificate refusals were recorded by the verifier before the
+    /// alert; a missing certificate never reaches the verifier (rustls refuses it itself), so
+    /// it is recorded here, right after the alert.
+    pub(super) async fn handshake_failed(&self, e: &std::io::Error, peer: SocketAddr) {
+        match refusal_detail_of(e) {
+            Some(refusal) if refusal.refusal == TlsRefusal::NoCertificate => {
+                tracing::info!(%peer, "no client certificate");
+                let record = refusals::refusal_event(&refusal, None, peer);
+                let _ = self
+                    .refusals
+                    .record(peer, RefusalReason::NoCertificate, record)
+                    .await;
+            }
+            Some(_) => {}
+            None => tracing::info!(%peer, "TLS handshake failed: {e}"),
+        }
+    }
+}
+
+pub(super) fn busy_message() -> (&'static str, &'static str) {
+    (
+        "Tjenesten er opptatt, prøv igjen om litt.",
+        "Vent et minutt og koble til igjen. Meld fra til IT-ansvarlig om det varer.",
+    )
+}
+
+pub(super) fn unavailable() -> (&'static str, &'static str) {
+    (
+        "Gatewayen kan ikke ta imot innlogginger nå.",
+        "Prøv igjen senere. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer.",
+    )
+}
+
+/// Sends a login refusal (after it was recorded) and closes the TLS stream.
+pub(super) async fn answer_refusal(
+    tls: &mut ServerTls,
+    code: RejectCode,
+    (message, fix): (&str, &str),
+    max_frame: usize,
+) -> Result<(), protocol::FrameError> {
+    let answer = GatewayMessage::Rejected(Rejected {
+        code,
+        message: message.into(),
+        remediation: Some(fix.into()),
+    });
+    protocol::write_message(tls, &answer, max_frame).await?;
+    let _ = tokio::io::AsyncWriteExt::shutdown(tls).await;
+    Ok(())
+}
+
+/// The posture policy hook: every report passes until the posture work decides otherwise.
+pub(super) fn posture_policy() -> Result<(), String> {
+    Ok(())
+}
