@@ -4,6 +4,7 @@
 //! - [`card`]: APDUs, transports (PC/SC, in-process, replay) and card drivers;
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
 //! - [`gateway`]: the gateway's configuration, access policy and login decisions;
+//! - [`posture`]: the host posture report and the policy that judges it (pure);
 //! - [`secret`]: PIN and password types that never print;
 //! - [`tunnel`]: the tunnel between client and gateway: TLS with the key on the card, the wire
 //!   protocol, stream multiplexing and the client's port forwarder;
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod client;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+pub mod posture;
 pub mod secret;
 pub mod tunnel;
 #[cfg(feature = "vcard")]
