@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hjemmekontor::client::session::{self, Credentials, SessionError, Tunnel};
-use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
 use hjemmekontor::secret::Password;
 use hjemmekontor::tunnel::protocol::{
     read_gateway_message, write_message, ClientMessage, GatewayMessage, Open, RefuseCode,
@@ -17,7 +16,7 @@ use hjemmekontor::tunnel::protocol::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use support::inproc::{office_pc, signer, InProcessGateway, PASSWORD};
+use support::inproc::{office_pc, signer, users, InProcessGateway, PASSWORD};
 
 type Setup = InProcessGateway;
 
@@ -37,11 +36,7 @@ async fn start_in(
     closed_port: SocketAddr,
     ase_granted: bool,
 ) -> Setup {
-    let hash = hash_password_with(
-        &Password::from_input(PASSWORD.into()),
-        HashParams::TEST_ONLY,
-    )
-    .unwrap();
+    let users = users();
     let ase_grant = if ase_granted {
         "[[grant]]\nuser = \"ase\"\nmachines = [\"kontor-pc\", \"sov-pc\"]\n"
     } else {
@@ -51,15 +46,7 @@ async fn start_in(
         r#"[lockout]
 max_failures = 3
 
-[[user]]
-username = "ase"
-personal_id = "UN:NO-9578-4050-12345678"
-password_hash = "{hash}"
-
-[[user]]
-username = "ola"
-personal_id = "UN:NO-9578-4050-87654321"
-password_hash = "{hash}"
+{users}
 
 [[group]]
 id = "legesenter"

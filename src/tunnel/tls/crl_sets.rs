@@ -11,29 +11,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustls::pki_types::CertificateRevocationListDer;
-use x509_parser::extensions::ParsedExtension;
+use x509_parser::extensions::{ParsedExtension, X509Extension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
 
 /// The key identifier of the CA that signed `crl`, if the list names one.
 pub fn crl_signer_key(crl: &[u8]) -> Option<Vec<u8>> {
     let (_, parsed) = CertificateRevocationList::from_der(crl).ok()?;
-    parsed
-        .extensions()
-        .iter()
-        .find_map(|ext| match ext.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(aki) => {
-                aki.key_identifier.as_ref().map(|k| k.0.to_vec())
-            }
-            _ => None,
-        })
+    authority_key(parsed.extensions())
 }
 
 /// The key identifier of the CA that issued `cert`, if the certificate names one.
 pub fn cert_issuer_key(cert: &[u8]) -> Option<Vec<u8>> {
     let (_, parsed) = X509Certificate::from_der(cert).ok()?;
-    parsed
-        .extensions()
+    authority_key(parsed.extensions())
+}
+
+/// The authority key identifier among `extensions`, where there is one.
+fn authority_key(extensions: &[X509Extension<'_>]) -> Option<Vec<u8>> {
+    extensions
         .iter()
         .find_map(|ext| match ext.parsed_extension() {
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
