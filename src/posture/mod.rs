@@ -6,4 +6,5 @@
 //!   saw and what to do, in Norwegian and English.
 
 pub mod policy;
+pub mod probe;
 pub mod report;

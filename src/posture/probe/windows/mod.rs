@@ -1,0 +1,19 @@
+//! The windows probes.
+
+use super::{Host, Probes};
+use crate::posture::report::Fact;
+
+/// The windows probes, one per fact.
+pub fn probes() -> Probes {
+    fn not_yet<T>(_: &dyn Host) -> Fact<T> {
+        Fact::unknown("no probe for this fact on windows yet")
+    }
+    Probes {
+        os: not_yet,
+        firewall: not_yet,
+        antivirus: not_yet,
+        updates: not_yet,
+        disk_encryption: not_yet,
+        screen_lock: not_yet,
+    }
+}
