@@ -55,6 +55,9 @@ pub fn this_platform() -> Probes {
     }
 }
 
+/// One probe, ready to run in its thread.
+type Job = Box<dyn FnOnce(&dyn Host) -> Found + Send>;
+
 /// A fact from one probe thread.
 enum Found {
     Os(Fact<OsFacts>),
@@ -72,7 +75,7 @@ pub fn collect(host: Arc<dyn Host>, probes: Probes, bound: Duration) -> Report {
     let started = Instant::now();
     let mut report = Report::unknown(host.now(), "not probed");
     let (tx, rx) = mpsc::channel();
-    let jobs: [(&'static str, Box<dyn FnOnce(&dyn Host) -> Found + Send>); 6] = [
+    let jobs: [(&'static str, Job); 6] = [
         ("os", Box::new(move |h| Found::Os((probes.os)(h)))),
         (
             "firewall",

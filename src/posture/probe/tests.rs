@@ -56,3 +56,18 @@ fn programs_that_hang_are_killed_at_their_bound() {
     let out = patient.run("sh", &["-c", "echo $LC_ALL; exit 3"]).unwrap();
     assert_eq!((out.status, out.stdout.as_str()), (Some(3), "C\n"));
 }
+
+#[test]
+fn the_fake_computer_answers_only_what_it_was_given() {
+    let mut host = FakeHost::default();
+    host.command(
+        "ufw status",
+        1,
+        "ERROR: You need to be root to run this script\n",
+    )
+    .file("/etc/ufw/ufw.conf", "ENABLED=yes\n");
+    assert_eq!(host.run("ufw", &["status"]).unwrap().status, Some(1));
+    assert_eq!(host.run("nft", &[]).unwrap_err(), "nft is not installed");
+    assert_eq!(host.list_dir("/etc/ufw").unwrap(), ["ufw.conf"]);
+    assert!(host.exists("/etc/ufw") && !host.exists("/etc/nftables.conf"));
+}
