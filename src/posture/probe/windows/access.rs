@@ -3,10 +3,14 @@
 //! time formats WMI and PowerShell write.
 //!
 //! The real access ([`Local`], Windows only) is thin on purpose: it runs a `SELECT *` on one
-//! class and hands back the rows deserialised into the probe's serde struct (through the `wmi`
-//! crate, a safe wrapper over COM, since this crate forbids `unsafe`), or reads one registry
-//! value (through `winreg`). Everything it returns goes to pure functions that are tested on
-//! every platform, with fixtures of real rows given to a fake `System`.
+//! class through the `wmi` crate (a safe wrapper over COM, since this crate forbids `unsafe`),
+//! which deserialises each row into a map of its properties; the map is turned into JSON and
+//! then into the probe's serde struct, the same way a fixture (a row as
+//! `Get-CimInstance … | ConvertTo-Json` prints it) is in the tests. Going through the map
+//! rather than straight into the struct keeps a row whose class lacks one property on an
+//! older build (that property is `None`), where the `wmi` crate would fail the whole row. The
+//! registry is read one value at a time through `winreg`. Everything either returns goes to
+//! pure functions that are tested on every platform, with fixtures given to a fake `System`.
 //!
 //! COM: a WMI connection is made on each query, in the probe's own thread (the runner gives
 //! each fact a thread). `wmi` initialises COM for the process's multithreaded apartment when
@@ -213,9 +217,11 @@ pub use local::Local;
 mod local {
     use super::{wmi_reason, Hive, RegData, System};
     use serde::de::DeserializeOwned;
+    use std::collections::HashMap;
     use winreg::enums::{HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE};
     use winreg::types::FromRegValue;
     use winreg::RegKey;
+    use wmi::Variant;
 
     /// WMI through the `wmi` crate, the registry through `winreg`. Made in the probe's thread
     /// and used only there (a WMI connection may not cross threads).
@@ -226,6 +232,32 @@ mod local {
         /// Ready to query; connections are made per query.
         pub fn new() -> Local {
             Local
+        }
+    }
+
+    /// A property's value as JSON, as PowerShell's `ConvertTo-Json` would write it (embedded
+    /// objects, which no probe reads, as null).
+    fn json(value: Variant) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Variant::Empty | Variant::Null | Variant::Unknown(_) | Variant::Object(_) => {
+                Value::Null
+            }
+            Variant::String(s) => Value::String(s),
+            Variant::Bool(b) => Value::Bool(b),
+            Variant::I1(n) => n.into(),
+            Variant::I2(n) => n.into(),
+            Variant::I4(n) => n.into(),
+            Variant::I8(n) => n.into(),
+            Variant::UI1(n) => n.into(),
+            Variant::UI2(n) => n.into(),
+            Variant::UI4(n) => n.into(),
+            Variant::UI8(n) => n.into(),
+            Variant::R4(f) => {
+                serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
+            }
+            Variant::R8(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Variant::Array(items) => Value::Array(items.into_iter().map(json).collect()),
         }
     }
 
@@ -247,9 +279,19 @@ mod local {
         ) -> Result<Vec<T>, String> {
             let connection = wmi::WMIConnection::with_namespace_path(namespace)
                 .map_err(|e| reason(namespace, class, &e))?;
-            connection
+            let rows: Vec<HashMap<String, Variant>> = connection
                 .raw_query(format!("SELECT * FROM {class}"))
-                .map_err(|e| reason(namespace, class, &e))
+                .map_err(|e| reason(namespace, class, &e))?;
+            rows.into_iter()
+                .map(|row| {
+                    let row = serde_json::Value::Object(
+                        row.into_iter().map(|(k, v)| (k, json(v))).collect(),
+                    );
+                    serde_json::from_value(row).map_err(|e| {
+                        format!("WMI class {class} in {namespace} could not be read: {e}")
+                    })
+                })
+                .collect()
         }
 
         fn value(&self, hive: Hive, key: &str, name: &str) -> Result<Option<RegData>, String> {
