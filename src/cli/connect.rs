@@ -116,34 +116,7 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         Failure::new("no-gateway-ca", exit::USAGE, "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker.")
             .fix("Oppgi filen med --gateway-ca FIL (du får den fra IT-ansvarlig). Den huskes etterpå.")
     })?;
-    let roots = std::fs::read(&ca_path)
-        .map_err(|e| {
-            Failure::new(
-                "file-unreadable",
-                exit::IO,
-                format!("Kunne ikke lese {}: {e}.", ca_path.display()),
-            )
-        })
-        .and_then(|bytes| {
-            cert::certificates_from_bytes(&bytes).map_err(|e| {
-                Failure::new(
-                    "bad-gateway-ca",
-                    exit::USAGE,
-                    format!("{} er ikke et sertifikat: {e}.", ca_path.display()),
-                )
-            })
-        })?
-        .into_iter()
-        .map(rustls::pki_types::CertificateDer::from)
-        .collect();
-    let gateway = GatewayTarget::new(&gateway_address, roots).map_err(|_| {
-        Failure::new(
-            "bad-gateway",
-            exit::USAGE,
-            format!("«{gateway_address}» er ikke en gateway-adresse."),
-        )
-        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
-    })?;
+    let gateway = gateway_target(&gateway_address, &ca_path)?;
     let listen = args
         .listen
         .or(remembered.listen)
@@ -237,6 +210,41 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         drop(key.relock());
     }
     outcome
+}
+
+/// The gateway at `address`, its certificate to be checked against the CA file `ca_path`.
+pub(super) fn gateway_target(
+    gateway_address: &str,
+    ca_path: &std::path::Path,
+) -> Result<GatewayTarget, Failure> {
+    let roots = std::fs::read(&ca_path)
+        .map_err(|e| {
+            Failure::new(
+                "file-unreadable",
+                exit::IO,
+                format!("Kunne ikke lese {}: {e}.", ca_path.display()),
+            )
+        })
+        .and_then(|bytes| {
+            cert::certificates_from_bytes(&bytes).map_err(|e| {
+                Failure::new(
+                    "bad-gateway-ca",
+                    exit::USAGE,
+                    format!("{} er ikke et sertifikat: {e}.", ca_path.display()),
+                )
+            })
+        })?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect();
+    GatewayTarget::new(gateway_address, roots).map_err(|_| {
+        Failure::new(
+            "bad-gateway",
+            exit::USAGE,
+            format!("«{gateway_address}» er ikke en gateway-adresse."),
+        )
+        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
+    })
 }
 
 fn ask_username() -> Result<String, Failure> {

@@ -170,3 +170,65 @@ impl PostureFeed {
         Arc::clone(&self.source)
     }
 }
+
+/// Why the gateway's policy could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// No connection to the gateway.
+    #[error("the gateway {address} could not be reached: {detail}")]
+    Unreachable {
+        /// `host:port`.
+        address: String,
+        /// Why.
+        detail: String,
+    },
+    /// The TLS handshake failed (a gateway certificate we do not trust, or a gateway too old
+    /// to publish its policy).
+    #[error("the TLS handshake with the gateway failed: {0}")]
+    Tls(String),
+    /// The gateway said something else, or nothing in time.
+    #[error("the gateway did not send its policy: {0}")]
+    Answer(String),
+}
+
+/// Fetches the gateway's posture policy: TLS to the gateway (its certificate checked against
+/// `gateway.roots`), no card, one `policy` frame. Each step bounded by `gateway.step_timeout`.
+pub async fn fetch_policy(
+    gateway: &crate::client::session::GatewayTarget,
+) -> Result<protocol::PublishedPolicy, PolicyError> {
+    let bound = gateway.step_timeout;
+    let late = |step: &str| PolicyError::Answer(format!("no answer in time ({step})"));
+    let tcp = tokio::time::timeout(bound, tokio::net::TcpStream::connect(&gateway.address))
+        .await
+        .map_err(|_| late("connecting"))?
+        .map_err(|e| PolicyError::Unreachable {
+            address: gateway.address.clone(),
+            detail: e.to_string(),
+        })?;
+    let mut roots = rustls::RootCertStore::empty();
+    for root in &gateway.roots {
+        roots
+            .add(root.clone())
+            .map_err(|e| PolicyError::Tls(e.to_string()))?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(crate::tunnel::tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| PolicyError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![protocol::POLICY_ALPN.to_vec()];
+    let name = rustls::pki_types::ServerName::try_from(gateway.server_name.clone())
+        .map_err(|e| PolicyError::Tls(e.to_string()))?;
+    let connect = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
+    let mut tls = tokio::time::timeout(bound, connect)
+        .await
+        .map_err(|_| late("the TLS handshake"))?
+        .map_err(|e| PolicyError::Tls(e.to_string()))?;
+    let read = protocol::read_gateway_message(&mut tls, DEFAULT_MAX_FRAME_LEN);
+    match tokio::time::timeout(bound, read).await {
+        Err(_) => Err(late("the policy")),
+        Ok(Err(e)) => Err(PolicyError::Answer(e.to_string())),
+        Ok(Ok(GatewayMessage::Policy(published))) => Ok(published),
+        Ok(Ok(_)) => Err(PolicyError::Answer("an unexpected message".into())),
+    }
+}

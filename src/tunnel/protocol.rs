@@ -22,6 +22,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// versa). The major version is part of the name.
 pub const ALPN: &[u8] = b"hjemmekontor/1";
 
+/// The TLS ALPN name of a connection that only fetches the gateway's posture policy: no card,
+/// no login; the gateway answers one `policy` frame and closes.
+pub const POLICY_ALPN: &[u8] = b"hjemmekontor-policy/1";
+
 /// Default bound on a frame body: every message fits with room to spare, and a peer cannot
 /// make us allocate more than this per frame.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024;

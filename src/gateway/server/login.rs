@@ -65,6 +65,10 @@ impl Gateway {
             }
         };
         pending.advance(Stage::Hello);
+        if crate::tunnel::tls::asks_for_policy(&hello.client_hello()) {
+            self.publish_policy(hello, peer).await;
+            return None;
+        }
         let tls = match hello.into_stream(self.tls.current()).await {
             Ok(tls) => tls,
             Err(e) => {
@@ -80,6 +84,30 @@ impl Gateway {
                 None
             }
         }
+    }
+
+    /// Answers a connection that asks only for the posture policy: the gateway's certificate,
+    /// no card asked for, one `policy` frame, closed. Bounded by the login deadline.
+    async fn publish_policy(&self, hello: StartHandshake<TcpStream>, peer: SocketAddr) {
+        let mut tls = match hello.into_stream(self.tls.policy_only()).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::debug!(%peer, "policy handshake failed: {e}");
+                return;
+            }
+        };
+        let published = GatewayMessage::Policy(protocol::PublishedPolicy {
+            policy: self.config.posture.policy.clone(),
+            recheck_secs: self.config.posture.recheck_secs,
+        });
+        let max_frame = self.config.limits.max_frame_bytes as usize;
+        if protocol::write_message(&mut tls, &published, max_frame)
+            .await
+            .is_ok()
+        {
+            tracing::debug!(%peer, "posture policy published");
+        }
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
     }
 
     /// The posture report and the login message; a login without a report is judged on a
