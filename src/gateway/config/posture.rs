@@ -275,3 +275,163 @@ fn date(text: &str) -> Option<i64> {
     let day = time::Date::parse(text, &format).ok()?;
     Some(day.midnight().assume_utc().unix_timestamp())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse, ConfigError};
+    use super::*;
+    use crate::gateway::testutil::{base, probe, text};
+
+    fn with(section: &str) -> Result<PostureSettings, Vec<ConfigError>> {
+        let text = format!("{}\n{section}", text());
+        parse(&text, &base(), &probe).map(|c| c.posture)
+    }
+
+    fn messages(section: &str) -> Vec<String> {
+        with(section)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    }
+
+    #[test]
+    fn no_section_admits_every_computer_and_rechecks_hourly() {
+        let posture = parse(&text(), &base(), &probe).unwrap().posture;
+        assert!(posture.policy.rules.is_empty());
+        assert_eq!(posture.recheck_secs, 3_600);
+    }
+
+    #[test]
+    fn every_rule_reads_with_its_own_keys() {
+        let posture = with(
+            r#"[posture]
+recheck_minutes = 30
+
+[[posture.rule]]
+check = "firewall"
+action = "deny"
+
+[[posture.rule]]
+check = "antivirus"
+action = "deny"
+max_definitions_age_days = 7
+
+[[posture.rule]]
+check = "updates"
+action = "warn"
+max_pending_days = 14
+
+[[posture.rule]]
+check = "disk-encryption"
+action = "warn"
+
+[[posture.rule]]
+check = "supported-os"
+action = "deny"
+os = [
+  { family = "windows", min_version = "10.0.19045", end_of_support = "2025-10-14" },
+  { family = "linux" },
+]
+
+[[posture.rule]]
+check = "screen-lock"
+action = "warn"
+max_timeout_minutes = 10
+"#,
+        )
+        .unwrap();
+        assert_eq!(posture.recheck_secs, 1_800);
+        let rules = &posture.policy.rules;
+        assert_eq!(rules.len(), 6);
+        assert_eq!(
+            (rules[0].rule.clone(), rules[0].action),
+            (Rule::Firewall, Action::Deny)
+        );
+        assert_eq!(
+            rules[1].rule,
+            Rule::Antivirus {
+                max_definitions_age_days: Some(7)
+            }
+        );
+        assert_eq!(rules[2].action, Action::Warn);
+        let Rule::SupportedOs { os } = &rules[4].rule else {
+            panic!("{:?}", rules[4]);
+        };
+        // Support ends as 14 October 2025 begins, UTC.
+        assert_eq!(os[0].end_of_support, Some(1_760_400_000));
+        assert_eq!(os[1].min_version, None);
+        assert_eq!(
+            rules[5].rule,
+            Rule::ScreenLock {
+                max_timeout_secs: 600
+            }
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_each_with_what_to_write() {
+        let errors = messages(
+            r#"[posture]
+recheck_minutes = -5
+
+[[posture.rule]]
+check = "brannmur"
+action = "deny"
+
+[[posture.rule]]
+check = "firewall"
+action = "block"
+
+[[posture.rule]]
+check = "disk-encryption"
+action = "deny"
+max_pending_days = 3
+
+[[posture.rule]]
+check = "supported-os"
+action = "deny"
+os = [{ family = "amiga", min_version = "ten", end_of_support = "oktober 2025" }]
+
+[[posture.rule]]
+check = "screen-lock"
+action = "warn"
+max_timeout_minutes = 0
+"#,
+        );
+        let want = [
+            "`posture.recheck_minutes` = -5 er utenfor",
+            "ukjent regel `brannmur`",
+            "`action` må være \"deny\"",
+            "`max_pending_days` hører ikke til regelen `disk-encryption`",
+            "`family` må være en av windows, macos, linux",
+            "`min_version` skrives som tall",
+            "`end_of_support` skrives ÅÅÅÅ-MM-DD",
+            "`posture.rule.max_timeout_minutes` = 0 er utenfor",
+        ];
+        for w in want {
+            assert!(errors.iter().any(|e| e.contains(w)), "{w} in {errors:#?}");
+        }
+    }
+
+    #[test]
+    fn a_rule_twice_or_an_empty_os_list_is_refused() {
+        let twice = messages(
+            "[posture]\n[[posture.rule]]\ncheck = \"firewall\"\naction = \"deny\"\n\
+             [[posture.rule]]\ncheck = \"firewall\"\naction = \"warn\"\n",
+        );
+        assert!(twice[0].contains("står allerede"), "{twice:?}");
+        let empty = messages(
+            "[posture]\n[[posture.rule]]\ncheck = \"supported-os\"\naction = \"deny\"\nos = []\n",
+        );
+        assert!(empty[0].contains("ingen maskin"), "{empty:?}");
+        let missing =
+            messages("[posture]\n[[posture.rule]]\ncheck = \"supported-os\"\naction = \"deny\"\n");
+        assert!(missing[0].contains("trenger `os"), "{missing:?}");
+        let unknown_key = messages("[posture]\nrecheck = 5\n");
+        assert!(
+            unknown_key[0].contains("ukjent nøkkel `recheck`"),
+            "{unknown_key:?}"
+        );
+    }
+}
