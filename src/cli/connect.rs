@@ -217,7 +217,7 @@ pub(super) fn gateway_target(
     gateway_address: &str,
     ca_path: &std::path::Path,
 ) -> Result<GatewayTarget, Failure> {
-    let roots = std::fs::read(&ca_path)
+    let roots = std::fs::read(ca_path)
         .map_err(|e| {
             Failure::new(
                 "file-unreadable",

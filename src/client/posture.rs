@@ -81,7 +81,7 @@ pub async fn recheck(mux: &MuxClient, report: &Report) -> Result<Recheck, Rechec
         .open_stream()
         .await
         .map_err(|e| RecheckError::Send(e.to_string()))?;
-    let message = ClientMessage::Posture(report.clone());
+    let message = ClientMessage::Posture(Box::new(report.clone()));
     protocol::write_message(&mut stream, &message, DEFAULT_MAX_FRAME_LEN)
         .await
         .map_err(|e| RecheckError::Send(e.to_string()))?;

@@ -363,7 +363,7 @@ where
         Err(_) => Err(None),
         Ok(Ok(ClientMessage::Open(open))) => Ok(Opening::Target(open.target)),
         Ok(Ok(ClientMessage::End(end))) => Ok(Opening::End(end.reason)),
-        Ok(Ok(ClientMessage::Posture(report))) => Ok(Opening::Posture(Box::new(report))),
+        Ok(Ok(ClientMessage::Posture(report))) => Ok(Opening::Posture(report)),
         Ok(Ok(ClientMessage::Login(_))) => Err(Some(StreamRefusal::bad_request())),
         Ok(Err(FrameError::Closed | FrameError::Truncated | FrameError::Io(_))) => Err(None),
         Ok(Err(_)) => Err(Some(StreamRefusal::bad_request())),

@@ -50,7 +50,7 @@ pub enum ClientMessage {
     /// The host posture report: the first frame of a session (before the login, so the
     /// login stays the last, small record the gateway wipes), and the only frame of a
     /// re-check stream during the session.
-    Posture(Report),
+    Posture(Box<Report>),
     /// The first frame of a stream: connect me to this target.
     Open(Open),
     /// The first (and only) frame of a stream that says why the client is about to close the
@@ -694,7 +694,7 @@ pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     login: &Login,
     max: usize,
 ) -> Result<LoginAnswer, FrameError> {
-    write_message(io, &ClientMessage::Posture(posture.clone()), max).await?;
+    write_message(io, &ClientMessage::Posture(Box::new(posture.clone())), max).await?;
     write_message(io, &ClientMessage::Login(login.clone()), max).await?;
     match read_gateway_message(io, max).await? {
         GatewayMessage::Accepted(a) => Ok(LoginAnswer::Accepted(a)),
@@ -725,7 +725,7 @@ pub async fn read_login<R: AsyncRead + Unpin + ?Sized>(
         wipe_freed_allocation(LENGTH_PREFIX_LEN + body.len());
         match decode_client(&body)? {
             ClientMessage::Login(login) => return Ok((posture, login)),
-            ClientMessage::Posture(report) if posture.is_none() => posture = Some(report),
+            ClientMessage::Posture(report) if posture.is_none() => posture = Some(*report),
             _ => return Err(FrameError::malformed(MalformedKind::Unexpected)),
         }
     }
@@ -970,13 +970,14 @@ mod tests {
     fn a_posture_report_is_read_within_its_bounds_and_newer_facts_are_ignored() {
         let mut report = Report::unknown(1_800_000_000, "not probed");
         report.disk_encryption = crate::posture::report::Fact::known(true);
-        let mut json = serde_json::to_value(ClientMessage::Posture(report.clone())).unwrap();
+        let mut json =
+            serde_json::to_value(ClientMessage::Posture(Box::new(report.clone()))).unwrap();
         json["type"] = "posture".into();
         json["battery_health"] = serde_json::json!({"state": "known", "value": 97});
         let body = serde_json::to_vec(&json).unwrap();
         assert_eq!(
             decode_client(&body).unwrap(),
-            ClientMessage::Posture(report.clone())
+            ClientMessage::Posture(Box::new(report.clone()))
         );
         // A report of another version is refused, not guessed at.
         json["version"] = 99.into();
