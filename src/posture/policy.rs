@@ -184,8 +184,8 @@ fn check(rule: &Rule, report: &Report, now: i64) -> Finding {
             }
             Some((
                 format!("firewalls: {}", list(firewalls.iter().map(|f| format!("{} off", f.name)))),
-                "Brannmuren er ikke slått på. Slå den på (Windows: Innstillinger › Personvern og sikkerhet › Windows-sikkerhet › Brannmur; Linux: for eksempel «sudo ufw enable») og koble til igjen.".into(),
-                "The firewall is not on. Turn it on (Windows: Settings › Privacy & security › Windows Security › Firewall; Linux: e.g. `sudo ufw enable`) and connect again.".into(),
+                "Brannmuren er ikke slått på. Slå den på (Windows: Innstillinger › Personvern og sikkerhet › Windows-sikkerhet › Brannmur; Mac: Systeminnstillinger › Nettverk › Brannmur; Linux: for eksempel «sudo ufw enable») og koble til igjen.".into(),
+                "The firewall is not on. Turn it on (Windows: Settings › Privacy & security › Windows Security › Firewall; Mac: System Settings › Network › Firewall; Linux: e.g. `sudo ufw enable`) and connect again.".into(),
             ))
         }
         Rule::Antivirus {
