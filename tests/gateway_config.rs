@@ -15,6 +15,8 @@ use hjemmekontor::gateway::auth::{
 };
 use hjemmekontor::gateway::config::{self, dangerous_options, Config, PathKind};
 use hjemmekontor::gateway::{access, auth};
+use hjemmekontor::posture::policy::{evaluate, Action, Policy, Rule, Verdict};
+use hjemmekontor::posture::report::Report;
 use hjemmekontor::secret::Password;
 use serde_json::Value;
 
@@ -460,7 +462,7 @@ fn login(
             username: user,
             password: &password,
         },
-        || Ok(()),
+        Verdict::default,
     )
 }
 
@@ -593,7 +595,15 @@ fn login_checks_come_in_order() {
             username: "ola",
             password: &password,
         },
-        || Err("antivirus er utdatert".into()),
+        || {
+            let rules = Policy::of([(
+                Rule::Antivirus {
+                    max_definitions_age_days: Some(7),
+                },
+                Action::Deny,
+            )]);
+            evaluate(&rules, &Report::unknown(0, "no antivirus probe ran"), 0)
+        },
     )
     .unwrap_err();
     assert_eq!(r.reason, RefusalReason::PostureRefused);

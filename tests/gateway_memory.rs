@@ -18,8 +18,7 @@ use std::time::{Duration, Instant};
 use hjemmekontor::gateway::auth::{hash_password_with, HashParams};
 use hjemmekontor::secret::Password;
 use hjemmekontor::tunnel::protocol::{
-    client_login, Login, LoginAnswer, PostureReport, RejectCode, DEFAULT_MAX_FRAME_LEN,
-    PROTOCOL_VERSION,
+    client_login, Login, LoginAnswer, RejectCode, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -176,11 +175,11 @@ async fn login(
         client_version: "test".into(),
         username: username.into(),
         password: Password::from_input(password.into()),
-        posture: PostureReport::default(),
     };
+    let report = hjemmekontor::posture::report::Report::unknown(0, "a test client reports nothing");
     let answer = tokio::time::timeout(
         WAIT,
-        client_login(&mut stream, &login, DEFAULT_MAX_FRAME_LEN),
+        client_login(&mut stream, &report, &login, DEFAULT_MAX_FRAME_LEN),
     )
     .await
     .expect("an answer in time")

@@ -227,9 +227,14 @@ async fn only_granted_targets_are_reached_and_a_dead_office_pc_is_reported() {
         username: "ase".into(),
         password: Password::from_input(PASSWORD.into()),
     };
-    let tunnel = session::open(&gateway, &signer, &creds, session::posture_report())
-        .await
-        .unwrap();
+    let tunnel = session::open(
+        &gateway,
+        &signer,
+        &creds,
+        &hjemmekontor::posture::report::Report::unknown(0, "a test client reports nothing"),
+    )
+    .await
+    .unwrap();
     let ids: Vec<_> = tunnel
         .accepted
         .targets

@@ -66,7 +66,12 @@ async fn log_in(gw: &InProcessGateway) -> Tunnel {
     };
     tokio::time::timeout(
         WAIT,
-        session::open(&target, &signer, &creds, session::posture_report()),
+        session::open(
+            &target,
+            &signer,
+            &creds,
+            &hjemmekontor::posture::report::Report::unknown(0, "a test client reports nothing"),
+        ),
     )
     .await
     .unwrap()
@@ -159,9 +164,9 @@ async fn garbage_after_the_login_ends_the_session_and_frees_its_slot() {
         client_version: "test".into(),
         username: "ase".into(),
         password: Password::from_input(PASSWORD.into()),
-        posture: session::posture_report(),
     };
-    let answer = client_login(&mut tls, &login, MAX).await.unwrap();
+    let report = hjemmekontor::posture::report::Report::unknown(0, "a test client reports nothing");
+    let answer = client_login(&mut tls, &report, &login, MAX).await.unwrap();
     assert!(matches!(answer, LoginAnswer::Accepted(_)), "{answer:?}");
     tls.write_all(b"GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")
         .await
@@ -234,7 +239,13 @@ async fn a_card_revoked_by_a_crl_reload_loses_its_running_session() {
         password: Password::from_input(PASSWORD.into()),
     };
     let target = GatewayTarget::new(&gw.addr.to_string(), roots()).unwrap();
-    let again = session::open(&target, &signer, &creds, session::posture_report()).await;
+    let again = session::open(
+        &target,
+        &signer,
+        &creds,
+        &hjemmekontor::posture::report::Report::unknown(0, "a test client reports nothing"),
+    )
+    .await;
     assert!(again.is_err(), "a revoked card logged in again");
     let (audit, _) = gw.stop().await;
     assert!(audit

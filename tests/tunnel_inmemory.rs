@@ -11,8 +11,8 @@ use hjemmekontor::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptio
 use hjemmekontor::tunnel::mux::{MuxClient, MuxConfig, MuxEnd, MuxError, MuxServer, Stream};
 use hjemmekontor::tunnel::protocol::{
     self, client_login, read_login, write_message, Accepted, ClientEndReason, ClientMessage,
-    Ending, FrameError, GatewayEndReason, GatewayMessage, Login, LoginAnswer, Open, PostureReport,
-    RefuseCode, Refused, RejectCode, Rejected, TargetInfo, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
+    Ending, FrameError, GatewayEndReason, GatewayMessage, Login, LoginAnswer, Open, RefuseCode,
+    Refused, RejectCode, Rejected, TargetInfo, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -94,6 +94,9 @@ async fn closed_port() -> SocketAddr {
 // A client and a gateway session over an in-memory pipe
 
 struct Table(HashMap<String, SocketAddr>);
+
+/// Re-checks pass: these tests are about streams.
+impl hjemmekontor::gateway::recheck::PostureJudge for Table {}
 
 impl Authorizer for Table {
     fn authorize<'a>(
@@ -231,17 +234,16 @@ async fn echo_round(stream: Stream, data: Vec<u8>) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 // Login phase
 
+fn report() -> hjemmekontor::posture::report::Report {
+    hjemmekontor::posture::report::Report::unknown(1_800_000_000, "not probed")
+}
+
 fn login() -> Login {
     Login {
         version: PROTOCOL_VERSION,
         client_version: env!("CARGO_PKG_VERSION").into(),
         username: "kari.nordmann".into(),
         password: Password::from_input("korrekt hest batteri stift".into()),
-        posture: PostureReport {
-            os: "linux".into(),
-            os_version: "6.1".into(),
-            hostname_hash: Some("ab12".into()),
-        },
     }
 }
 
@@ -252,10 +254,10 @@ async fn login_then_streams_on_the_same_byte_stream() {
         let (mut c, mut s) = tokio::io::duplex(64 * 1024);
 
         let gateway = tokio::spawn(async move {
-            let got = read_login(&mut s, MAX).await.unwrap();
+            let (report, got) = read_login(&mut s, MAX).await.unwrap();
             assert_eq!(got.username, "kari.nordmann");
             assert_eq!(got.password.expose(), "korrekt hest batteri stift");
-            assert_eq!(got.posture.hostname_hash.as_deref(), Some("ab12"));
+            assert_eq!(report.unwrap().taken_at, 1_800_000_000);
             let accepted = GatewayMessage::Accepted(Accepted {
                 session_id: "s-1".into(),
                 display_name: "Kari Nordmann".into(),
@@ -264,12 +266,16 @@ async fn login_then_streams_on_the_same_byte_stream() {
                     name: "Kontor-PC".into(),
                 }],
                 idle_timeout_secs: 1800,
+                posture_warnings: vec![],
+                posture_recheck_secs: 0,
             });
             write_message(&mut s, &accepted, MAX).await.unwrap();
             s
         });
 
-        let answer = client_login(&mut c, &login(), MAX).await.unwrap();
+        let answer = client_login(&mut c, &report(), &login(), MAX)
+            .await
+            .unwrap();
         let LoginAnswer::Accepted(accepted) = answer else {
             panic!("expected accepted, got {answer:?}")
         };
@@ -297,6 +303,7 @@ async fn gateway_answers_login(mut s: tokio::io::DuplexStream) -> Option<RejectC
                 code,
                 message: "Ugyldig forespørsel.".into(),
                 remediation: None,
+                failed_rules: vec![],
             });
             write_message(&mut s, &rejected, MAX).await.unwrap();
             Some(code)
@@ -671,6 +678,8 @@ async fn garbage_after_login_ends_the_connection_and_the_session() {
                     display_name: "Kari Nordmann".into(),
                     targets: vec![],
                     idle_timeout_secs: 3600,
+                    posture_warnings: vec![],
+                    posture_recheck_secs: 0,
                 });
                 write_message(&mut s, &accepted, MAX).await.unwrap();
                 let limits = RelayLimits::default();
@@ -679,7 +688,9 @@ async fn garbage_after_login_ends_the_connection_and_the_session() {
                 let deny = |_: &str| Err(StreamRefusal::not_granted());
                 serve_session(server, Arc::new(deny), limits, SessionHandle::new()).await
             });
-            let answer = client_login(&mut c, &login(), MAX).await.unwrap();
+            let answer = client_login(&mut c, &report(), &login(), MAX)
+                .await
+                .unwrap();
             assert!(matches!(answer, LoginAnswer::Accepted(_)));
             c.write_all(&garbage).await.unwrap();
             // The gateway closes the connection (after a GoAway where yamux sends one) and

@@ -27,6 +27,11 @@ enum Command {
     /// Open the tunnel to your office PC: card, PIN, username and password, then point your
     /// remote-desktop program at 127.0.0.1:13389.
     Connect(Box<hjemmekontor::cli::connect::ConnectArgs>),
+    /// What this computer reports about itself (firewall, antivirus, updates, disk
+    /// encryption, screen lock, operating system), and with `--gateway`, whether that
+    /// gateway would let it in, and what to fix if not. No card or PIN needed.
+    /// Exit code 6 when the gateway would refuse it.
+    Posture(hjemmekontor::cli::posture::PostureArgs),
     /// Certificates: what a certificate is and whether it can be used to log in.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Command::Readers(args) => hjemmekontor::cli::readers::run(&args),
         Command::Card(args) => hjemmekontor::cli::card::run(&args),
         Command::Connect(args) => hjemmekontor::cli::connect::run(&args),
+        Command::Posture(args) => hjemmekontor::cli::posture::run(&args),
         Command::Cert(CertCommand::Inspect(args)) => hjemmekontor::cli::cert_inspect::run(&args),
     }
 }

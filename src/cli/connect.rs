@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::card::credential::TlsMode;
 use crate::cert;
+use crate::client::posture::{self, LocalProbes, PostureFeed, ReportSource};
 use crate::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
 use crate::client::settings::{self, DEFAULT_LISTEN};
 use crate::tunnel::forward::{forward_listener, ForwardEvent, ForwardOptions};
@@ -114,38 +116,14 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         Failure::new("no-gateway-ca", exit::USAGE, "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker.")
             .fix("Oppgi filen med --gateway-ca FIL (du får den fra IT-ansvarlig). Den huskes etterpå.")
     })?;
-    let roots = std::fs::read(&ca_path)
-        .map_err(|e| {
-            Failure::new(
-                "file-unreadable",
-                exit::IO,
-                format!("Kunne ikke lese {}: {e}.", ca_path.display()),
-            )
-        })
-        .and_then(|bytes| {
-            cert::certificates_from_bytes(&bytes).map_err(|e| {
-                Failure::new(
-                    "bad-gateway-ca",
-                    exit::USAGE,
-                    format!("{} er ikke et sertifikat: {e}.", ca_path.display()),
-                )
-            })
-        })?
-        .into_iter()
-        .map(rustls::pki_types::CertificateDer::from)
-        .collect();
-    let gateway = GatewayTarget::new(&gateway_address, roots).map_err(|_| {
-        Failure::new(
-            "bad-gateway",
-            exit::USAGE,
-            format!("«{gateway_address}» er ikke en gateway-adresse."),
-        )
-        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
-    })?;
+    let gateway = gateway_target(&gateway_address, &ca_path)?;
     let listen = args
         .listen
         .or(remembered.listen)
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("the default listener parses"));
+
+    // The posture probes run while the card is read and the PIN typed.
+    let posture = PostureFeed::start(Arc::new(LocalProbes));
 
     // 1. The card and its login certificate, judged before any PIN is asked.
     step(1, 5, "Leser kortet …");
@@ -210,7 +188,7 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         &mut signer,
         &card,
         &credentials,
-        listen,
+        (listen, posture),
         |accepted_gateway| {
             remembered.gateway = Some(accepted_gateway.to_string());
             remembered.gateway_ca = Some(ca_path.clone());
@@ -232,6 +210,41 @@ fn connect(args: &ConnectArgs) -> Result<ExitCode, Failure> {
         drop(key.relock());
     }
     outcome
+}
+
+/// The gateway at `address`, its certificate to be checked against the CA file `ca_path`.
+pub(super) fn gateway_target(
+    gateway_address: &str,
+    ca_path: &std::path::Path,
+) -> Result<GatewayTarget, Failure> {
+    let roots = std::fs::read(ca_path)
+        .map_err(|e| {
+            Failure::new(
+                "file-unreadable",
+                exit::IO,
+                format!("Kunne ikke lese {}: {e}.", ca_path.display()),
+            )
+        })
+        .and_then(|bytes| {
+            cert::certificates_from_bytes(&bytes).map_err(|e| {
+                Failure::new(
+                    "bad-gateway-ca",
+                    exit::USAGE,
+                    format!("{} er ikke et sertifikat: {e}.", ca_path.display()),
+                )
+            })
+        })?
+        .into_iter()
+        .map(rustls::pki_types::CertificateDer::from)
+        .collect();
+    GatewayTarget::new(gateway_address, roots).map_err(|_| {
+        Failure::new(
+            "bad-gateway",
+            exit::USAGE,
+            format!("«{gateway_address}» er ikke en gateway-adresse."),
+        )
+        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
+    })
 }
 
 fn ask_username() -> Result<String, Failure> {
@@ -288,7 +301,7 @@ async fn session_loop(
     signer: &mut CardSigner,
     card: &CardInUse,
     credentials: &Credentials,
-    listen: SocketAddr,
+    (listen, mut posture): (SocketAddr, PostureFeed),
     mut on_first_login: impl FnMut(&str),
 ) -> Result<ExitCode, Failure> {
     let (removed_tx, mut removed_rx) = mpsc::unbounded_channel();
@@ -298,57 +311,57 @@ async fn session_loop(
     let mut busy_tries = 0u32;
     let result = loop {
         step(4, 5, &format!("Kobler til gatewayen {} …", gateway.address));
-        let tunnel =
-            match session::open(gateway, signer, credentials, session::posture_report()).await {
-                Ok(t) => t,
-                Err(SessionError::Card(e)) if e.needs_pin() => {
-                    // The card was reset: its verified PIN is gone. Ask once, never by ourselves.
-                    match tokio::task::block_in_place(|| card.renew(signer)) {
-                        Ok(()) => continue,
-                        Err(f) => break Err(f),
-                    }
+        let report = posture.next().await;
+        let tunnel = match session::open(gateway, signer, credentials, &report).await {
+            Ok(t) => t,
+            Err(SessionError::Card(e)) if e.needs_pin() => {
+                // The card was reset: its verified PIN is gone. Ask once, never by ourselves.
+                match tokio::task::block_in_place(|| card.renew(signer)) {
+                    Ok(()) => continue,
+                    Err(f) => break Err(f),
                 }
-                Err(e) => {
-                    let failure = session_failure(&e);
-                    let busy_wait = busy_wait(&e);
-                    let retry = match busy_wait {
-                        // A busy gateway is waited for a few times even before the first
-                        // login: the card and the PIN are fine, and no PIN is sent again.
-                        Some(_) => {
-                            busy_tries += 1;
-                            !args.no_reconnect && (logged_in_once || busy_tries <= BUSY_TRIES)
-                        }
-                        None => {
-                            logged_in_once
-                                && !args.no_reconnect
-                                && matches!(
-                                    e,
-                                    SessionError::Unreachable { .. }
-                                        | SessionError::Dropped { .. }
-                                        | SessionError::Timeout { .. }
-                                        | SessionError::Tls(_)
-                                        | SessionError::Protocol(_)
-                                )
-                        }
-                    };
-                    if !retry {
-                        break Err(failure);
+            }
+            Err(e) => {
+                let failure = session_failure(&e);
+                let busy_wait = busy_wait(&e);
+                let retry = match busy_wait {
+                    // A busy gateway is waited for a few times even before the first
+                    // login: the card and the PIN are fine, and no PIN is sent again.
+                    Some(_) => {
+                        busy_tries += 1;
+                        !args.no_reconnect && (logged_in_once || busy_tries <= BUSY_TRIES)
                     }
-                    let wait = busy_wait.map_or(backoff, |w| w.max(backoff));
-                    eprintln!(
-                        "      {} Prøver igjen om {} s.",
-                        failure.message,
-                        wait.as_secs()
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        Some(watch) = removed_rx.recv() => break Err(watch_failure(&watch)),
-                        _ = tokio::signal::ctrl_c() => break Ok(ExitCode::SUCCESS),
+                    None => {
+                        logged_in_once
+                            && !args.no_reconnect
+                            && matches!(
+                                e,
+                                SessionError::Unreachable { .. }
+                                    | SessionError::Dropped { .. }
+                                    | SessionError::Timeout { .. }
+                                    | SessionError::Tls(_)
+                                    | SessionError::Protocol(_)
+                            )
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
+                };
+                if !retry {
+                    break Err(failure);
                 }
-            };
+                let wait = busy_wait.map_or(backoff, |w| w.max(backoff));
+                eprintln!(
+                    "      {} Prøver igjen om {} s.",
+                    failure.message,
+                    wait.as_secs()
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    Some(watch) = removed_rx.recv() => break Err(watch_failure(&watch)),
+                    _ = tokio::signal::ctrl_c() => break Ok(ExitCode::SUCCESS),
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
         backoff = Duration::from_secs(1);
         busy_tries = 0;
         if !logged_in_once {
@@ -378,7 +391,15 @@ async fn session_loop(
                 tunnel.accepted.display_name, tunnel.tls
             ),
         );
-        match run_tunnel(args, tunnel, &target, listen, &mut removed_rx).await {
+        if !tunnel.accepted.posture_warnings.is_empty() {
+            eprintln!("      Advarsel fra gatewayen om maskinen din (du slipper inn nå):");
+            eprintln!(
+                "{}",
+                posture::notices_text(&tunnel.accepted.posture_warnings)
+            );
+        }
+        let rechecks = posture.source();
+        match run_tunnel(args, tunnel, &target, (listen, rechecks), &mut removed_rx).await {
             Ok(Ended::UserQuit) => break Ok(ExitCode::SUCCESS),
             Ok(Ended::Card(watch)) => break Err(watch_failure(&watch)),
             Ok(Ended::ConnectionLost) if args.no_reconnect => {
@@ -394,7 +415,17 @@ async fn session_loop(
                 );
             }
             Ok(Ended::ByGateway(ending)) => {
-                break Err(Failure::new("session-ended", exit::OTHER, ending.message))
+                let (kind, code, message) = if ending.failed_rules.is_empty() {
+                    ("session-ended", exit::OTHER, ending.message)
+                } else {
+                    let rules = posture::notices_text(&ending.failed_rules);
+                    (
+                        "posture-refused",
+                        exit::POSTURE,
+                        format!("{}\n{rules}", ending.message),
+                    )
+                };
+                break Err(Failure::new(kind, code, message));
             }
             Err(f) => break Err(f),
         }
@@ -479,7 +510,7 @@ async fn run_tunnel(
     args: &ConnectArgs,
     mut tunnel: Tunnel,
     target: &TargetInfo,
-    listen: SocketAddr,
+    (listen, rechecks): (SocketAddr, Arc<dyn ReportSource>),
     removed: &mut mpsc::UnboundedReceiver<CardWatch>,
 ) -> Result<Ended, Failure> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
@@ -521,7 +552,19 @@ async fn run_tunnel(
             _ => {}
         },
     ));
+    let recheck_every = Duration::from_secs(tunnel.accepted.posture_recheck_secs);
+    let recheck = async {
+        if recheck_every.is_zero() {
+            return std::future::pending().await;
+        }
+        posture::keep_reporting(tunnel.mux.clone(), recheck_every, rechecks, |warnings| {
+            eprintln!("Advarsel fra gatewayen om maskinen din:");
+            eprintln!("{}", posture::notices_text(warnings));
+        })
+        .await
+    };
     let ended = tokio::select! {
+        ending = recheck => Ended::ByGateway(ending),
         _ = tokio::signal::ctrl_c() => {
             session::close(&tunnel, ClientEndReason::ClientClosed).await;
             Ended::UserQuit
@@ -668,6 +711,14 @@ fn session_failure(e: &SessionError) -> Failure {
             format!("Den sikre forbindelsen til gatewayen kunne ikke opprettes ({detail})."),
         )
         .fix("Gatewayen godtok ikke kortet, eller gatewayens sertifikat stemmer ikke. Kontakt IT-ansvarlig; oppgi tidspunktet."),
+        SessionError::Rejected(r) if r.code == RejectCode::PostureRefused => {
+            let message = format!("{}\n{}", r.message, posture::notices_text(&r.failed_rules));
+            let mut f = Failure::new("posture-refused", exit::POSTURE, message);
+            if let Some(fix) = &r.remediation {
+                f = f.fix(fix.clone());
+            }
+            f
+        }
         SessionError::Rejected(r) => {
             let mut f = Failure::new("login-rejected", exit::CARD_UNUSABLE, r.message.clone());
             if let Some(fix) = &r.remediation {

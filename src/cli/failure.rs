@@ -32,6 +32,9 @@ pub mod exit {
     pub const IO: u8 = 5;
     /// Anything else.
     pub const OTHER: u8 = 1;
+    /// The home computer does not meet the gateway's posture policy (firewall, antivirus,
+    /// updates, ...).
+    pub const POSTURE: u8 = 6;
 }
 
 impl Failure {

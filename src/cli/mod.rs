@@ -23,6 +23,9 @@ pub mod credential_words;
 pub mod failure;
 pub mod logging;
 pub mod output;
+#[cfg(feature = "client")]
+pub mod posture;
+pub mod posture_words;
 #[cfg(any(feature = "client", feature = "gateway"))]
 pub mod prompt;
 #[cfg(feature = "client")]

@@ -1,4 +1,5 @@
 //! The client's own state and steps that are neither card nor tunnel: remembered settings.
 
+pub mod posture;
 pub mod session;
 pub mod settings;

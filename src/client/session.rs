@@ -11,12 +11,13 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
+use crate::posture::report::Report;
 use crate::secret::Password;
 use crate::tunnel::busy::{self, FirstBytes};
 use crate::tunnel::mux::{Inbound, MuxClient, MuxConfig, MuxEnd, MuxError};
 use crate::tunnel::protocol::{
-    self, client_login, Accepted, Ending, FrameError, GatewayMessage, Login, LoginAnswer,
-    PostureReport, Rejected, DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
+    self, client_login, Accepted, Ending, FrameError, GatewayMessage, Login, LoginAnswer, Rejected,
+    DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
 use crate::tunnel::tls::{
     card_error_of, check_alpn, client_config, CardSigner, CardSigningKey, SignerError,
@@ -141,7 +142,7 @@ pub async fn open(
     gateway: &GatewayTarget,
     signer: &CardSigner,
     credentials: &Credentials,
-    posture: PostureReport,
+    posture: &Report,
 ) -> Result<Tunnel, SessionError> {
     let bound = gateway.step_timeout;
     let timed = |step: &'static str| SessionError::Timeout {
@@ -196,9 +197,9 @@ pub async fn open(
         client_version: env!("CARGO_PKG_VERSION").to_string(),
         username: credentials.username.clone(),
         password: credentials.password.clone(),
-        posture,
     };
-    let answer = tokio::time::timeout(bound, client_login(&mut tls, &login, DEFAULT_MAX_FRAME_LEN))
+    let login = client_login(&mut tls, posture, &login, DEFAULT_MAX_FRAME_LEN);
+    let answer = tokio::time::timeout(bound, login)
         .await
         .map_err(|_| timed("the login"))?
         .map_err(|e| login_failure(&e))?;
@@ -305,24 +306,6 @@ pub async fn end_session(mux: &MuxClient, reason: protocol::ClientEndReason) {
     let closer = mux.closer();
     closer.close();
     let _ = tokio::time::timeout(CLOSE_STEP_TIMEOUT, closer.closed()).await;
-}
-
-/// The posture report this client sends for now: operating system facts. Self-reported; the
-/// gateway decides what it is worth.
-pub fn posture_report() -> PostureReport {
-    let os_version = std::fs::read_to_string("/etc/os-release")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-        })
-        .unwrap_or_default();
-    PostureReport {
-        os: std::env::consts::OS.to_string(),
-        os_version,
-        hostname_hash: None,
-    }
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize as _;
 
 use crate::cert::PersonalId;
+use crate::posture::policy::{Failed, Verdict};
 use crate::secret::Password;
 
 use super::access::{targets, Target};
@@ -334,8 +335,8 @@ pub enum ClientRefusal {
     },
     /// The posture policy's own explanation.
     PostureRefused {
-        /// What is wrong with the computer, from the posture policy.
-        detail: String,
+        /// Every rule the computer failed (`deny` and `warn`), with what to do.
+        failed: Vec<Failed>,
     },
     /// Logged in, but nothing to reach.
     NoGrants,
@@ -363,8 +364,12 @@ impl ClientRefusal {
             ClientRefusal::LockedOut { .. } => {
                 "Innloggingen er midlertidig sperret etter for mange mislykkede forsøk.".to_string()
             }
-            ClientRefusal::PostureRefused { detail } => {
-                format!("Datamaskinen oppfyller ikke sikkerhetskravene: {detail}")
+            ClientRefusal::PostureRefused { failed } => {
+                let rules: Vec<&str> = failed.iter().map(|f| f.rule).collect();
+                format!(
+                    "Datamaskinen oppfyller ikke sikkerhetskravene til tjenesten ({}).",
+                    rules.join(", ")
+                )
             }
             ClientRefusal::NoGrants => {
                 "Du er logget inn, men brukeren din har ikke tilgang til noen kontor-PC."
@@ -388,7 +393,9 @@ impl ClientRefusal {
                 )
             }
             ClientRefusal::PostureRefused { .. } => {
-                "Rett opp det som står over, og logg inn på nytt.".to_string()
+                "Rett opp det som står under, og logg inn på nytt. `hjemmekontor posture \
+                 --gateway` viser det samme uten å spørre om PIN."
+                    .to_string()
             }
             ClientRefusal::NoGrants => {
                 "Be den som styrer tilgangene i kommunen om å gi deg tilgang til kontor-PC-en din."
@@ -461,6 +468,8 @@ pub struct Accepted {
     pub display_name: Option<String>,
     /// What the user may reach, never empty.
     pub targets: Vec<Target>,
+    /// Posture rules failed with `warn`: shown to the person, who is let in.
+    pub posture_warnings: Vec<Failed>,
 }
 
 /// A refused login: the exact reason for the audit log, and what the client may be told.
@@ -490,7 +499,7 @@ pub fn check_login(
     lockout: &mut Lockout,
     now: Instant,
     attempt: &LoginAttempt<'_>,
-    posture: impl FnOnce() -> Result<(), String>,
+    posture: impl FnOnce() -> Verdict,
 ) -> Result<Accepted, Refusal> {
     let claim = attempt.claim();
     let check = plan_login(config, lockout, now, &claim)?;
@@ -591,7 +600,7 @@ pub fn decide_login(
     now: Instant,
     claim: &Claim<'_>,
     credentials: CredentialCheck<'_>,
-    posture: impl FnOnce() -> Result<(), String>,
+    posture: impl FnOnce() -> Verdict,
 ) -> Result<Accepted, Refusal> {
     let card = claim.card();
     let before = claim.lock_state(lockout, now);
@@ -647,12 +656,15 @@ pub fn decide_login(
         });
     }
 
-    if let Err(detail) = posture() {
+    let verdict = posture();
+    if !verdict.admitted() {
+        let mut failed = verdict.denied;
+        failed.extend(verdict.warned);
         return Err(Refusal {
             reason: RefusalReason::PostureRefused,
             audit_user,
             lock: None,
-            client: ClientRefusal::PostureRefused { detail },
+            client: ClientRefusal::PostureRefused { failed },
         });
     }
 
@@ -671,6 +683,7 @@ pub fn decide_login(
         user: user.username.clone(),
         display_name: user.display_name.clone(),
         targets,
+        posture_warnings: verdict.warned,
     })
 }
 
@@ -945,7 +958,7 @@ mod tests {
             &mut l,
             Instant::now(),
             &attempt(KARI_ID, "Kari", &p),
-            || Ok(()),
+            Verdict::default,
         )
         .unwrap();
         assert_eq!(ok.user, "kari");
@@ -957,7 +970,7 @@ mod tests {
             &mut l,
             Instant::now(),
             &attempt("9578-4050-100000001", "kari", &p),
-            || Ok(())
+            Verdict::default
         )
         .is_ok());
     }
@@ -978,12 +991,20 @@ mod tests {
         for _ in 0..3 {
             let bad = plan_login(&c, &l, now, &kari).unwrap();
             let matched = verify_password(bad.hash(), &wrong);
-            let r =
-                decide_login(&c, &mut l, now, &kari, bad.outcome(matched), || Ok(())).unwrap_err();
+            let r = decide_login(
+                &c,
+                &mut l,
+                now,
+                &kari,
+                bad.outcome(matched),
+                Verdict::default,
+            )
+            .unwrap_err();
             assert_eq!(r.reason, RefusalReason::WrongPassword);
         }
         // The decision sees the lock taken in between.
-        let r = decide_login(&c, &mut l, now, &kari, good.outcome(true), || Ok(())).unwrap_err();
+        let r =
+            decide_login(&c, &mut l, now, &kari, good.outcome(true), Verdict::default).unwrap_err();
         assert_eq!(r.reason, RefusalReason::LockedOut);
         assert_eq!(r.audit_user.as_deref(), Some("kari"));
         // And the next attempt is refused before any hashing.
@@ -1022,7 +1043,13 @@ mod tests {
         for s in 0..5u8 {
             let p = pw("x");
             let name = format!("ukjent-{s}");
-            let r = check_login(&c, &mut l, t0, &attempt(OLA_ID, &name, &p), || Ok(()));
+            let r = check_login(
+                &c,
+                &mut l,
+                t0,
+                &attempt(OLA_ID, &name, &p),
+                Verdict::default,
+            );
             assert!(r.is_err());
         }
         let p = pw(KARI_PASSWORD);
@@ -1053,18 +1080,28 @@ mod tests {
         let now = Instant::now();
         let right = pw(KARI_PASSWORD);
         let wrong = pw("feil");
-        let unknown = check_login(&c, &mut l, now, &attempt(KARI_ID, "karin", &right), || {
-            Ok(())
-        })
+        let unknown = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt(KARI_ID, "karin", &right),
+            Verdict::default,
+        )
         .unwrap_err();
-        let foreign =
-            check_login(&c, &mut l, now, &attempt(OLA_ID, "kari", &right), || Ok(())).unwrap_err();
+        let foreign = check_login(
+            &c,
+            &mut l,
+            now,
+            &attempt(OLA_ID, "kari", &right),
+            Verdict::default,
+        )
+        .unwrap_err();
         let bad_pw = check_login(
             &c,
             &mut l,
             now,
             &attempt(KARI_ID, "kari", &wrong),
-            || Ok(()),
+            Verdict::default,
         )
         .unwrap_err();
         assert_eq!(unknown.reason, RefusalReason::UnknownUser);
@@ -1088,7 +1125,7 @@ mod tests {
             &mut l,
             Instant::now(),
             &attempt(OLA_ID, "kari", &pw("feil")),
-            || Ok(()),
+            Verdict::default,
         )
         .unwrap_err();
         assert_eq!(r.reason, RefusalReason::IdentifierNotBound);
@@ -1098,7 +1135,7 @@ mod tests {
             &mut l,
             Instant::now(),
             &attempt("", "kari", &pw(KARI_PASSWORD)),
-            || Ok(()),
+            Verdict::default,
         )
         .unwrap_err();
         assert_eq!(r.reason, RefusalReason::IdentifierNotBound);
@@ -1119,7 +1156,7 @@ mod tests {
                     &mut l,
                     t0 + secs(s),
                     &attempt(KARI_ID, "kari", &wrong),
-                    || Ok(()),
+                    Verdict::default,
                 )
                 .unwrap_err(),
             );
@@ -1141,7 +1178,7 @@ mod tests {
             &attempt(KARI_ID, "kari", &right),
             || {
                 posture_asked.set(true);
-                Ok(())
+                Verdict::default()
             },
         )
         .unwrap_err();
@@ -1161,7 +1198,7 @@ mod tests {
             &mut l,
             t0 + secs(10),
             &attempt(KARI_ID, "kari", &wrong),
-            || Ok(()),
+            Verdict::default,
         )
         .unwrap_err();
         assert_eq!(r.reason, RefusalReason::LockedOut);
@@ -1177,7 +1214,7 @@ mod tests {
             &mut l,
             t0 + secs(62),
             &attempt(KARI_ID, "kari", &right),
-            || { Ok(()) }
+            Verdict::default
         )
         .is_ok());
         assert_eq!(l.state("kari", OTHER, t0 + secs(62)), LockState::Open);
@@ -1197,8 +1234,9 @@ mod tests {
                 source: IpAddr::V4(Ipv4Addr::new(198, 51, 100, s)),
                 ..attempt(OLA_ID, "kari", &guess)
             };
-            last =
-                Some(check_login(&c, &mut l, t0 + secs(u64::from(s)), &a, || Ok(())).unwrap_err());
+            last = Some(
+                check_login(&c, &mut l, t0 + secs(u64::from(s)), &a, Verdict::default).unwrap_err(),
+            );
         }
         let last = last.unwrap();
         assert_eq!(last.reason, RefusalReason::IdentifierNotBound);
@@ -1212,7 +1250,7 @@ mod tests {
             &mut l,
             t0 + secs(10),
             &attempt(KARI_ID, "kari", &right),
-            || Ok(()),
+            Verdict::default,
         );
         assert!(kari.is_ok(), "{kari:?}");
     }
@@ -1232,7 +1270,7 @@ mod tests {
                     source: IpAddr::V4(Ipv4Addr::new(198, 51, 100, i as u8)),
                     ..attempt(KARI_ID, name, &p)
                 };
-                check_login(&c, &mut l, t0 + secs(i as u64), &a, || Ok(()))
+                check_login(&c, &mut l, t0 + secs(i as u64), &a, Verdict::default)
                     .unwrap_err()
                     .lock
             })
@@ -1243,12 +1281,14 @@ mod tests {
         // After the lock, the owner logs in and the card's count is forgotten.
         let right = pw(KARI_PASSWORD);
         let later = t0 + secs(6 + c.lockout.lock_secs);
-        assert!(
-            check_login(&c, &mut l, later, &attempt(KARI_ID, "kari", &right), || Ok(
-                ()
-            ))
-            .is_ok()
-        );
+        assert!(check_login(
+            &c,
+            &mut l,
+            later,
+            &attempt(KARI_ID, "kari", &right),
+            Verdict::default
+        )
+        .is_ok());
         assert_eq!(l.card_state(KARI_ID, later), LockState::Open);
         assert_eq!(l.tracked_cards(), 0);
     }
@@ -1268,7 +1308,7 @@ mod tests {
                         source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, s)),
                         ..attempt(KARI_ID, username, &p)
                     };
-                    match check_login(&c, &mut l, t0 + secs(u64::from(s)), &a, || Ok(()))
+                    match check_login(&c, &mut l, t0 + secs(u64::from(s)), &a, Verdict::default)
                         .unwrap_err()
                         .client
                     {
@@ -1284,6 +1324,19 @@ mod tests {
         assert_eq!(unknown[4], "locked", "{unknown:?}");
     }
 
+    fn refused(rule: &'static str) -> Verdict {
+        Verdict {
+            denied: vec![Failed {
+                rule,
+                action: crate::posture::policy::Action::Deny,
+                seen: "seen".into(),
+                nb: "Brannmuren er av.".into(),
+                en: "The firewall is off.".into(),
+            }],
+            warned: vec![],
+        }
+    }
+
     #[test]
     fn posture_then_grants() {
         let c = testutil::config();
@@ -1291,11 +1344,27 @@ mod tests {
         let now = Instant::now();
         let p = pw(KARI_PASSWORD);
         let r = check_login(&c, &mut l, now, &attempt(KARI_ID, "kari", &p), || {
-            Err("brannmuren er slått av".to_string())
+            refused("firewall")
         })
         .unwrap_err();
         assert_eq!(r.reason, RefusalReason::PostureRefused);
-        assert!(r.client.message().contains("brannmuren er slått av"));
+        assert!(
+            r.client.message().contains("(firewall)"),
+            "{}",
+            r.client.message()
+        );
+        let ClientRefusal::PostureRefused { failed } = &r.client else {
+            panic!("{:?}", r.client);
+        };
+        assert_eq!(failed[0].nb, "Brannmuren er av.");
+        // A warning lets the login in, and the warning goes with it.
+        let accepted = check_login(&c, &mut l, now, &attempt(KARI_ID, "kari", &p), || {
+            let mut v = refused("disk-encryption");
+            v.warned = std::mem::take(&mut v.denied);
+            v
+        })
+        .unwrap();
+        assert_eq!(accepted.posture_warnings[0].rule, "disk-encryption");
         // Posture failures are not password failures.
         assert_eq!(l.tracked(), (0, 0));
 
@@ -1305,7 +1374,7 @@ mod tests {
             &mut l,
             now,
             &attempt("UN:NO-9578-4050-100000003", "nils", &nils),
-            || Ok(()),
+            Verdict::default,
         )
         .unwrap_err();
         assert_eq!(r.reason, RefusalReason::NoGrants);
@@ -1316,7 +1385,7 @@ mod tests {
             &mut l,
             now,
             &attempt("UN:NO-9578-4050-100000003", "nils", &nils),
-            || Err("gammelt antivirus".into()),
+            || refused("antivirus"),
         )
         .unwrap_err();
         assert_eq!(r.reason, RefusalReason::PostureRefused);

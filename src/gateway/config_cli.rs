@@ -55,6 +55,9 @@ struct Summary {
     grants: usize,
     dangerous_options: Vec<String>,
     users_without_grants: Vec<String>,
+    /// The posture policy as the gateway publishes it.
+    posture: crate::posture::policy::Policy,
+    posture_recheck_minutes: u64,
 }
 
 fn summary(file: &str, config: &Config) -> Summary {
@@ -74,7 +77,38 @@ fn summary(file: &str, config: &Config) -> Summary {
             .filter(|u| targets(config, &u.username).is_empty())
             .map(|u| u.username.clone())
             .collect(),
+        posture: config.posture.policy.clone(),
+        posture_recheck_minutes: config.posture.recheck_secs / 60,
     }
+}
+
+/// One posture rule in words: `firewall (deny)`, `antivirus (deny, definitions ≤ 7 days)`.
+fn rule_words(rule: &crate::posture::policy::RuleAction) -> String {
+    use crate::posture::policy::{Action, Rule};
+    let action = match rule.action {
+        Action::Deny => "avvis",
+        Action::Warn => "advar",
+    };
+    let detail = match &rule.rule {
+        Rule::Firewall | Rule::DiskEncryption => String::new(),
+        Rule::Antivirus {
+            max_definitions_age_days: Some(days),
+        } => format!(", definisjoner høyst {days} dager"),
+        Rule::Antivirus { .. } => String::new(),
+        Rule::Updates { max_pending_days } => format!(", høyst {max_pending_days} dager på vent"),
+        Rule::ScreenLock { max_timeout_secs } => format!(", høyst {} min", max_timeout_secs / 60),
+        Rule::SupportedOs { os } => {
+            let list: Vec<String> = os
+                .iter()
+                .map(|o| match &o.min_version {
+                    Some(min) => format!("{} ≥ {min}", o.family),
+                    None => o.family.clone(),
+                })
+                .collect();
+            format!(", {}", list.join(" / "))
+        }
+    };
+    format!("{} ({action}{detail})", rule.rule.id())
 }
 
 /// Checks a configuration file: every error as `FILE:LINE:COL: message` on stderr and exit
@@ -160,6 +194,16 @@ fn print_summary(s: &Summary) {
             "  Uten tilgang:   {} (kan ikke logge inn før de får en tilgang)",
             s.users_without_grants.join(", ")
         );
+    }
+    if s.posture.rules.is_empty() {
+        println!("  Maskinkrav:     ingen (alle maskiner slippes inn; se [posture] i docs/gateway-config.md)");
+    } else {
+        let rules: Vec<String> = s.posture.rules.iter().map(rule_words).collect();
+        println!("  Maskinkrav:     {}", rules.join("; "));
+        match s.posture_recheck_minutes {
+            0 => println!("  Ny sjekk:       aldri under økten"),
+            m => println!("  Ny sjekk:       hvert {m}. minutt under økten"),
+        }
     }
     if s.dangerous_options.is_empty() {
         println!("  Farlige valg:   ingen");

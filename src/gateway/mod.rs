@@ -22,6 +22,7 @@ pub mod lockout;
 pub mod lockout_file;
 pub mod password_pool;
 pub mod preflight;
+pub mod recheck;
 pub mod refusals;
 pub mod relay;
 pub mod run_cli;

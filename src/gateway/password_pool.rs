@@ -170,7 +170,7 @@ impl PasswordPool {
         source: IpAddr,
         personal_id: &str,
         login: Login,
-        posture: impl FnOnce() -> Result<(), String>,
+        posture: impl FnOnce() -> crate::posture::policy::Verdict,
     ) -> LoginOutcome {
         let Login {
             username, password, ..
@@ -234,7 +234,8 @@ mod tests {
     use super::*;
     use crate::gateway::auth::{hash_password_with, HashParams, RefusalReason};
     use crate::gateway::testutil::{self, pw, KARI_ID, KARI_PASSWORD, OLA_ID};
-    use crate::tunnel::protocol::{PostureReport, PROTOCOL_VERSION};
+    use crate::posture::policy::Verdict;
+    use crate::tunnel::protocol::PROTOCOL_VERSION;
 
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 10));
 
@@ -244,7 +245,6 @@ mod tests {
             client_version: "test".into(),
             username: username.into(),
             password: pw(password),
-            posture: PostureReport::default(),
         }
     }
 
@@ -299,7 +299,7 @@ mod tests {
                 HOME,
                 card,
                 login(username, "gjetning"),
-                || Ok(()),
+                Verdict::default,
             )
         };
         // An unknown user costs a check like a known one.
@@ -338,7 +338,7 @@ mod tests {
                 HOME,
                 KARI_ID,
                 login("kari", password),
-                || Ok(()),
+                Verdict::default,
             )
         };
         match decide(KARI_PASSWORD).await {

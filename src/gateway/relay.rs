@@ -16,6 +16,7 @@
 
 use crate::gateway::audit::EndReason;
 use crate::gateway::config::Limits;
+use crate::gateway::recheck::{self, PostureAnswer, PostureJudge};
 use crate::tunnel::mux::{MuxConfig, MuxServer, Stream};
 use crate::tunnel::protocol::{
     self, ClientEndReason, ClientMessage, Ending, FrameError, GatewayEndReason, GatewayMessage,
@@ -89,7 +90,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The access decision for one `open`, and the record of what it led to. Implemented by the
 /// gateway's session (access policy plus audit log); any `Fn(&str) -> Result<SocketAddr,
 /// StreamRefusal>` also works (tests use closures), with nothing to record.
-pub trait Authorizer: Send + Sync {
+pub trait Authorizer: PostureJudge + Send + Sync {
     /// Maps a target id to the address to connect to, or a refusal. A refusal that must be
     /// recorded is recorded before this resolves.
     fn authorize<'a>(&'a self, target: &'a str)
@@ -107,6 +108,8 @@ pub trait Authorizer: Send + Sync {
         Box::pin(std::future::ready(Ok(())))
     }
 }
+
+impl<F> PostureJudge for F where F: Fn(&str) -> Result<SocketAddr, StreamRefusal> + Send + Sync {}
 
 impl<F> Authorizer for F
 where
@@ -143,6 +146,8 @@ pub struct RelayLimits {
     pub max_frame_len: usize,
     /// After the connection ends, how long streams get to finish before they are cut.
     pub drain_timeout: Duration,
+    /// How often the client must send a fresh posture report; `None`: never.
+    pub posture_recheck: Option<Duration>,
 }
 
 impl Default for RelayLimits {
@@ -156,6 +161,7 @@ impl Default for RelayLimits {
             buffer_len: DEFAULT_BUFFER_LEN,
             max_frame_len: 64 * 1024,
             drain_timeout: Duration::from_secs(5),
+            posture_recheck: None,
         }
     }
 }
@@ -239,6 +245,10 @@ pub enum StreamOutcome {
     NoOpen,
     /// The stream carried the client's `end`: the session is about to close, for this reason.
     ClientEnded(ClientEndReason),
+    /// The stream carried a posture re-check that passed.
+    PostureChecked,
+    /// The stream carried a posture re-check that failed: the session ends.
+    PostureRefused,
 }
 
 /// What happened on one stream, for the log and the session's totals.
@@ -277,6 +287,7 @@ impl StreamRecord {
                 Some(EndReason::ClientClosed)
             }
             StreamOutcome::Refused(RefuseCode::BadRequest) => Some(EndReason::ProtocolError),
+            StreamOutcome::PostureRefused => Some(EndReason::PostureRefused),
             _ => None,
         }
     }
@@ -318,7 +329,9 @@ impl SessionStats {
             StreamOutcome::Relayed(_) => self.streams_relayed += 1,
             StreamOutcome::Refused(code) => *self.streams_refused.entry(code).or_default() += 1,
             StreamOutcome::NoOpen => self.streams_without_open += 1,
-            StreamOutcome::ClientEnded(_) => {}
+            StreamOutcome::ClientEnded(_)
+            | StreamOutcome::PostureChecked
+            | StreamOutcome::PostureRefused => {}
         }
     }
 }
@@ -329,6 +342,8 @@ enum Opening {
     Target(String),
     /// The client is ending the session, for this reason.
     End(ClientEndReason),
+    /// A posture re-check.
+    Posture(Box<crate::posture::report::Report>),
 }
 
 /// Reads the stream's `open` (or `end`); `Err` holds the outcome when there is none to act on.
@@ -348,6 +363,7 @@ where
         Err(_) => Err(None),
         Ok(Ok(ClientMessage::Open(open))) => Ok(Opening::Target(open.target)),
         Ok(Ok(ClientMessage::End(end))) => Ok(Opening::End(end.reason)),
+        Ok(Ok(ClientMessage::Posture(report))) => Ok(Opening::Posture(report)),
         Ok(Ok(ClientMessage::Login(_))) => Err(Some(StreamRefusal::bad_request())),
         Ok(Err(FrameError::Closed | FrameError::Truncated | FrameError::Io(_))) => Err(None),
         Ok(Err(_)) => Err(Some(StreamRefusal::bad_request())),
@@ -399,6 +415,15 @@ where
         Ok(Opening::Target(target)) => target,
         Ok(Opening::End(reason)) => {
             record.outcome = StreamOutcome::ClientEnded(reason);
+            return record;
+        }
+        Ok(Opening::Posture(report)) => {
+            let answer = authorizer.judge(*report).await;
+            send_last(&mut stream, &answer.message(), limits).await;
+            record.outcome = match answer {
+                PostureAnswer::Passed { .. } => StreamOutcome::PostureChecked,
+                PostureAnswer::Refused { .. } => StreamOutcome::PostureRefused,
+            };
             return record;
         }
         Err(None) => return record,
@@ -491,6 +516,7 @@ async fn refuse_extra_stream(mut stream: Stream, limits: RelayLimits) -> StreamR
             record.outcome = StreamOutcome::ClientEnded(reason);
             return record;
         }
+        Ok(Opening::Posture(_)) => StreamRefusal::too_many(),
         Err(None) => return record,
         Err(Some(refusal)) => refusal,
     };
@@ -552,14 +578,26 @@ fn ending_notice(reason: EndReason, limits: &RelayLimits) -> Option<Ending> {
             GatewayEndReason::GatewayShutdown,
             "Gatewayen stopper eller starter på nytt. Koble til igjen om litt.".to_string(),
         ),
-        EndReason::ClientClosed
+        EndReason::PostureOverdue => (
+            GatewayEndReason::PostureOverdue,
+            "Økten er avsluttet fordi hjemmekontor ikke sendte en ny sjekk av maskinen i tide. \
+             Logg inn igjen; meld fra til IT-ansvarlig om det skjer igjen."
+                .to_string(),
+        ),
+        // The client was told on its re-check stream.
+        EndReason::PostureRefused
+        | EndReason::ClientClosed
         | EndReason::CardRemoved
         | EndReason::NetworkLost
         | EndReason::Error
         | EndReason::ProtocolError
         | EndReason::TooManyRefusals => return None,
     };
-    Some(Ending { reason, message })
+    Some(Ending {
+        reason,
+        message,
+        failed_rules: Vec::new(),
+    })
 }
 
 /// Tells the client why the gateway ends the session, on a stream of the gateway's own;
@@ -596,6 +634,9 @@ pub async fn serve_session(
     let mut stats = SessionStats::new();
     let lifetime = sleep(limits.max_lifetime);
     tokio::pin!(lifetime);
+    // When the next posture report is due (far away when sessions are not re-checked).
+    let far = Instant::now() + limits.max_lifetime + limits.max_lifetime;
+    let mut posture_due = recheck::due(Instant::now(), limits.posture_recheck).unwrap_or(far);
     // Since when no stream has been open (the session's idle clock).
     let mut quiet_since = Instant::now();
     let mut closing = false;
@@ -634,10 +675,21 @@ pub async fn serve_session(
                 }
             }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                // A re-check is not use: it neither keeps an idle session open nor resets
+                // its idle clock.
+                let mut used = true;
                 if let Ok(record) = done {
+                    if record.outcome == StreamOutcome::PostureChecked {
+                        posture_due =
+                            recheck::due(Instant::now(), limits.posture_recheck).unwrap_or(far);
+                    }
+                    used = !matches!(
+                        record.outcome,
+                        StreamOutcome::PostureChecked | StreamOutcome::PostureRefused
+                    );
                     stats.add(&record);
                 }
-                if tasks.is_empty() {
+                if tasks.is_empty() && used {
                     quiet_since = Instant::now();
                 }
             }
@@ -652,6 +704,9 @@ pub async fn serve_session(
             }
             () = &mut lifetime, if !closing => {
                 handle.end(EndReason::MaxLifetime);
+            }
+            () = tokio::time::sleep_until(posture_due), if !closing => {
+                handle.end(EndReason::PostureOverdue);
             }
             () = sleep(idle_left), if !closing && tasks.is_empty() => {
                 handle.end(EndReason::IdleTimeout);

@@ -4,9 +4,11 @@
 //! it, saying why; the operator decides whether that refuses (`deny`) or warns.
 
 use super::report::{Fact, Report};
+use serde::{Deserialize, Serialize};
 
 /// What a failed rule does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// The login is refused.
     Deny,
@@ -16,18 +18,21 @@ pub enum Action {
 
 /// An operating system the operator supports: a family from a minimum version, until an
 /// end-of-support date.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SupportedOs {
     /// `windows`, `macos` or `linux`.
     pub family: String,
     /// The lowest version accepted (dotted numbers), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_version: Option<String>,
     /// After this time (Unix seconds) the family is no longer supported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_of_support: Option<i64>,
 }
 
-/// One requirement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One requirement. On the wire (the published policy) it is an object tagged by `check`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "check", rename_all = "kebab-case")]
 pub enum Rule {
     /// At least one firewall filters incoming traffic.
     Firewall,
@@ -44,7 +49,10 @@ pub enum Rule {
     /// The system volume is encrypted.
     DiskEncryption,
     /// The operating system is on the list.
-    SupportedOs(Vec<SupportedOs>),
+    SupportedOs {
+        /// The families accepted, each with its minimum version and end of support.
+        os: Vec<SupportedOs>,
+    },
     /// The screen locks by itself within this many seconds.
     ScreenLock {
         /// Longest timeout accepted, in seconds.
@@ -60,21 +68,45 @@ impl Rule {
             Rule::Antivirus { .. } => "antivirus",
             Rule::Updates { .. } => "updates",
             Rule::DiskEncryption => "disk-encryption",
-            Rule::SupportedOs(_) => "supported-os",
+            Rule::SupportedOs { .. } => "supported-os",
             Rule::ScreenLock { .. } => "screen-lock",
         }
     }
 }
 
-/// The policy: rules with what their failure does.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A rule with what its failure does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleAction {
+    /// The requirement.
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// What its failure does.
+    pub action: Action,
+}
+
+/// The policy: rules with what their failure does. The gateway publishes it as it is (see
+/// `docs/protocol.md`), so `hjemmekontor posture --gateway` judges a computer exactly as the
+/// login will.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// The rules, in the order they are reported.
-    pub rules: Vec<(Rule, Action)>,
+    pub rules: Vec<RuleAction>,
+}
+
+impl Policy {
+    /// A policy of these rules.
+    pub fn of(rules: impl IntoIterator<Item = (Rule, Action)>) -> Policy {
+        Policy {
+            rules: rules
+                .into_iter()
+                .map(|(rule, action)| RuleAction { rule, action })
+                .collect(),
+        }
+    }
 }
 
 /// A rule the report did not meet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failed {
     /// [`Rule::id`].
     pub rule: &'static str,
@@ -109,7 +141,7 @@ const DAY: i64 = 86_400;
 /// Judges `report` by `policy` at `now` (Unix seconds).
 pub fn evaluate(policy: &Policy, report: &Report, now: i64) -> Verdict {
     let mut verdict = Verdict::default();
-    for (rule, action) in &policy.rules {
+    for RuleAction { rule, action } in &policy.rules {
         if let Some((seen, nb, en)) = check(rule, report, now) {
             let failed = Failed {
                 rule: rule.id(),
@@ -152,8 +184,8 @@ fn check(rule: &Rule, report: &Report, now: i64) -> Finding {
             }
             Some((
                 format!("firewalls: {}", list(firewalls.iter().map(|f| format!("{} off", f.name)))),
-                "Brannmuren er ikke slått på. Slå den på (Windows: Innstillinger › Personvern og sikkerhet › Windows-sikkerhet › Brannmur; Linux: for eksempel «sudo ufw enable») og koble til igjen.".into(),
-                "The firewall is not on. Turn it on (Windows: Settings › Privacy & security › Windows Security › Firewall; Linux: e.g. `sudo ufw enable`) and connect again.".into(),
+                "Brannmuren er ikke slått på. Slå den på (Windows: Innstillinger › Personvern og sikkerhet › Windows-sikkerhet › Brannmur; Mac: Systeminnstillinger › Nettverk › Brannmur; Linux: for eksempel «sudo ufw enable») og koble til igjen.".into(),
+                "The firewall is not on. Turn it on (Windows: Settings › Privacy & security › Windows Security › Firewall; Mac: System Settings › Network › Firewall; Linux: e.g. `sudo ufw enable`) and connect again.".into(),
             ))
         }
         Rule::Antivirus {
@@ -214,7 +246,7 @@ fn check(rule: &Rule, report: &Report, now: i64) -> Finding {
                 "The system disk is not encrypted. Turn on BitLocker (Windows), FileVault (Mac) or disk encryption (Linux), or contact your IT administrator.".into(),
             )),
         },
-        Rule::SupportedOs(list_) => {
+        Rule::SupportedOs { os: list_ } => {
             let Some(os) = report.os.value() else {
                 return unknown(&report.os, "hvilket operativsystem maskinen har", "the operating system");
             };
@@ -330,38 +362,38 @@ mod tests {
     }
 
     fn every_rule(action: Action) -> Policy {
-        Policy {
-            rules: vec![
-                (Rule::Firewall, action),
-                (
-                    Rule::Antivirus {
-                        max_definitions_age_days: Some(7),
-                    },
-                    action,
-                ),
-                (
-                    Rule::Updates {
-                        max_pending_days: 14,
-                    },
-                    action,
-                ),
-                (Rule::DiskEncryption, action),
-                (
-                    Rule::SupportedOs(vec![SupportedOs {
+        Policy::of([
+            (Rule::Firewall, action),
+            (
+                Rule::Antivirus {
+                    max_definitions_age_days: Some(7),
+                },
+                action,
+            ),
+            (
+                Rule::Updates {
+                    max_pending_days: 14,
+                },
+                action,
+            ),
+            (Rule::DiskEncryption, action),
+            (
+                Rule::SupportedOs {
+                    os: vec![SupportedOs {
                         family: "windows".into(),
                         min_version: Some("10.0.19045".into()),
                         end_of_support: None,
-                    }]),
-                    action,
-                ),
-                (
-                    Rule::ScreenLock {
-                        max_timeout_secs: 900,
-                    },
-                    action,
-                ),
-            ],
-        }
+                    }],
+                },
+                action,
+            ),
+            (
+                Rule::ScreenLock {
+                    max_timeout_secs: 900,
+                },
+                action,
+            ),
+        ])
     }
 
     #[test]
@@ -479,18 +511,31 @@ mod tests {
 
     #[test]
     fn an_operating_system_past_its_end_of_support_is_refused() {
-        let policy = Policy {
-            rules: vec![(
-                Rule::SupportedOs(vec![SupportedOs {
+        let policy = Policy::of([(
+            Rule::SupportedOs {
+                os: vec![SupportedOs {
                     family: "windows".into(),
                     min_version: Some("10.0".into()),
                     end_of_support: Some(NOW - DAY),
-                }]),
-                Action::Deny,
-            )],
-        };
+                }],
+            },
+            Action::Deny,
+        )]);
         assert!(!evaluate(&policy, &healthy(), NOW).admitted());
         assert!(evaluate(&policy, &healthy(), NOW - 2 * DAY).admitted());
+    }
+
+    #[test]
+    fn the_published_policy_reads_back_as_it_was() {
+        let policy = every_rule(Action::Warn);
+        let json = serde_json::to_value(&policy).unwrap();
+        assert_eq!(
+            json["rules"][0],
+            serde_json::json!({"check": "firewall", "action": "warn"})
+        );
+        assert_eq!(json["rules"][4]["os"][0]["family"], "windows");
+        let back: Policy = serde_json::from_value(json).unwrap();
+        assert_eq!(back, policy);
     }
 
     #[test]

@@ -125,7 +125,43 @@ pub struct Report {
     pub screen_lock: Fact<ScreenLock>,
 }
 
+/// Most products or profiles of one kind a report may list; a computer has a handful.
+pub const MAX_PRODUCTS: usize = 16;
+
+/// Longest text in a report (a name, a version, a reason), in bytes.
+pub const MAX_TEXT_LEN: usize = 256;
+
 impl Report {
+    /// Whether the report is of our version and every list and text is within its bound, so
+    /// the gateway never keeps or logs more than that from what the client claims.
+    pub fn within_bounds(&self) -> bool {
+        fn text(s: &str) -> bool {
+            s.len() <= MAX_TEXT_LEN && !s.chars().any(char::is_control)
+        }
+        fn fact<T>(f: &Fact<T>, ok: impl Fn(&T) -> bool) -> bool {
+            match f {
+                Fact::Known { value } => ok(value),
+                Fact::Unknown { reason } => text(reason),
+            }
+        }
+        self.version == REPORT_VERSION
+            && fact(&self.os, |os| {
+                [&os.family, &os.name, &os.version, &os.architecture]
+                    .into_iter()
+                    .chain(&os.build)
+                    .all(|s| text(s))
+            })
+            && fact(&self.firewall, |list| {
+                list.len() <= MAX_PRODUCTS && list.iter().all(|f| text(&f.name))
+            })
+            && fact(&self.antivirus, |list| {
+                list.len() <= MAX_PRODUCTS && list.iter().all(|a| text(&a.name))
+            })
+            && fact(&self.updates, |_| true)
+            && fact(&self.disk_encryption, |_| true)
+            && fact(&self.screen_lock, |_| true)
+    }
+
     /// A report with every fact unknown for `reason`, to be filled in by the probes.
     pub fn unknown(taken_at: i64, reason: &str) -> Report {
         Report {
@@ -161,5 +197,33 @@ mod tests {
         );
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back, report);
+    }
+
+    #[test]
+    fn the_gateway_takes_only_reports_of_its_version_within_bounds() {
+        let fine = Report::unknown(1, "not probed");
+        assert!(fine.within_bounds());
+        let mut newer = fine.clone();
+        newer.version = REPORT_VERSION + 1;
+        assert!(!newer.within_bounds());
+        let mut long = fine.clone();
+        long.disk_encryption = Fact::unknown("x".repeat(MAX_TEXT_LEN + 1));
+        assert!(!long.within_bounds());
+        let mut many = fine.clone();
+        let one = Firewall {
+            name: "ufw".into(),
+            enabled: true,
+        };
+        many.firewall = Fact::known(vec![one; MAX_PRODUCTS + 1]);
+        assert!(!many.within_bounds());
+        let mut control = fine;
+        control.os = Fact::known(OsFacts {
+            family: "linux".into(),
+            name: "Debian\nfake log line".into(),
+            version: "12".into(),
+            build: None,
+            architecture: "x86_64".into(),
+        });
+        assert!(!control.within_bounds());
     }
 }

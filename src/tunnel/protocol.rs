@@ -6,6 +6,8 @@
 //! those bytes over any `AsyncRead`/`AsyncWrite`. None of them has a timeout of its own: the
 //! caller wraps each wait in one, because only it knows how long the peer may take.
 
+use crate::posture::policy::{Failed, Policy};
+use crate::posture::report::Report;
 use crate::secret::Password;
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -19,6 +21,10 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The TLS ALPN name, so a gateway port never mistakes another protocol for ours (and vice
 /// versa). The major version is part of the name.
 pub const ALPN: &[u8] = b"hjemmekontor/1";
+
+/// The TLS ALPN name of a connection that only fetches the gateway's posture policy: no card,
+/// no login; the gateway answers one `policy` frame and closes.
+pub const POLICY_ALPN: &[u8] = b"hjemmekontor-policy/1";
 
 /// Default bound on a frame body: every message fits with room to spare, and a peer cannot
 /// make us allocate more than this per frame.
@@ -34,13 +40,17 @@ pub const MAX_PASSWORD_LEN: usize = 1024;
 /// Longest target id, in bytes (ids are short names chosen by the operator).
 pub const MAX_TARGET_ID_LEN: usize = 128;
 
-/// What the client sends: one `login` on the raw TLS stream, then one `open` at the start of
-/// every multiplexed stream.
+/// What the client sends: one `posture` and one `login` on the raw TLS stream, then one
+/// `open` at the start of every multiplexed stream (or a `posture` re-check, or the `end`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum ClientMessage {
-    /// The first frame of a session.
+    /// The login (after the `posture` report).
     Login(Login),
+    /// The host posture report: the first frame of a session (before the login, so the
+    /// login stays the last, small record the gateway wipes), and the only frame of a
+    /// re-check stream during the session.
+    Posture(Box<Report>),
     /// The first frame of a stream: connect me to this target.
     Open(Open),
     /// The first (and only) frame of a stream that says why the client is about to close the
@@ -79,8 +89,6 @@ pub struct Login {
     /// The password, written to the frame only by the login encoder.
     #[serde(serialize_with = "serialize_password")]
     pub password: Password,
-    /// What the client reports about its machine; the gateway decides what it is worth.
-    pub posture: PostureReport,
 }
 
 /// Asks for a stream to one granted target. The client names a target id, never an address.
@@ -89,25 +97,6 @@ pub struct Login {
 pub struct Open {
     /// The target id, as listed in [`Accepted::targets`].
     pub target: String,
-}
-
-/// Facts the client reports about the home computer.
-///
-/// Kept small for now: the posture work fills it in (antivirus, firewall, updates, disk
-/// encryption, screen lock). Every field has a default, so a report without it still parses,
-/// and unknown fields are ignored, so a newer client may report more than an older gateway
-/// understands. It is self-reported: the gateway treats it as a claim, not a proof.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PostureReport {
-    /// Operating system family, e.g. `windows`, `macos`, `linux`.
-    pub os: String,
-    /// Operating system version as the OS reports it.
-    pub os_version: String,
-    /// A hash of the machine's host name, so the audit log can tell machines apart without
-    /// holding the name itself.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hostname_hash: Option<String>,
 }
 
 /// What the gateway sends: the answer to the login, the answer to each `open`, and the
@@ -126,6 +115,53 @@ pub enum GatewayMessage {
     /// The gateway is ending the session, and says why, on a stream it opens just before it
     /// closes the connection.
     Ending(Ending),
+    /// The answer to a posture re-check that passed (a failed one is answered `ending`).
+    PostureChecked(PostureChecked),
+    /// The gateway's posture policy, on a connection that asked for it (the policy ALPN).
+    Policy(PublishedPolicy),
+}
+
+/// A failed posture rule as the person reads it: what is wrong and what to do, in Norwegian
+/// (bokmål) and English, printed by the client as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostureNotice {
+    /// The rule's name (`firewall`, `antivirus`, ...).
+    pub rule: String,
+    /// In Norwegian (bokmål).
+    pub nb: String,
+    /// In English.
+    pub en: String,
+}
+
+impl From<&Failed> for PostureNotice {
+    fn from(failed: &Failed) -> Self {
+        PostureNotice {
+            rule: failed.rule.to_string(),
+            nb: failed.nb.clone(),
+            en: failed.en.clone(),
+        }
+    }
+}
+
+/// A posture re-check passed; warnings, if any, are shown to the person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostureChecked {
+    /// Rules failed with `warn`.
+    #[serde(default)]
+    pub warnings: Vec<PostureNotice>,
+}
+
+/// The gateway's posture policy, published so a computer can be judged before anyone types a
+/// PIN, by the same evaluation the login uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedPolicy {
+    /// The rules.
+    pub policy: Policy,
+    /// How often a session sends a fresh report (0: never).
+    pub recheck_secs: u64,
 }
 
 /// Why the gateway ends a session, for the client to show.
@@ -136,6 +172,9 @@ pub struct Ending {
     pub reason: GatewayEndReason,
     /// Why, for the person (Norwegian), with what to do.
     pub message: String,
+    /// The posture rules that failed, when that is why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<PostureNotice>,
 }
 
 /// The reasons the gateway gives when it ends a session.
@@ -150,6 +189,10 @@ pub enum GatewayEndReason {
     Revoked,
     /// The gateway is shutting down (or restarting).
     GatewayShutdown,
+    /// A posture re-check found the computer no longer meets the policy.
+    PostureRefused,
+    /// The client sent no fresh posture report in time.
+    PostureOverdue,
     /// A reason this build does not know (from a newer gateway); the message still explains.
     #[serde(other)]
     Unknown,
@@ -167,6 +210,16 @@ pub struct Accepted {
     pub targets: Vec<TargetInfo>,
     /// A stream with no traffic either way for this long is closed by the gateway.
     pub idle_timeout_secs: u64,
+    /// Posture rules failed with `warn`: the person is let in and shown these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub posture_warnings: Vec<PostureNotice>,
+    /// Send a fresh posture report this often (0: never); a session that does not is ended.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub posture_recheck_secs: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One granted target: the id to send in `open`, and a name to show.
@@ -190,6 +243,9 @@ pub struct Rejected {
     /// What the person can do about it, where something helps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
+    /// The posture rules that failed, when the posture policy refused the login.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<PostureNotice>,
 }
 
 /// The stream is connected.
@@ -292,6 +348,8 @@ impl GatewayEndReason {
             GatewayEndReason::MaxLifetime => "max-lifetime",
             GatewayEndReason::Revoked => "revoked",
             GatewayEndReason::GatewayShutdown => "gateway-shutdown",
+            GatewayEndReason::PostureRefused => "posture-refused",
+            GatewayEndReason::PostureOverdue => "posture-overdue",
             GatewayEndReason::Unknown => "unknown",
         }
     }
@@ -506,6 +564,7 @@ fn check_bounds(message: &ClientMessage) -> Result<(), FrameError> {
         }
         ClientMessage::Open(open) => valid_target_id(&open.target),
         ClientMessage::End(_) => true,
+        ClientMessage::Posture(report) => report.within_bounds(),
     };
     if ok {
         Ok(())
@@ -624,26 +683,28 @@ pub enum LoginAnswer {
     Rejected(Rejected),
 }
 
-/// Client side of the login exchange on the raw TLS stream: sends `login`, reads the answer.
+/// Client side of the login exchange on the raw TLS stream: sends the posture report and the
+/// `login`, reads the answer.
 ///
 /// An answer that is neither `accepted` nor `rejected` is a protocol error
 /// ([`MalformedKind::Unexpected`]). Wrap the call in a timeout.
 pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     io: &mut S,
+    posture: &Report,
     login: &Login,
     max: usize,
 ) -> Result<LoginAnswer, FrameError> {
+    write_message(io, &ClientMessage::Posture(Box::new(posture.clone())), max).await?;
     write_message(io, &ClientMessage::Login(login.clone()), max).await?;
     match read_gateway_message(io, max).await? {
         GatewayMessage::Accepted(a) => Ok(LoginAnswer::Accepted(a)),
         GatewayMessage::Rejected(r) => Ok(LoginAnswer::Rejected(r)),
-        GatewayMessage::Opened(_) | GatewayMessage::Refused(_) | GatewayMessage::Ending(_) => {
-            Err(FrameError::malformed(MalformedKind::Unexpected))
-        }
+        _ => Err(FrameError::malformed(MalformedKind::Unexpected)),
     }
 }
 
-/// Gateway side: reads the first frame of a session, which must be a `login`.
+/// Gateway side: reads the first frames of a session, the posture report and the `login`.
+/// A client that sends its login first has sent no report (`None`).
 ///
 /// On error, [`FrameError::reject_code`] says what to answer (`bad-request`,
 /// `protocol-version`) before closing. Wrap the call in a timeout. Over TLS, follow it with
@@ -657,13 +718,15 @@ pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
 pub async fn read_login<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     max: usize,
-) -> Result<Login, FrameError> {
-    let body = read_frame(reader, max).await?;
-    wipe_freed_allocation(LENGTH_PREFIX_LEN + body.len());
-    match decode_client(&body)? {
-        ClientMessage::Login(login) => Ok(login),
-        ClientMessage::Open(_) | ClientMessage::End(_) => {
-            Err(FrameError::malformed(MalformedKind::Unexpected))
+) -> Result<(Option<Report>, Login), FrameError> {
+    let mut posture = None;
+    loop {
+        let body = read_frame(reader, max).await?;
+        wipe_freed_allocation(LENGTH_PREFIX_LEN + body.len());
+        match decode_client(&body)? {
+            ClientMessage::Login(login) => return Ok((posture, login)),
+            ClientMessage::Posture(report) if posture.is_none() => posture = Some(*report),
+            _ => return Err(FrameError::malformed(MalformedKind::Unexpected)),
         }
     }
 }
@@ -713,11 +776,6 @@ mod tests {
             client_version: "0.1.0".into(),
             username: "kari".into(),
             password: Password::from_input("hemmelig-passord".into()),
-            posture: PostureReport {
-                os: "linux".into(),
-                os_version: "6.1".into(),
-                hostname_hash: None,
-            },
         }
     }
 
@@ -750,11 +808,18 @@ mod tests {
                     name: "Kontor-PC".into(),
                 }],
                 idle_timeout_secs: 900,
+                posture_warnings: vec![PostureNotice {
+                    rule: "disk-encryption".into(),
+                    nb: "Systemdisken er ikke kryptert.".into(),
+                    en: "The system disk is not encrypted.".into(),
+                }],
+                posture_recheck_secs: 3_600,
             }),
             GatewayMessage::Rejected(Rejected {
                 code: RejectCode::BadCredentials,
                 message: "Feil brukernavn eller passord.".into(),
                 remediation: None,
+                failed_rules: Vec::new(),
             }),
             GatewayMessage::Opened(Opened {
                 target: "pc-17".into(),
@@ -766,6 +831,17 @@ mod tests {
             GatewayMessage::Ending(Ending {
                 reason: GatewayEndReason::MaxLifetime,
                 message: "Økten er avsluttet etter 12 timer; logg inn igjen.".into(),
+                failed_rules: Vec::new(),
+            }),
+            GatewayMessage::PostureChecked(PostureChecked {
+                warnings: Vec::new(),
+            }),
+            GatewayMessage::Policy(PublishedPolicy {
+                policy: Policy::of([(
+                    crate::posture::policy::Rule::Firewall,
+                    crate::posture::policy::Action::Deny,
+                )]),
+                recheck_secs: 3_600,
             }),
         ];
         for m in messages {
@@ -776,6 +852,7 @@ mod tests {
             code: RejectCode::PostureRefused,
             message: "m".into(),
             remediation: Some("r".into()),
+            failed_rules: Vec::new(),
         }))
         .unwrap();
         assert_eq!(
@@ -821,6 +898,7 @@ mod tests {
         let body = serde_json::to_string(&GatewayMessage::Ending(Ending {
             reason: GatewayEndReason::IdleTimeout,
             message: "m".into(),
+            failed_rules: Vec::new(),
         }))
         .unwrap();
         assert_eq!(
@@ -864,8 +942,8 @@ mod tests {
             br#"{"target":"pc"}"#,
             br#"{"type":"open","target":""}"#,
             br#"{"type":"open","target":"a\nb"}"#,
-            br#"{"type":"login","version":1,"client_version":"x","username":"u","password":5,"posture":{}}"#,
-            br#"{"type":"login","version":1,"client_version":"x","username":"","password":"p","posture":{}}"#,
+            br#"{"type":"login","version":1,"client_version":"x","username":"u","password":5}"#,
+            br#"{"type":"login","version":1,"client_version":"x","username":"","password":"p"}"#,
             br#"{"type":"login","version":1,"client_version":"x","username":"u","password":"p","posture":{},"admin":true}"#,
             b"\xff\xfe",
         ];
@@ -882,24 +960,35 @@ mod tests {
 
     #[test]
     fn errors_never_quote_the_body() {
-        let body = br#"{"type":"login","version":"hunter2-secret","client_version":"x","username":"u","password":"hunter2-secret","posture":{}}"#;
+        let body = br#"{"type":"login","version":"hunter2-secret","client_version":"x","username":"u","password":"hunter2-secret"}"#;
         let err = decode_client(body).unwrap_err();
         assert!(!err.to_string().contains("hunter2"));
         assert!(!format!("{err:?}").contains("hunter2"));
     }
 
     #[test]
-    fn posture_fields_default_and_unknown_facts_are_ignored() {
-        let m = decode_client(
-            br#"{"type":"login","version":1,"client_version":"x","username":"u","password":"p","posture":{"os":"windows","antivirus":{"active":true}}}"#,
-        )
-        .unwrap();
-        let ClientMessage::Login(l) = m else {
-            panic!("expected login")
-        };
-        assert_eq!(l.posture.os, "windows");
-        assert_eq!(l.posture.os_version, "");
-        assert_eq!(l.posture.hostname_hash, None);
+    fn a_posture_report_is_read_within_its_bounds_and_newer_facts_are_ignored() {
+        let mut report = Report::unknown(1_800_000_000, "not probed");
+        report.disk_encryption = crate::posture::report::Fact::known(true);
+        let mut json =
+            serde_json::to_value(ClientMessage::Posture(Box::new(report.clone()))).unwrap();
+        json["type"] = "posture".into();
+        json["battery_health"] = serde_json::json!({"state": "known", "value": 97});
+        let body = serde_json::to_vec(&json).unwrap();
+        assert_eq!(
+            decode_client(&body).unwrap(),
+            ClientMessage::Posture(Box::new(report.clone()))
+        );
+        // A report of another version is refused, not guessed at.
+        json["version"] = 99.into();
+        let body = serde_json::to_vec(&json).unwrap();
+        assert!(matches!(
+            decode_client(&body),
+            Err(FrameError::Malformed {
+                kind: MalformedKind::Value,
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -970,21 +1059,25 @@ mod tests {
     async fn login_exchange_over_a_duplex() {
         let (mut client, mut gateway) = tokio::io::duplex(1024);
         let gw = tokio::spawn(async move {
-            let got = read_login(&mut gateway, DEFAULT_MAX_FRAME_LEN)
+            let (report, got) = read_login(&mut gateway, DEFAULT_MAX_FRAME_LEN)
                 .await
                 .unwrap();
             assert_eq!(got.password.expose(), "hemmelig-passord");
+            assert_eq!(report.unwrap().taken_at, 1_800_000_000);
             let answer = GatewayMessage::Accepted(Accepted {
                 session_id: "s".into(),
                 display_name: "Kari".into(),
                 targets: vec![],
                 idle_timeout_secs: 60,
+                posture_warnings: vec![],
+                posture_recheck_secs: 0,
             });
             write_message(&mut gateway, &answer, DEFAULT_MAX_FRAME_LEN)
                 .await
                 .unwrap();
         });
-        let answer = client_login(&mut client, &login(), DEFAULT_MAX_FRAME_LEN)
+        let report = Report::unknown(1_800_000_000, "not probed");
+        let answer = client_login(&mut client, &report, &login(), DEFAULT_MAX_FRAME_LEN)
             .await
             .unwrap();
         assert!(matches!(answer, LoginAnswer::Accepted(a) if a.display_name == "Kari"));

@@ -33,12 +33,13 @@ pub use card_signer::{CardSigner, SignerError, DEFAULT_SIGN_TIMEOUT};
 pub use client::{check_alpn, client_config};
 pub use refusal::{refusal_detail_of, refusal_of, TlsRefusal, TlsRefusalError};
 pub use server::{
-    server_config, verified_client, GatewayClientVerifier, RefusalRecorder, ReloadSummary,
-    ReloadableServerConfig, ServerIdentity, TrustMaterial, Unrecorded, VerifiedClient,
+    asks_for_policy, server_config, verified_client, GatewayClientVerifier, RefusalRecorder,
+    ReloadSummary, ReloadableServerConfig, ServerIdentity, TrustMaterial, Unrecorded,
+    VerifiedClient,
 };
 
 /// The application protocol both ends name in ALPN (defined with the wire protocol).
-pub use super::protocol::ALPN;
+pub use super::protocol::{ALPN, POLICY_ALPN};
 
 /// The cipher suites either end will use: AEAD only, and for TLS 1.2 only ECDHE key exchange
 /// (TLS 1.3 suites always use an ephemeral exchange). The server's order is the preference.

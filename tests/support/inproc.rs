@@ -11,6 +11,7 @@ use hjemmekontor::card::piv_credential::PivKey;
 use hjemmekontor::client::session::{self, Credentials, GatewayTarget, SessionError, Tunnel};
 use hjemmekontor::gateway::config;
 use hjemmekontor::gateway::server::{Gateway, SystemClock};
+use hjemmekontor::posture::report::Report;
 use hjemmekontor::secret::{Password, Pin};
 
 use super::gateway::user_entry;
@@ -184,12 +185,24 @@ impl InProcessGateway {
         user: &str,
         password: &str,
     ) -> Result<Tunnel, SessionError> {
+        let report = Report::unknown(0, "a test client reports nothing");
+        self.login_reporting(variant, user, password, &report).await
+    }
+
+    /// Logs in with the TEST card `variant` as `user`, sending `report` as its posture.
+    pub async fn login_reporting(
+        &self,
+        variant: &str,
+        user: &str,
+        password: &str,
+        report: &Report,
+    ) -> Result<Tunnel, SessionError> {
         let (signer, _) = signer(variant);
         let creds = Credentials {
             username: user.into(),
             password: Password::from_input(password.into()),
         };
-        session::open(&self.target(), &signer, &creds, session::posture_report()).await
+        session::open(&self.target(), &signer, &creds, report).await
     }
 
     /// How a client reaches this gateway.

@@ -390,6 +390,22 @@ pub fn human_line(rec: &AuditRecord) -> String {
             trust_anchors,
             crls,
         } => format!("{trust_anchors} tillitsankre, {crls} sperrelister"),
+        AuditEvent::PostureFailed {
+            source,
+            session_id,
+            outcome,
+            failed,
+            ..
+        } => {
+            let session = session_id
+                .as_ref()
+                .map_or(String::new(), |s| format!(", økt {}", clean(s)));
+            format!(
+                "{} fra {source}{session}: {}",
+                outcome.as_str(),
+                clean(&failed.join("; "))
+            )
+        }
         AuditEvent::LoginRefusedRepeated {
             source,
             reason,

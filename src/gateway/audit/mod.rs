@@ -22,6 +22,7 @@ pub mod verify;
 pub use coalesce::{Admission, RefusalCoalescer};
 pub use log::{AuditError, AuditLog, AuditStats, FileChange, LOCK_WAIT};
 pub use record::{
-    AuditEvent, AuditRecord, EndReason, EventKind, RefusalReason, TargetRefusal, GENESIS,
+    AuditEvent, AuditRecord, EndReason, EventKind, PostureOutcome, RefusalReason, TargetRefusal,
+    GENESIS,
 };
 pub use verify::{query, verify, Filter, Problem, VerifyError, VerifyReport};

@@ -131,6 +131,24 @@ pub enum EndReason {
     /// The client asked for more targets it may not reach than any client of ours does: it
     /// was probing for machine ids.
     TooManyRefusals,
+    /// A posture re-check found the home computer no longer meets a `deny` rule.
+    PostureRefused,
+    /// The client sent no fresh posture report within the re-check interval and its grace.
+    PostureOverdue,
+}
+
+/// When and with what result posture rules failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PostureOutcome {
+    /// At login, a `deny` rule failed: the login is refused.
+    LoginRefused,
+    /// At login, only `warn` rules failed: the person is let in and warned.
+    LoginWarned,
+    /// At a re-check, a `deny` rule failed: the session is ended.
+    SessionEnded,
+    /// At a re-check, only `warn` rules failed: the session goes on, and the person is warned.
+    SessionWarned,
 }
 
 /// Why a logged-in user was refused a target. The client gets the same answer for both, so
@@ -232,6 +250,20 @@ pub enum AuditEvent {
         /// Revocation lists now in force.
         crls: usize,
     },
+    /// The home computer failed posture rules, at login or at a re-check during a session
+    /// (written before the person is answered). Only the facts the failed rules looked at.
+    PostureFailed {
+        /// User name.
+        user: String,
+        /// Client address.
+        source: SocketAddr,
+        /// The session, for a re-check; `null` at login.
+        session_id: Option<String>,
+        /// What came of it.
+        outcome: PostureOutcome,
+        /// Each failed rule: `rule (deny|warn): what it saw`.
+        failed: Vec<String>,
+    },
     /// Refusals of one kind from one address that were counted, not recorded one by one
     /// (see [`super::coalesce`]), so a flood cannot fill the disk or drown the log.
     LoginRefusedRepeated {
@@ -271,11 +303,13 @@ pub enum EventKind {
     ConfigReloaded,
     /// `login-refused-repeated`.
     LoginRefusedRepeated,
+    /// `posture-failed`.
+    PostureFailed,
 }
 
 impl EventKind {
     /// Every kind, in the order of [`AuditEvent`].
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::LoginAccepted,
         EventKind::LoginRefused,
         EventKind::TargetRefused,
@@ -284,6 +318,7 @@ impl EventKind {
         EventKind::GatewayStarted,
         EventKind::ConfigReloaded,
         EventKind::LoginRefusedRepeated,
+        EventKind::PostureFailed,
     ];
 
     /// The name in the `event` key.
@@ -297,6 +332,7 @@ impl EventKind {
             EventKind::GatewayStarted => "gateway-started",
             EventKind::ConfigReloaded => "config-reloaded",
             EventKind::LoginRefusedRepeated => "login-refused-repeated",
+            EventKind::PostureFailed => "posture-failed",
         }
     }
 }
@@ -377,6 +413,20 @@ impl EndReason {
             EndReason::MaxLifetime => "max-lifetime",
             EndReason::Revoked => "revoked",
             EndReason::TooManyRefusals => "too-many-refusals",
+            EndReason::PostureRefused => "posture-refused",
+            EndReason::PostureOverdue => "posture-overdue",
+        }
+    }
+}
+
+impl PostureOutcome {
+    /// The name written in the log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostureOutcome::LoginRefused => "login-refused",
+            PostureOutcome::LoginWarned => "login-warned",
+            PostureOutcome::SessionEnded => "session-ended",
+            PostureOutcome::SessionWarned => "session-warned",
         }
     }
 }
@@ -403,6 +453,7 @@ impl AuditEvent {
             AuditEvent::GatewayStarted { .. } => EventKind::GatewayStarted,
             AuditEvent::ConfigReloaded { .. } => EventKind::ConfigReloaded,
             AuditEvent::LoginRefusedRepeated { .. } => EventKind::LoginRefusedRepeated,
+            AuditEvent::PostureFailed { .. } => EventKind::PostureFailed,
         }
     }
 
@@ -412,7 +463,8 @@ impl AuditEvent {
             AuditEvent::LoginAccepted { user, .. }
             | AuditEvent::TargetRefused { user, .. }
             | AuditEvent::StreamOpened { user, .. }
-            | AuditEvent::SessionEnded { user, .. } => Some(user),
+            | AuditEvent::SessionEnded { user, .. }
+            | AuditEvent::PostureFailed { user, .. } => Some(user),
             AuditEvent::LoginRefused { user, .. } => user.as_deref(),
             AuditEvent::GatewayStarted { .. }
             | AuditEvent::ConfigReloaded { .. }
@@ -506,6 +558,19 @@ impl AuditEvent {
             AuditEvent::GatewayStarted { version, dangerous } => AuditEvent::GatewayStarted {
                 version: s(version),
                 dangerous: l(dangerous),
+            },
+            AuditEvent::PostureFailed {
+                user,
+                source,
+                session_id,
+                outcome,
+                failed,
+            } => AuditEvent::PostureFailed {
+                user: s(user),
+                source,
+                session_id: o(session_id),
+                outcome,
+                failed: l(failed),
             },
             e @ (AuditEvent::ConfigReloaded { .. } | AuditEvent::LoginRefusedRepeated { .. }) => e,
         }
@@ -842,6 +907,13 @@ mod tests {
                 first: datetime!(2025-05-25 12:00:00.004_999 UTC),
                 last: datetime!(2025-05-25 12:00:09.998 UTC),
             },
+            AuditEvent::PostureFailed {
+                user: "ola".into(),
+                source: addr(),
+                session_id: None,
+                outcome: PostureOutcome::LoginRefused,
+                failed: vec!["firewall (deny): firewalls: nftables off".into()],
+            },
         ]
     }
 
@@ -1138,7 +1210,8 @@ mod tests {
                 Some("u"),
                 None,
                 None,
-                None
+                None,
+                Some("u")
             ]
         );
     }

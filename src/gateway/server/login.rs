@@ -2,7 +2,10 @@
 //! and every refusal recorded before it is answered.
 
 use super::*;
-use crate::tunnel::protocol::Login;
+use crate::gateway::audit::PostureOutcome;
+use crate::posture::policy::{self, Failed};
+use crate::posture::report::Report;
+use crate::tunnel::protocol::{Login, PostureNotice};
 
 /// A connection that has logged in: its TLS stream, the decision, the card's identifier.
 pub(super) struct LoggedIn {
@@ -28,9 +31,11 @@ impl Gateway {
         let personal_id = crate::cert::parse::read(&certificate)
             .ok()
             .and_then(|f| f.personal_id.map(|p| p.normalized));
-        let login = self.login_message(&mut tls, peer, &personal_id).await?;
+        let (report, login) = self.login_message(&mut tls, peer, &personal_id).await?;
         pending.advance(Stage::Checking);
-        let accepted = self.decide(&mut tls, peer, &personal_id, login).await?;
+        let accepted = self
+            .decide(&mut tls, peer, &personal_id, login, report)
+            .await?;
         Some(LoggedIn {
             tls,
             accepted,
@@ -60,6 +65,10 @@ impl Gateway {
             }
         };
         pending.advance(Stage::Hello);
+        if crate::tunnel::tls::asks_for_policy(&hello.client_hello()) {
+            self.publish_policy(hello, peer).await;
+            return None;
+        }
         let tls = match hello.into_stream(self.tls.current()).await {
             Ok(tls) => tls,
             Err(e) => {
@@ -77,17 +86,47 @@ impl Gateway {
         }
     }
 
-    /// The login message; one that cannot be read is refused (recorded, coalesced per
+    /// Answers a connection that asks only for the posture policy: the gateway's certificate,
+    /// no card asked for, one `policy` frame, closed. Bounded by the login deadline.
+    async fn publish_policy(&self, hello: StartHandshake<TcpStream>, peer: SocketAddr) {
+        let mut tls = match hello.into_stream(self.tls.policy_only()).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::debug!(%peer, "policy handshake failed: {e}");
+                return;
+            }
+        };
+        let published = GatewayMessage::Policy(protocol::PublishedPolicy {
+            policy: self.config.posture.policy.clone(),
+            recheck_secs: self.config.posture.recheck_secs,
+        });
+        let max_frame = self.config.limits.max_frame_bytes as usize;
+        if protocol::write_message(&mut tls, &published, max_frame)
+            .await
+            .is_ok()
+        {
+            tracing::debug!(%peer, "posture policy published");
+        }
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut tls).await;
+    }
+
+    /// The posture report and the login message; a login without a report is judged on a
+    /// report that knows nothing. One that cannot be read is refused (recorded, coalesced per
     /// address) with words for the person.
     async fn login_message(
         &self,
         tls: &mut ServerTls,
         peer: SocketAddr,
         personal_id: &Option<String>,
-    ) -> Option<Login> {
+    ) -> Option<(Report, Login)> {
         let max_frame = self.config.limits.max_frame_bytes as usize;
         let e = match protocol::read_login(tls, max_frame).await {
-            Ok(login) => return Some(login),
+            Ok((report, login)) => {
+                let report = report.unwrap_or_else(|| {
+                    Report::unknown(self.unix_now(), "the client sent no posture report")
+                });
+                return Some((report, login));
+            }
             Err(e) => e,
         };
         let code = e.reject_code()?;
@@ -124,9 +163,12 @@ impl Gateway {
         peer: SocketAddr,
         personal_id: &Option<String>,
         login: Login,
+        report: Report,
     ) -> Option<auth::Accepted> {
         protocol::wipe_tls_receive_buffer(tls);
         let cert_id = personal_id.clone().unwrap_or_default();
+        let now = self.unix_now();
+        let judge = || policy::evaluate(&self.config.posture.policy, &report, now);
         let outcome = self
             .passwords
             .check_login(
@@ -136,7 +178,7 @@ impl Gateway {
                 peer.ip(),
                 &cert_id,
                 login,
-                posture_policy,
+                judge,
             )
             .await;
         let keeper = Arc::clone(self);
@@ -163,6 +205,11 @@ impl Gateway {
             }
             LoginOutcome::Failed => return None,
         };
+        if let auth::ClientRefusal::PostureRefused { failed } = &refusal.client {
+            self.refuse_posture(tls, peer, personal_id, &refusal, failed)
+                .await;
+            return None;
+        }
         let record = AuditEvent::LoginRefused {
             reason: refusal.reason.into(),
             user: refusal.audit_user.clone(),
@@ -188,6 +235,63 @@ impl Gateway {
             self.refuse(tls, record, code, (&message, &fix)).await;
         }
         None
+    }
+
+    /// A login the posture policy refused: the failed rules with the facts they saw, then the
+    /// refusal, are recorded; the answer names each rule with what to do.
+    async fn refuse_posture(
+        &self,
+        tls: &mut ServerTls,
+        peer: SocketAddr,
+        personal_id: &Option<String>,
+        refusal: &auth::Refusal,
+        failed: &[Failed],
+    ) {
+        let user = refusal.audit_user.clone().unwrap_or_default();
+        let findings = AuditEvent::PostureFailed {
+            user: user.clone(),
+            source: peer,
+            session_id: None,
+            outcome: PostureOutcome::LoginRefused,
+            failed: failed_for_audit(failed),
+        };
+        let rules: Vec<&str> = failed.iter().map(|f| f.rule).collect();
+        let record = AuditEvent::LoginRefused {
+            reason: RefusalReason::PostureRefused,
+            user: Some(user),
+            personal_id: personal_id.clone(),
+            source: peer,
+            detail: Some(format!("failed: {}", rules.join(", "))),
+        };
+        let recorded = match self.audit_async(findings).await {
+            Ok(()) => self.audit_async(record).await,
+            Err(e) => Err(e),
+        };
+        let max_frame = self.config.limits.max_frame_bytes as usize;
+        let answer = match recorded {
+            Ok(()) => Rejected {
+                code: RejectCode::PostureRefused,
+                message: refusal.client.message(),
+                remediation: Some(refusal.client.fix()),
+                failed_rules: failed.iter().map(PostureNotice::from).collect(),
+            },
+            Err(e) => {
+                tracing::error!("a posture refusal could not be recorded: {e}");
+                let (message, fix) = unavailable();
+                Rejected {
+                    code: RejectCode::Unavailable,
+                    message: message.into(),
+                    remediation: Some(fix.into()),
+                    failed_rules: Vec::new(),
+                }
+            }
+        };
+        let _ = send_rejected(tls, answer, max_frame).await;
+    }
+
+    /// Now, as Unix seconds, by the gateway's clock (posture rules count days with it).
+    pub(super) fn unix_now(&self) -> i64 {
+        self.clock.now_utc().unix_timestamp()
     }
 
     /// Records a login refusal, then answers it. Nothing is answered that was not recorded:
@@ -262,17 +366,36 @@ pub(super) async fn answer_refusal(
     (message, fix): (&str, &str),
     max_frame: usize,
 ) -> Result<(), protocol::FrameError> {
-    let answer = GatewayMessage::Rejected(Rejected {
+    let answer = Rejected {
         code,
         message: message.into(),
         remediation: Some(fix.into()),
-    });
-    protocol::write_message(tls, &answer, max_frame).await?;
+        failed_rules: Vec::new(),
+    };
+    send_rejected(tls, answer, max_frame).await
+}
+
+/// Sends a `rejected` and closes the TLS stream.
+async fn send_rejected(
+    tls: &mut ServerTls,
+    answer: Rejected,
+    max_frame: usize,
+) -> Result<(), protocol::FrameError> {
+    protocol::write_message(tls, &GatewayMessage::Rejected(answer), max_frame).await?;
     let _ = tokio::io::AsyncWriteExt::shutdown(tls).await;
     Ok(())
 }
 
-/// The posture policy hook: every report passes until the posture work decides otherwise.
-pub(super) fn posture_policy() -> Result<(), String> {
-    Ok(())
+/// Failed rules as the audit log keeps them: `rule (deny|warn): what it saw`.
+pub(super) fn failed_for_audit(failed: &[Failed]) -> Vec<String> {
+    failed
+        .iter()
+        .map(|f| {
+            let action = match f.action {
+                policy::Action::Deny => "deny",
+                policy::Action::Warn => "warn",
+            };
+            format!("{} ({action}): {}", f.rule, f.seen)
+        })
+        .collect()
 }

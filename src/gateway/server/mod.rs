@@ -29,6 +29,7 @@ use super::refusals::{self, Refusals};
 use super::relay::{
     serve_session, Authorizer, BoxFuture, RelayLimits, SessionHandle, StreamRefusal,
 };
+use crate::posture;
 use crate::tunnel::busy;
 use crate::tunnel::mux::MuxServer;
 use crate::tunnel::protocol::{self, Accepted, GatewayMessage, RejectCode, Rejected, TargetInfo};

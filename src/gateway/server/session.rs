@@ -2,6 +2,10 @@
 //! recorded before it is answered.
 
 use super::*;
+use crate::gateway::audit::PostureOutcome;
+use crate::gateway::recheck::{PostureAnswer, PostureJudge};
+use crate::posture::report::Report;
+use crate::tunnel::protocol::{Ending, GatewayEndReason, PostureNotice};
 
 /// What a logged-in connection holds while its session runs.
 pub(super) struct Places {
@@ -37,6 +41,7 @@ fn accepted_answer(
     accepted: &auth::Accepted,
     session_id: &str,
     idle_timeout_secs: u64,
+    posture_recheck_secs: u64,
 ) -> GatewayMessage {
     GatewayMessage::Accepted(Accepted {
         session_id: session_id.to_string(),
@@ -53,6 +58,12 @@ fn accepted_answer(
             })
             .collect(),
         idle_timeout_secs,
+        posture_warnings: accepted
+            .posture_warnings
+            .iter()
+            .map(PostureNotice::from)
+            .collect(),
+        posture_recheck_secs,
     })
 }
 
@@ -123,6 +134,13 @@ impl Gateway {
             .await;
             return None;
         };
+        let warned = (!accepted.posture_warnings.is_empty()).then(|| AuditEvent::PostureFailed {
+            user: user.clone(),
+            source: peer,
+            session_id: Some(session_id.clone()),
+            outcome: PostureOutcome::LoginWarned,
+            failed: login::failed_for_audit(&accepted.posture_warnings),
+        });
         let record = AuditEvent::LoginAccepted {
             user: user.clone(),
             personal_id: personal_id.clone().unwrap_or_default(),
@@ -130,13 +148,22 @@ impl Gateway {
             session_id: session_id.clone(),
             targets: accepted.targets.iter().map(|t| t.id.clone()).collect(),
         };
-        if let Err(e) = self.audit_async(record).await {
+        let recorded = match warned {
+            Some(warned) => self.audit_async(warned).await,
+            None => Ok(()),
+        };
+        if let Err(e) = recorded.and(self.audit_async(record).await) {
             tracing::error!(%peer, "a login could not be recorded, so it is refused: {e}");
             let _ =
                 answer_refusal(&mut tls, RejectCode::Unavailable, unavailable(), max_frame).await;
             return None;
         }
-        let answer = accepted_answer(&accepted, &session_id, limits.idle_timeout_secs);
+        let answer = accepted_answer(
+            &accepted,
+            &session_id,
+            limits.idle_timeout_secs,
+            self.config.posture.recheck_secs,
+        );
         if protocol::write_message(&mut tls, &answer, max_frame)
             .await
             .is_err()
@@ -171,7 +198,11 @@ impl Gateway {
             user,
         } = places;
         let started = Instant::now();
-        let relay_limits = RelayLimits::from_config(&limits);
+        let relay_limits = RelayLimits {
+            posture_recheck: (self.config.posture.recheck_secs > 0)
+                .then(|| Duration::from_secs(self.config.posture.recheck_secs)),
+            ..RelayLimits::from_config(&limits)
+        };
         let (server, driver) = MuxServer::new(tls, relay_limits.mux_config());
         tokio::spawn(driver);
         let authorizer: Arc<dyn Authorizer> = Arc::new(SessionAuthorizer {
@@ -292,6 +323,56 @@ impl SessionAuthorizer {
                         .into(),
                 }
             })
+    }
+}
+
+impl SessionAuthorizer {
+    /// A re-check: judged by the login's policy; a failed rule is recorded with the facts it
+    /// saw before the answer goes out; a `deny` ends the session.
+    async fn recheck(&self, report: Report) -> PostureAnswer {
+        let policy = &self.gateway.config.posture.policy;
+        let verdict = posture::policy::evaluate(policy, &report, self.gateway.unix_now());
+        let denied = !verdict.admitted();
+        let mut failed = verdict.denied;
+        failed.extend(verdict.warned);
+        if !failed.is_empty() {
+            let outcome = if denied {
+                PostureOutcome::SessionEnded
+            } else {
+                PostureOutcome::SessionWarned
+            };
+            let record = AuditEvent::PostureFailed {
+                user: self.user.clone(),
+                source: self.source,
+                session_id: Some(self.session_id.clone()),
+                outcome,
+                failed: login::failed_for_audit(&failed),
+            };
+            if let Err(e) = self.gateway.audit_async(record).await {
+                tracing::error!("a posture re-check could not be recorded: {e}");
+            }
+        }
+        let notices: Vec<PostureNotice> = failed.iter().map(PostureNotice::from).collect();
+        if !denied {
+            return PostureAnswer::Passed { warnings: notices };
+        }
+        tracing::info!(source = %self.source, "posture re-check failed; session ended");
+        PostureAnswer::Refused {
+            ending: Ending {
+                reason: GatewayEndReason::PostureRefused,
+                message: "Økten er avsluttet fordi maskinen ikke lenger oppfyller \
+                          sikkerhetskravene til tjenesten. Rett opp det som står under, og \
+                          logg inn igjen."
+                    .into(),
+                failed_rules: notices,
+            },
+        }
+    }
+}
+
+impl PostureJudge for SessionAuthorizer {
+    fn judge(&self, report: Report) -> BoxFuture<'_, PostureAnswer> {
+        Box::pin(self.recheck(report))
     }
 }
 

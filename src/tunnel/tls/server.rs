@@ -37,7 +37,7 @@ use time::OffsetDateTime;
 
 use super::crl_sets::PerIssuer;
 use super::refusal::{refusal_detail_of, TlsRefusal, TlsRefusalError};
-use super::{provider, TlsError, ALPN};
+use super::{provider, TlsError, ALPN, POLICY_ALPN};
 use crate::cert::{certificates_from_bytes, crls_from_bytes, inspect_der, AuthPolicy};
 
 /// Largest trust file read: CRLs of big CAs run to megabytes, never near this.
@@ -334,20 +334,46 @@ impl ServerIdentity {
     }
 }
 
-/// Answers only clients that offer [`ALPN`]: anyone else gets no certificate, so the
+/// Answers only clients that offer its ALPN name: anyone else gets no certificate, so the
 /// handshake fails before a card is asked to sign.
 #[derive(Debug)]
 struct AlpnGate {
     identity: ServerIdentity,
+    alpn: &'static [u8],
 }
 
 impl ResolvesServerCert for AlpnGate {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         let mut offered = hello.alpn()?;
         offered
-            .any(|p| p == ALPN)
+            .any(|p| p == self.alpn)
             .then(|| self.identity.key.clone())
     }
+}
+
+/// The configuration for connections that only ask for the published posture policy
+/// ([`POLICY_ALPN`]): the gateway proves who it is, the client shows no card, and nothing but
+/// the policy is ever sent on it.
+fn policy_config(identity: &ServerIdentity) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(AlpnGate {
+            identity: identity.clone(),
+            alpn: POLICY_ALPN,
+        }));
+    config.alpn_protocols = vec![POLICY_ALPN.to_vec()];
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+    Ok(Arc::new(config))
+}
+
+/// Whether a ClientHello asks for the published posture policy rather than a session.
+pub fn asks_for_policy(hello: &ClientHello<'_>) -> bool {
+    hello
+        .alpn()
+        .is_some_and(|mut offered| offered.any(|p| p == POLICY_ALPN))
 }
 
 /// The gateway's configuration with the real clock.
@@ -371,6 +397,7 @@ fn build(
         .with_client_cert_verifier(verifier)
         .with_cert_resolver(Arc::new(AlpnGate {
             identity: identity.clone(),
+            alpn: ALPN,
         }));
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.ignore_client_order = true;
@@ -402,6 +429,7 @@ pub struct ReloadableServerConfig {
     recorder: Option<Arc<dyn RefusalRecorder>>,
     current: RwLock<Arc<ServerConfig>>,
     generation: AtomicU64,
+    policy_only: Arc<ServerConfig>,
 }
 
 impl ReloadableServerConfig {
@@ -452,7 +480,9 @@ impl ReloadableServerConfig {
         let verifier =
             GatewayClientVerifier::with_recorder(trust, policy.clone(), recorder.clone())?;
         let config = build(&identity, verifier, time.clone())?;
+        let policy_only = policy_config(&identity)?;
         Ok(ReloadableServerConfig {
+            policy_only,
             identity,
             policy,
             time,
@@ -460,6 +490,11 @@ impl ReloadableServerConfig {
             current: RwLock::new(config),
             generation: AtomicU64::new(1),
         })
+    }
+
+    /// The configuration for a connection that asks only for the posture policy.
+    pub fn policy_only(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.policy_only)
     }
 
     /// The configuration for the next handshake (hand it to `tokio_rustls::TlsAcceptor`).

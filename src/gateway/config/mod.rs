@@ -31,6 +31,9 @@ use crate::cert::{AuthPolicy, Level, PersonalId};
 
 use super::auth;
 
+mod posture;
+pub use posture::PostureSettings;
+
 /// One mistake in the configuration, where it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigError {
@@ -91,6 +94,8 @@ pub struct Config {
     pub machines: Vec<Machine>,
     /// `[[grant]]` entries: who may reach what.
     pub grants: Vec<Grant>,
+    /// `[posture]`: what the home computer must show, and how often.
+    pub posture: PostureSettings,
     /// A hash no password matches, with the users' parameters, verified for unknown users so
     /// the answer takes as long as for a known one.
     pub(crate) dummy_hash: PhcHash,
@@ -404,6 +409,10 @@ pub const BOUNDS: &[Bound] = &[
     LOCKOUT_WINDOW,
     LOCKOUT_LOCK,
     LOCKOUT_MAX_LOCK,
+    posture::BOUNDS[0],
+    posture::BOUNDS[1],
+    posture::BOUNDS[2],
+    posture::BOUNDS[3],
 ];
 
 /// The kinds of group the docs name; others are allowed.
@@ -546,6 +555,7 @@ const SECTIONS: &[&str] = &[
     "group",
     "machine",
     "grant",
+    "posture",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1002,6 +1012,10 @@ pub fn parse(
     let raw_groups = entries::<RawGroup>(&mut errors, "group", sections.remove("group"));
     let raw_machines = entries::<RawMachine>(&mut errors, "machine", sections.remove("machine"));
     let raw_grants = entries::<RawGrant>(&mut errors, "grant", sections.remove("grant"));
+    let posture = match sections.remove("posture") {
+        Some(v) => posture::parse(&mut errors, v),
+        None => Some(PostureSettings::default()),
+    };
 
     let probe_file = probe;
 
@@ -1390,10 +1404,16 @@ pub fn parse(
     }
 
     let errors = errors.finish();
-    match (gateway, trust, audit, limits, lockout, dangerous) {
-        (Some(gateway), Some(trust), Some(audit), Some(limits), Some(lockout), Some(dangerous))
-            if errors.is_empty() =>
-        {
+    match (gateway, trust, audit, limits, lockout, dangerous, posture) {
+        (
+            Some(gateway),
+            Some(trust),
+            Some(audit),
+            Some(limits),
+            Some(lockout),
+            Some(dangerous),
+            Some(posture),
+        ) if errors.is_empty() => {
             let dummy_hash = auth::dummy_hash_like(users.first().map(|u| u.password_hash.as_str()));
             Ok(Config {
                 gateway,
@@ -1406,6 +1426,7 @@ pub fn parse(
                 groups,
                 machines,
                 grants,
+                posture,
                 dummy_hash: PhcHash(dummy_hash),
             })
         }
