@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the Windows client (hjemmekontor.exe, cross-built) under wine and checks what works
 # without a card: it starts, and the certificate core (levels, verdicts, chain and CRL through
-# webpki) gives the same answers as on Linux for certificates from a fresh TEST PKI. Given the
-# library's unit tests built for Windows, it runs them too.
+# webpki) gives the same answers as on Linux for certificates from a fresh TEST PKI, and
+# `posture --json` gives a coherent report from the real Windows probes. Given the library's
+# unit tests built for Windows, it runs them too.
 #
 #   bash installer/dev/wine/smoke.sh PATH/hjemmekontor.exe PATH/hjemmekontor-vcard [UNIT-TESTS.exe]
 #
@@ -67,7 +68,21 @@ expect 4 '"code": "revoked"' '"usable": false'
 client cert inspect pki/expired.pem --test-environment
 expect 4 'Kan IKKE brukes til innlogging'
 
-echo "wine smoke: hjemmekontor.exe starts; cert inspect gives the expected verdicts" >&2
+# The posture report (the Windows probes, for real, under wine): whole and coherent. Much is
+# missing under wine (Security Center, the firewall's WMI provider, a working PowerShell), so
+# facts may be unknown, but each must say why, and the OS is Windows or unknown saying why.
+client posture --json
+expect 0 '"report": {' '"taken_at": '
+grep -qE '^    "version": [1-9][0-9]*,$' <<<"$out" || fail "no report version in:"$'\n'"$out"
+[ "$(grep -cE '"state": "(known|unknown)"' <<<"$out")" = 6 ] || fail "not six facts in:"$'\n'"$out"
+grep -qF '"family": "windows"' <<<"$out" ||
+  grep -A2 -F '"os": {' <<<"$out" | grep -qE '"reason": "[^"]+"' ||
+  fail "the OS is neither Windows nor unknown with a reason:"$'\n'"$out"
+unknown=$(grep -c '"state": "unknown"' <<<"$out" || true)
+reasons=$(grep -cE '"reason": "[^"]+"' <<<"$out" || true)
+[ "$unknown" = "$reasons" ] || fail "$unknown unknown facts but $reasons reasons in:"$'\n'"$out"
+
+echo "wine smoke: hjemmekontor.exe starts; cert inspect gives the expected verdicts; posture reports coherently ($unknown facts unknown, each saying why)" >&2
 
 if [ -n "$unit_tests" ]; then
   cp "$unit_tests" unit-tests.exe
