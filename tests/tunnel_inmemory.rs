@@ -957,3 +957,64 @@ async fn the_forwarder_stops_when_the_tunnel_closes() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------------------
+// Posture re-checks
+
+fn fresh_report() -> hjemmekontor::posture::report::Report {
+    hjemmekontor::posture::report::Report::unknown(1_800_000_000, "not probed")
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reporting_its_posture_is_ended_as_overdue() {
+    use hjemmekontor::client::posture::{recheck, Recheck};
+    // Longer than the guard: the interval and its grace pass on the paused clock.
+    timeout(Duration::from_secs(3_600), async {
+        let limits = RelayLimits {
+            idle_timeout: Duration::from_secs(3 * 3_600),
+            posture_recheck: Some(Duration::from_secs(600)),
+            ..RelayLimits::default()
+        };
+        let session = Session::start(&[], limits).await;
+        // One re-check on time: answered, and the clock starts again from it.
+        let answer = recheck(&session.client, &fresh_report()).await.unwrap();
+        assert_eq!(answer, Recheck::Passed(vec![]));
+        tokio::time::pause();
+        let paused_at = tokio::time::Instant::now();
+        let (stats, notice) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::PostureOverdue);
+        // The interval and its grace, not before.
+        assert!(paused_at.elapsed() >= Duration::from_secs(600 + 110));
+        let notice = notice.expect("the client is told why");
+        assert_eq!(notice.reason, GatewayEndReason::PostureOverdue);
+        assert!(notice.message.contains("ny sjekk"), "{}", notice.message);
+    })
+    .await
+    .expect("the session ended")
+}
+
+#[tokio::test]
+async fn re_checks_do_not_keep_an_idle_session_open() {
+    use hjemmekontor::client::posture::recheck;
+    guarded(async {
+        let limits = RelayLimits {
+            idle_timeout: Duration::from_secs(60),
+            posture_recheck: Some(Duration::from_secs(30)),
+            ..RelayLimits::default()
+        };
+        let session = Session::start(&[], limits).await;
+        tokio::time::pause();
+        let paused_at = tokio::time::Instant::now();
+        let client = session.client.clone();
+        let reporter = tokio::spawn(async move {
+            while recheck(&client, &fresh_report()).await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+            }
+        });
+        let (stats, _) = session.ended_by_gateway().await;
+        assert_eq!(stats.end, EndReason::IdleTimeout);
+        assert!(paused_at.elapsed() < Duration::from_secs(90));
+        reporter.abort();
+    })
+    .await
+}

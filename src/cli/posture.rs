@@ -70,11 +70,16 @@ fn report_and_verdict(args: &PostureArgs) -> Result<ExitCode, Failure> {
         Some(address) => Some(ask_gateway(args, address, &report)?),
     };
     if args.json {
+        let refused = verdict.as_ref().is_some_and(|v| !v.admitted);
         print_json(&Output {
             report: &report,
             gateway: verdict,
         });
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if refused {
+            ExitCode::from(exit::POSTURE)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     println!("{}", describe(&report));
     let Some(verdict) = verdict else {

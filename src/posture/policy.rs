@@ -166,8 +166,8 @@ fn unknown<T>(fact: &Fact<T>, what_nb: &str, what_en: &str) -> Finding {
     match fact {
         Fact::Unknown { reason } => Some((
             format!("unknown: {reason}"),
-            format!("Hjemmekontor kunne ikke se {what_nb} på denne maskinen ({reason}). Kontakt IT-ansvarlig."),
-            format!("hjemmekontor could not tell {what_en} on this computer ({reason}). Contact your IT administrator."),
+            format!("Hjemmekontor kunne ikke se {what_nb} ({reason}). Kontakt IT-ansvarlig."),
+            format!("hjemmekontor could not tell {what_en} ({reason}). Contact your IT administrator."),
         )),
         Fact::Known { .. } => None,
     }
