@@ -9,7 +9,7 @@
 #                       x86_64-pc-windows-gnu) and wine to run its result (CI does this)
 set -euo pipefail
 
-packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables)
+packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables iproute2)
 windows=0
 case "${1:-}" in
   --windows) windows=1; packages+=(gcc-mingw-w64-x86-64 wine wine64) ;;
