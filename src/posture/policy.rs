@@ -167,7 +167,9 @@ fn unknown<T>(fact: &Fact<T>, what_nb: &str, what_en: &str) -> Finding {
         Fact::Unknown { reason } => Some((
             format!("unknown: {reason}"),
             format!("Hjemmekontor kunne ikke se {what_nb} ({reason}). Kontakt IT-ansvarlig."),
-            format!("hjemmekontor could not tell {what_en} ({reason}). Contact your IT administrator."),
+            format!(
+                "hjemmekontor could not tell {what_en} ({reason}). Contact your IT administrator."
+            ),
         )),
         Fact::Known { .. } => None,
     }
