@@ -32,6 +32,13 @@ pub trait Host: Send + Sync {
     fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, String>;
     /// A file's bytes.
     fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// At most the first `max` bytes of a file (a header of a large file).
+    fn read_head(&self, path: &str, max: usize) -> Result<Vec<u8>, String> {
+        self.read(path).map(|mut bytes| {
+            bytes.truncate(max);
+            bytes
+        })
+    }
     /// A file's text (lossy UTF-8).
     fn read_to_string(&self, path: &str) -> Result<String, String> {
         self.read(path)
@@ -80,6 +87,15 @@ impl Host for LocalHost {
 
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
         std::fs::read(path).map_err(|e| io_reason(path, &e))
+    }
+
+    fn read_head(&self, path: &str, max: usize) -> Result<Vec<u8>, String> {
+        let file = std::fs::File::open(path).map_err(|e| io_reason(path, &e))?;
+        let mut head = Vec::with_capacity(max);
+        file.take(max as u64)
+            .read_to_end(&mut head)
+            .map_err(|e| io_reason(path, &e))?;
+        Ok(head)
     }
 
     fn list_dir(&self, path: &str) -> Result<Vec<String>, String> {

@@ -88,16 +88,9 @@ fn clamav(host: &dyn Host, processes: &BTreeSet<String>) -> Option<Antivirus> {
     })
 }
 
-/// The first 512 bytes of a file (a database's header; the databases are large): `head` reads
-/// no more, else the whole file is read.
+/// The first 512 bytes of a file: a database's header (the databases are large).
 fn read_head(host: &dyn Host, path: &str) -> Option<Vec<u8>> {
-    if !host.exists(path) {
-        return None;
-    }
-    match run_tool(host, "head", &["-c", "512", path]) {
-        Ok(out) if out.success() => Some(out.stdout.into_bytes()),
-        _ => host.read(path).ok(),
-    }
+    host.read_head(path, 512).ok()
 }
 
 /// `DatabaseDirectory /path` in a ClamAV configuration file.
