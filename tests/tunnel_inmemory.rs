@@ -1018,3 +1018,28 @@ async fn re_checks_do_not_keep_an_idle_session_open() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_re_check_is_answered_even_when_every_stream_slot_is_taken() {
+    use hjemmekontor::client::posture::{recheck, Recheck};
+    guarded(async {
+        let echo = echo_target().await;
+        let limits = RelayLimits {
+            max_streams_per_session: 1,
+            posture_recheck: Some(Duration::from_secs(600)),
+            ..RelayLimits::default()
+        };
+        let session = Session::start(&[("pc", echo)], limits).await;
+        let _busy = session.open("pc").await.unwrap();
+        // The one slot is taken: another `open` is refused, a re-check is still judged.
+        assert_eq!(
+            session.open("pc").await.unwrap_err().code,
+            RefuseCode::TooManyStreams
+        );
+        let answer = recheck(&session.client, &fresh_report()).await.unwrap();
+        assert_eq!(answer, Recheck::Passed(vec![]));
+        let stats = session.finish().await;
+        assert_eq!(stats.streams_relayed, 1);
+    })
+    .await
+}

@@ -100,35 +100,50 @@ pub async fn recheck(mux: &MuxClient, report: &Report) -> Result<Recheck, Rechec
     }
 }
 
+/// How soon a re-check that could not be done is tried again: well within the gateway's grace
+/// (`src/gateway/recheck.rs`), so one lost answer does not end the session.
+const RETRY_AFTER: Duration = Duration::from_secs(20);
+
 /// Re-checks every `every` for as long as the session lasts; shows warnings through `warn`
 /// and resolves with the gateway's notice once a re-check ends the session. A re-check that
-/// cannot be sent is tried again at the next turn (the gateway allows for one missed turn).
+/// could not be done is tried again after [`RETRY_AFTER`].
 pub async fn keep_reporting(
     mux: MuxClient,
     every: Duration,
     source: Arc<dyn ReportSource>,
     warn: impl Fn(&[PostureNotice]),
 ) -> Ending {
+    let mut wait = every;
     loop {
-        tokio::time::sleep(every).await;
+        tokio::time::sleep(wait).await;
         let report = fresh(Arc::clone(&source)).await;
         match recheck(&mux, &report).await {
             Ok(Recheck::Passed(warnings)) => {
+                wait = every;
                 if !warnings.is_empty() {
                     warn(&warnings);
                 }
             }
             Ok(Recheck::Ended(ending)) => return ending,
-            Err(e) => tracing::warn!("{e}"),
+            Err(e) => {
+                tracing::warn!("{e}; trying again in {} s", RETRY_AFTER.as_secs());
+                wait = RETRY_AFTER.min(every);
+            }
         }
     }
 }
 
-/// Failed rules as the person reads them: each in Norwegian, with the English under it.
+/// Failed rules as the person reads them: each in Norwegian, with the English under it;
+/// those that refuse first, warnings after, marked as such.
 pub fn notices_text(notices: &[PostureNotice]) -> String {
-    notices
+    let (denied, warned): (Vec<&PostureNotice>, Vec<&PostureNotice>) = notices
         .iter()
-        .map(|n| format!("  • {}\n    ({})", n.nb, n.en))
+        .partition(|n| n.action == crate::posture::policy::Action::Deny);
+    let line = |n: &PostureNotice, mark: &str| format!("  • {mark}{}\n    ({})", n.nb, n.en);
+    denied
+        .into_iter()
+        .map(|n| line(n, ""))
+        .chain(warned.into_iter().map(|n| line(n, "Advarsel: ")))
         .collect::<Vec<_>>()
         .join("\n")
 }

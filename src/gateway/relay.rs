@@ -370,6 +370,24 @@ where
     }
 }
 
+/// Judges a re-check and answers it on its stream.
+async fn answer_recheck<S>(
+    stream: &mut S,
+    report: crate::posture::report::Report,
+    judge: &dyn Authorizer,
+    limits: &RelayLimits,
+) -> StreamOutcome
+where
+    S: AsyncWrite + Unpin + ?Sized,
+{
+    let answer = judge.judge(report).await;
+    send_last(stream, &answer.message(), limits).await;
+    match answer {
+        PostureAnswer::Passed { .. } => StreamOutcome::PostureChecked,
+        PostureAnswer::Refused { .. } => StreamOutcome::PostureRefused,
+    }
+}
+
 /// Sends `refused` and half-closes, within the open timeout.
 async fn send_refusal<S>(stream: &mut S, refusal: &StreamRefusal, limits: &RelayLimits)
 where
@@ -418,12 +436,7 @@ where
             return record;
         }
         Ok(Opening::Posture(report)) => {
-            let answer = authorizer.judge(*report).await;
-            send_last(&mut stream, &answer.message(), limits).await;
-            record.outcome = match answer {
-                PostureAnswer::Passed { .. } => StreamOutcome::PostureChecked,
-                PostureAnswer::Refused { .. } => StreamOutcome::PostureRefused,
-            };
+            record.outcome = answer_recheck(&mut stream, *report, authorizer, limits).await;
             return record;
         }
         Err(None) => return record,
@@ -503,8 +516,14 @@ async fn connect(
 }
 
 /// Answers a stream beyond the session's limit with `too-many-streams` (after reading its
-/// `open`, so the client gets an answer in order).
-async fn refuse_extra_stream(mut stream: Stream, limits: RelayLimits) -> StreamRecord {
+/// `open`, so the client gets an answer in order). An `end` and a posture re-check are
+/// honoured even then: neither holds a stream for long, and a re-check refused for want of a
+/// slot would end the session as overdue.
+async fn refuse_extra_stream(
+    mut stream: Stream,
+    limits: RelayLimits,
+    judge: Arc<dyn Authorizer>,
+) -> StreamRecord {
     let mut record = StreamRecord::new(stream.id());
     let refusal = match read_open(&mut stream, &limits).await {
         Ok(Opening::Target(target)) => {
@@ -516,7 +535,10 @@ async fn refuse_extra_stream(mut stream: Stream, limits: RelayLimits) -> StreamR
             record.outcome = StreamOutcome::ClientEnded(reason);
             return record;
         }
-        Ok(Opening::Posture(_)) => StreamRefusal::too_many(),
+        Ok(Opening::Posture(report)) => {
+            record.outcome = answer_recheck(&mut stream, *report, &*judge, &limits).await;
+            return record;
+        }
         Err(None) => return record,
         Err(Some(refusal)) => refusal,
     };
@@ -664,8 +686,9 @@ pub async fn serve_session(
                         });
                     }
                     Err(_) => {
+                        let judge = Arc::clone(&authorizer);
                         tasks.spawn(async move {
-                            let record = refuse_extra_stream(stream, limits).await;
+                            let record = refuse_extra_stream(stream, limits, judge).await;
                             if let Some(reason) = record.ends_session() {
                                 handle.end(reason);
                             }

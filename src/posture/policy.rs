@@ -212,11 +212,17 @@ fn check(rule: &Rule, report: &Report, now: i64) -> Finding {
                     });
                 format!("{} real-time {}, {age}", p.name, if p.real_time { "on" } else { "off" })
             }));
-            let days = max_definitions_age_days.map_or(String::new(), |d| d.to_string());
+            let (nb_age, en_age) = match max_definitions_age_days {
+                Some(days) => (
+                    format!(" og virusdefinisjoner som er høyst {days} dager gamle"),
+                    format!(" and definitions at most {days} days old"),
+                ),
+                None => (String::new(), String::new()),
+            };
             Some((
                 format!("antivirus: {seen}"),
-                format!("Antivirusprogrammet må ha sanntidsbeskyttelse på og virusdefinisjoner som er høyst {days} dager gamle. Oppdater det og slå på sanntidsbeskyttelsen, og koble til igjen."),
-                format!("The antivirus must have real-time protection on and definitions at most {days} days old. Update it, turn real-time protection on, and connect again."),
+                format!("Maskinen må ha et antivirusprogram med sanntidsbeskyttelse på{nb_age}. Installer eller oppdater det og slå på sanntidsbeskyttelsen, og koble til igjen."),
+                format!("The computer needs an antivirus with real-time protection on{en_age}. Install or update it, turn real-time protection on, and connect again."),
             ))
         }
         Rule::Updates { max_pending_days } => {

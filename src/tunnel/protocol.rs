@@ -128,6 +128,8 @@ pub enum GatewayMessage {
 pub struct PostureNotice {
     /// The rule's name (`firewall`, `antivirus`, ...).
     pub rule: String,
+    /// Whether the rule refuses (`deny`) or only warns (`warn`).
+    pub action: crate::posture::policy::Action,
     /// In Norwegian (bokmål).
     pub nb: String,
     /// In English.
@@ -138,6 +140,7 @@ impl From<&Failed> for PostureNotice {
     fn from(failed: &Failed) -> Self {
         PostureNotice {
             rule: failed.rule.to_string(),
+            action: failed.action,
             nb: failed.nb.clone(),
             en: failed.en.clone(),
         }
@@ -810,6 +813,7 @@ mod tests {
                 idle_timeout_secs: 900,
                 posture_warnings: vec![PostureNotice {
                     rule: "disk-encryption".into(),
+                    action: crate::posture::policy::Action::Warn,
                     nb: "Systemdisken er ikke kryptert.".into(),
                     en: "The system disk is not encrypted.".into(),
                 }],

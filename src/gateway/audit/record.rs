@@ -257,7 +257,8 @@ pub enum AuditEvent {
         user: String,
         /// Client address.
         source: SocketAddr,
-        /// The session, for a re-check; `null` at login.
+        /// The session (a re-check, or a login let in with warnings); `null` for a refused
+        /// login, which has none.
         session_id: Option<String>,
         /// What came of it.
         outcome: PostureOutcome,

@@ -33,6 +33,15 @@ pub struct PostureSettings {
     pub recheck_secs: u64,
 }
 
+impl PostureSettings {
+    /// How often a session must send a fresh report; `None` when there is nothing to judge
+    /// (no rules) or re-checks are off.
+    pub fn recheck_interval(&self) -> Option<std::time::Duration> {
+        (!self.policy.rules.is_empty() && self.recheck_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.recheck_secs))
+    }
+}
+
 impl Default for PostureSettings {
     fn default() -> Self {
         PostureSettings {
@@ -194,10 +203,11 @@ fn rule(errors: &mut Errors<'_>, r: &RawRule) -> Option<Rule> {
         "firewall" => Rule::Firewall,
         "disk-encryption" => Rule::DiskEncryption,
         "antivirus" => Rule::Antivirus {
-            max_definitions_age_days: r
-                .max_definitions_age_days
-                .as_ref()
-                .map(|_| ranged(errors, &r.max_definitions_age_days, DEFINITIONS_AGE) as u32),
+            max_definitions_age_days: Some(ranged(
+                errors,
+                &r.max_definitions_age_days,
+                DEFINITIONS_AGE,
+            ) as u32),
         },
         "updates" => Rule::Updates {
             max_pending_days: ranged(errors, &r.max_pending_days, PENDING_DAYS) as u32,
@@ -300,6 +310,19 @@ mod tests {
         let posture = parse(&text(), &base(), &probe).unwrap().posture;
         assert!(posture.policy.rules.is_empty());
         assert_eq!(posture.recheck_secs, 3_600);
+        // Nothing to judge, so nothing to re-check.
+        assert_eq!(posture.recheck_interval(), None);
+        let one =
+            with("[posture]\n[[posture.rule]]\ncheck = \"firewall\"\naction = \"warn\"\n").unwrap();
+        assert_eq!(
+            one.recheck_interval(),
+            Some(std::time::Duration::from_secs(3_600))
+        );
+        let never = with(
+            "[posture]\nrecheck_minutes = 0\n[[posture.rule]]\ncheck = \"firewall\"\naction = \"warn\"\n",
+        )
+        .unwrap();
+        assert_eq!(never.recheck_interval(), None);
     }
 
     #[test]

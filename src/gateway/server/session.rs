@@ -162,7 +162,10 @@ impl Gateway {
             &accepted,
             &session_id,
             limits.idle_timeout_secs,
-            self.config.posture.recheck_secs,
+            self.config
+                .posture
+                .recheck_interval()
+                .map_or(0, |every| every.as_secs()),
         );
         if protocol::write_message(&mut tls, &answer, max_frame)
             .await
@@ -199,8 +202,7 @@ impl Gateway {
         } = places;
         let started = Instant::now();
         let relay_limits = RelayLimits {
-            posture_recheck: (self.config.posture.recheck_secs > 0)
-                .then(|| Duration::from_secs(self.config.posture.recheck_secs)),
+            posture_recheck: self.config.posture.recheck_interval(),
             ..RelayLimits::from_config(&limits)
         };
         let (server, driver) = MuxServer::new(tls, relay_limits.mux_config());
