@@ -4,6 +4,15 @@
 use super::host::{CommandOutput, Host};
 use std::collections::BTreeMap;
 
+/// A fixture's text: `tests/fixtures/posture/<platform>/<name>`.
+pub fn fixture(platform: &str, name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/posture/{platform}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
 /// Canned answers; anything not given is missing (not installed, does not exist).
 #[derive(Default)]
 pub struct FakeHost {

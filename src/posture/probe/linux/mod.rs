@@ -107,11 +107,7 @@ fn as_utc(text: &str) -> Option<i64> {
 /// A test fixture's text.
 #[cfg(test)]
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/posture/linux/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    super::fake::fixture("linux", name)
 }
 
 #[cfg(test)]

@@ -103,11 +103,7 @@ fn snippet(text: &str) -> String {
 
 #[cfg(test)]
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/posture/macos/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+    super::fake::fixture("macos", name)
 }
 
 #[cfg(test)]
