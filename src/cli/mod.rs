@@ -8,8 +8,6 @@
 pub mod card;
 #[cfg(feature = "client")]
 pub mod card_open;
-#[cfg(feature = "client")]
-pub mod card_watch;
 pub mod card_words;
 #[cfg(feature = "client")]
 pub mod cert_inspect;
@@ -17,7 +15,7 @@ pub mod cert_words;
 #[cfg(feature = "client")]
 pub mod connect;
 #[cfg(feature = "client")]
-mod connect_card;
+mod connect_words;
 #[cfg(feature = "client")]
 pub mod credential_words;
 pub mod failure;

@@ -1,5 +1,7 @@
 //! The client's own state and steps that are neither card nor tunnel: remembered settings.
 
+pub mod card_watch;
+pub mod flow;
 pub mod posture;
 pub mod session;
 pub mod settings;

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::card::credential::Presence;
 use crate::card::monitor::{CardEvent, Monitor};
 
-use super::failure::{exit, Failure};
+use crate::cli::failure::{exit, Failure};
 
 /// What the card watch reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
