@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::card::credential::PinState;
 use crate::client::flow::{self, CertificateOption, ConnectPlan, FlowEvent, FlowUi, PinRequest};
@@ -124,18 +125,50 @@ fn connect(args: &ConnectArgs) -> Result<(), Failure> {
         no_reconnect: args.no_reconnect,
         launch: args.launch,
     };
-    let front = Arc::new(Terminal {
+    let front: Arc<Terminal> = Arc::new(Terminal {
         json: args.json,
         pin: SecretSource::from_flags(args.pin_fd, args.pin_stdin),
         password: SecretSource::from_flags(args.password_fd, args.password_stdin),
         interactive: args.pin_fd.is_none() && !args.pin_stdin,
+        connecting: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         remember: Mutex::new(Remember {
             settings: remembered.clone(),
             path: settings_path,
             ca_path,
         }),
     });
-    flow::connect(&plan, &remembered, front).map(|_| ())
+    // Ctrl-C stops the flow: once connecting, the flow closes the session and tells the
+    // gateway why; before that (a prompt waiting), the program ends at once, as it always did.
+    let stop = CancellationToken::new();
+    let on_ctrl_c = stop.clone();
+    let connecting = Arc::clone(&front.connecting);
+    let watcher = std::thread::Builder::new()
+        .name("ctrl-c".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {
+                        if !connecting.load(std::sync::atomic::Ordering::SeqCst) {
+                            std::process::exit(130);
+                        }
+                        on_ctrl_c.cancel();
+                    }
+                    () = on_ctrl_c.cancelled() => {}
+                }
+            });
+        });
+    let outcome = flow::connect(&plan, &remembered, front, stop.clone());
+    stop.cancel();
+    if let Ok(watcher) = watcher {
+        let _ = watcher.join();
+    }
+    outcome.map(|_| ())
 }
 
 /// What is remembered after the first login.
@@ -151,6 +184,8 @@ struct Terminal {
     pin: SecretSource,
     password: SecretSource,
     interactive: bool,
+    /// Set once the flow connects: from then on Ctrl-C closes the session properly.
+    connecting: Arc<std::sync::atomic::AtomicBool>,
     remember: Mutex<Remember>,
 }
 
@@ -172,6 +207,10 @@ enum JsonEvent<'a> {
 
 impl FlowUi for Terminal {
     fn event(&self, event: &FlowEvent) {
+        if matches!(event, FlowEvent::Connecting { .. }) {
+            self.connecting
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         match event {
             FlowEvent::FirstLogin {
                 gateway,

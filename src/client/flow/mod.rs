@@ -27,6 +27,7 @@ use crate::client::settings::ClientSettings;
 use crate::secret::{Password, Pin};
 use crate::tunnel::protocol::{PostureNotice, TargetInfo};
 use crate::tunnel::tls::CardSigner;
+use tokio_util::sync::CancellationToken;
 
 use card::{ask_pin, precheck, tls_mode, CardInUse};
 
@@ -197,13 +198,15 @@ pub enum Outcome {
     Closed,
 }
 
-/// Runs the whole connection: card, PIN, credentials, then sessions until the person stops,
-/// the card is pulled, or something fails that reconnecting cannot mend. The posture probes
-/// start first, so they run while the card is read and the PIN typed.
+/// Runs the whole connection: card, PIN, credentials, then sessions until the person stops
+/// (`stop` is cancelled: Ctrl-C, a window's close button), the card is pulled, or something
+/// fails that reconnecting cannot mend. The posture probes start first, so they run while the
+/// card is read and the PIN typed.
 pub fn connect(
     plan: &ConnectPlan,
     remembered: &ClientSettings,
     front: Arc<dyn FlowUi>,
+    stop: CancellationToken,
 ) -> Result<Outcome, Failure> {
     let ui = &*front;
     let posture = PostureFeed::start(Arc::new(LocalProbes) as Arc<dyn ReportSource>);
@@ -255,6 +258,7 @@ pub fn connect(
         card: &card,
         credentials: &credentials,
         ui: &front,
+        stop: &stop,
         first_login: FlowEvent::FirstLogin {
             gateway: gateway.address.clone(),
             username: credentials.username.clone(),

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::failure::{exit, Failure};
 use crate::client::card_watch::{watch_card, watch_failure};
@@ -30,6 +31,8 @@ pub(super) struct Run<'a> {
     pub(super) card: &'a CardInUse,
     pub(super) credentials: &'a Credentials,
     pub(super) ui: &'a Arc<dyn FlowUi>,
+    /// Cancelled when the person stops.
+    pub(super) stop: &'a CancellationToken,
     /// Told once, after the first login.
     pub(super) first_login: FlowEvent,
 }
@@ -79,7 +82,7 @@ impl Run<'_> {
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         Some(watch) = removed_rx.recv() => break Err(watch_failure(&watch)),
-                        _ = tokio::signal::ctrl_c() => break Ok(Outcome::Closed),
+                        () = self.stop.cancelled() => break Ok(Outcome::Closed),
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                     continue;
@@ -174,8 +177,7 @@ impl Run<'_> {
             });
         }
         let ended = run_tunnel(
-            self.plan,
-            self.ui,
+            (self.plan, self.ui, self.stop),
             tunnel,
             &target,
             posture.source(),

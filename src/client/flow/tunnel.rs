@@ -44,8 +44,7 @@ impl Ended {
 /// Serves the tunnel until the person quits, the card leaves, the connection is lost, or the
 /// gateway ends the session (a failed posture re-check among its reasons).
 pub(super) async fn run_tunnel(
-    plan: &ConnectPlan,
-    ui: &Arc<dyn FlowUi>,
+    (plan, ui, stop): (&ConnectPlan, &Arc<dyn FlowUi>, &CancellationToken),
     mut tunnel: Tunnel,
     target: &TargetInfo,
     rechecks: Arc<dyn ReportSource>,
@@ -100,7 +99,7 @@ pub(super) async fn run_tunnel(
     };
     let ended = tokio::select! {
         ending = recheck => Ended::ByGateway(ending),
-        _ = tokio::signal::ctrl_c() => {
+        () = stop.cancelled() => {
             session::close(&tunnel, ClientEndReason::ClientClosed).await;
             Ended::UserQuit
         }

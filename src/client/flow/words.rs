@@ -106,7 +106,6 @@ pub fn session_failure(e: &SessionError) -> Failure {
     }
 }
 
-
 /// The target to reach: the one asked for, or the only one granted.
 pub(super) fn choose_target<'a>(
     targets: &'a [TargetInfo],
