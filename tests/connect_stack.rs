@@ -346,3 +346,37 @@ fn asking_for_a_machine_outside_the_grants_is_refused_by_the_gateway_and_audited
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["target"], "sjefens-pc");
 }
+
+#[test]
+fn ctrl_c_closes_the_session_and_tells_the_gateway_why() {
+    let _lock = serial();
+    if !require_stack("connect_ctrl_c") {
+        return;
+    }
+    let world = World::new("person-high");
+    let _gateway = world.start_gateway();
+    let (mut client, events) = world.connect(PASSWORD, &[]);
+    assert_eq!(events.next("tunnel-up", &world)["event"], "tunnel-up");
+    let int = Command::new("kill")
+        .args(["-INT", &client.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(int.success());
+    let closed = events.next("tunnel-closed", &world);
+    assert_eq!(closed["reason"], "client-closed", "{closed}");
+    let status = wait_exit(&mut client, WAIT).expect("the client ends on Ctrl-C");
+    assert_eq!(status, 0, "{}", world.log("client.log"));
+    let deadline = Instant::now() + WAIT;
+    let ended = loop {
+        if let Some(r) = world
+            .audit()
+            .into_iter()
+            .find(|r| r["event"] == "session-ended")
+        {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no session-ended record");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(ended["reason"], "client-closed");
+}

@@ -191,7 +191,11 @@ fn a_wrong_pin_is_asked_once_and_never_retried() {
     )
     .unwrap_err();
     assert_eq!(failure.kind, "wrong-pin", "{failure:?}");
-    assert!(failure.message.contains("2 forsøk igjen"), "{}", failure.message);
+    assert!(
+        failure.message.contains("2 forsøk igjen"),
+        "{}",
+        failure.message
+    );
     assert_eq!(front.pins_asked.lock().unwrap().len(), 1);
     // The card counted one wrong try, not more.
     let status = card.ctl("status").unwrap();
