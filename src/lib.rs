@@ -4,6 +4,7 @@
 //! - [`card`]: APDUs, transports (PC/SC, in-process, replay) and card drivers;
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
 //! - [`gateway`]: the gateway's configuration, access policy and login decisions;
+//! - [`i18n`]: the client's messages in bokmål and English, from one catalogue;
 //! - [`posture`]: the host posture report and the policy that judges it (pure);
 //! - [`secret`]: PIN and password types that never print;
 //! - [`tunnel`]: the tunnel between client and gateway: TLS with the key on the card, the wire
@@ -21,6 +22,7 @@ pub mod cli;
 pub mod client;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+pub mod i18n;
 pub mod posture;
 pub mod secret;
 pub mod tunnel;

@@ -13,6 +13,10 @@ struct Cli {
     /// Show more of what happens (repeat for APDU traces; PINs are never shown).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Language of the messages: `nb` (bokmål) or `en` (English). Default: the locale
+    /// (`LC_ALL`, `LC_MESSAGES`, `LANG`; on Windows and macOS the system's language), else nb.
+    #[arg(long, value_enum, global = true, value_name = "LANG")]
+    lang: Option<hjemmekontor::i18n::Lang>,
     #[command(subcommand)]
     command: Command,
 }
@@ -46,6 +50,7 @@ enum CertCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    hjemmekontor::i18n::init(cli.lang);
     hjemmekontor::cli::logging::init(cli.verbose);
     match cli.command {
         Command::Readers(args) => hjemmekontor::cli::readers::run(&args),

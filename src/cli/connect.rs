@@ -15,6 +15,7 @@ use crate::card::credential::PinState;
 use crate::client::flow::{self, CertificateOption, ConnectPlan, FlowEvent, FlowUi, PinRequest};
 use crate::client::posture;
 use crate::client::settings::{self, ClientSettings, DEFAULT_LISTEN};
+use crate::i18n::catalogue as m;
 use crate::secret::{Password, Pin};
 
 use super::card_open::CardOptions;
@@ -102,13 +103,17 @@ fn connect(args: &ConnectArgs) -> Result<(), Failure> {
         .clone()
         .or_else(|| remembered.gateway.clone())
         .ok_or_else(|| {
-            Failure::new("no-gateway", exit::USAGE, "Det er ikke oppgitt noen gateway.")
-                .fix("Oppgi den med --gateway VERT:PORT (du får adressen fra IT-ansvarlig). Den huskes etterpå.")
+            Failure::new("no-gateway", exit::USAGE, m::NO_GATEWAY.text())
+                .fix(m::NO_GATEWAY_FIX.text())
         })?;
-    let ca_path = args.gateway_ca.clone().or_else(|| remembered.gateway_ca.clone()).ok_or_else(|| {
-        Failure::new("no-gateway-ca", exit::USAGE, "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker.")
-            .fix("Oppgi filen med --gateway-ca FIL (du får den fra IT-ansvarlig). Den huskes etterpå.")
-    })?;
+    let ca_path = args
+        .gateway_ca
+        .clone()
+        .or_else(|| remembered.gateway_ca.clone())
+        .ok_or_else(|| {
+            Failure::new("no-gateway-ca", exit::USAGE, m::NO_GATEWAY_CA.text())
+                .fix(m::NO_GATEWAY_CA_FIX.text())
+        })?;
     let plan = ConnectPlan {
         gateway: gateway_target(&gateway_address, &ca_path)?,
         username: args
@@ -242,14 +247,10 @@ impl FlowUi for Terminal {
 
     fn pin(&self, request: PinRequest) -> Result<Pin, Failure> {
         let prompt = match request.state {
-            PinState::TriesLeft(1) | PinState::FinalTry => {
-                "PIN (siste forsøk før kortet sperres): ".to_string()
-            }
-            PinState::TriesLeft(n) => format!("PIN ({n} forsøk igjen): "),
-            PinState::CountLow => {
-                "PIN (feil PIN er tastet før; kortet sperres etter for mange): ".to_string()
-            }
-            _ => "PIN: ".to_string(),
+            PinState::TriesLeft(1) | PinState::FinalTry => m::ASK_PIN_LAST.text(),
+            PinState::TriesLeft(n) => m::ASK_PIN_TRIES.with(&[("n", &n)]),
+            PinState::CountLow => m::ASK_PIN_LOW.text(),
+            _ => m::ASK_PIN.text(),
         };
         // Asked again only of a person, at the terminal: a script's PIN was used once.
         let source = if request.again {
@@ -263,15 +264,18 @@ impl FlowUi for Terminal {
     fn username(&self) -> Result<String, Failure> {
         if !self.interactive {
             return Err(
-                Failure::new("no-username", exit::USAGE, "Brukernavnet er ikke oppgitt.")
-                    .fix("Oppgi det med --username NAVN."),
+                Failure::new("no-username", exit::USAGE, m::USERNAME_MISSING.text())
+                    .fix(m::USERNAME_MISSING_FIX.text()),
             );
         }
         super::connect_words::ask_username()
     }
 
     fn password(&self, username: &str) -> Result<Password, Failure> {
-        read_password(self.password, &format!("Passord for {username}: "))
+        read_password(
+            self.password,
+            &m::ASK_PASSWORD.with(&[("username", &username)]),
+        )
     }
 
     fn choose_certificate(&self, options: &[CertificateOption]) -> Result<Option<usize>, Failure> {

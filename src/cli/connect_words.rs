@@ -1,7 +1,9 @@
-//! The connection flow's progress in words, on stderr, for the terminal front end of
-//! `connect`; and the questions only a person at a terminal can answer.
+//! The connection flow's progress in words (bokmål or English, `src/i18n/`), on stderr, for
+//! the terminal front end of `connect`; and the questions only a person at a terminal can
+//! answer.
 
 use crate::client::flow::{CertificateOption, FlowEvent};
+use crate::i18n::catalogue as m;
 
 use super::connect::{notices, step};
 use super::failure::{exit, Failure};
@@ -9,7 +11,7 @@ use super::failure::{exit, Failure};
 /// Shows one event of the flow.
 pub fn show(event: &FlowEvent) {
     match event {
-        FlowEvent::ReadingCard => step(1, 5, "Leser kortet …"),
+        FlowEvent::ReadingCard => step(1, 5, &m::READING_CARD.text()),
         FlowEvent::CertificateUsable {
             holder,
             level,
@@ -18,72 +20,71 @@ pub fn show(event: &FlowEvent) {
             step(
                 2,
                 5,
-                &format!("Sertifikatet for {holder} kan brukes (nivå {level})."),
+                &m::CERTIFICATE_USABLE.with(&[("holder", holder), ("level", level)]),
             );
             for w in warnings {
-                eprintln!("      Merk: {w}");
+                eprintln!("      {}", m::NOTE.with(&[("text", w)]));
             }
         }
-        FlowEvent::PinOnPinPad => eprintln!("      Tast PIN-koden på kortleseren."),
-        FlowEvent::PinInMiddleware => {
-            eprintln!("      Kortets mellomvare spør etter PIN-koden i et eget vindu.")
-        }
-        FlowEvent::PinAccepted => step(3, 5, "PIN godkjent av kortet."),
-        FlowEvent::Pkcs1Only => eprintln!(
-            "      Merk: kortet kan bare signere med PKCS#1 v1.5, så tunnelen bruker TLS 1.2."
-        ),
-        FlowEvent::PinForgotten => {
-            eprintln!("Kortet har glemt PIN-koden (det ble nullstilt). Skriv den inn på nytt.")
-        }
+        FlowEvent::PinOnPinPad => eprintln!("      {}", m::PIN_ON_PIN_PAD.text()),
+        FlowEvent::PinInMiddleware => eprintln!("      {}", m::PIN_IN_MIDDLEWARE.text()),
+        FlowEvent::PinAccepted => step(3, 5, &m::PIN_ACCEPTED.text()),
+        FlowEvent::Pkcs1Only => eprintln!("      {}", m::PKCS1_ONLY.text()),
+        FlowEvent::PinForgotten => eprintln!("{}", m::PIN_FORGOTTEN.text()),
         FlowEvent::Connecting { gateway } => {
-            step(4, 5, &format!("Kobler til gatewayen {gateway} …"))
+            step(4, 5, &m::CONNECTING.with(&[("gateway", gateway)]))
         }
-        FlowEvent::Retrying { message, wait } => {
-            eprintln!("      {message} Prøver igjen om {} s.", wait.as_secs())
-        }
-        FlowEvent::FirstLogin { .. } => {}
-        FlowEvent::LoggedIn { display_name, tls } => {
-            step(5, 5, &format!("Innlogget som {display_name} ({tls})."))
-        }
+        FlowEvent::Retrying { message, wait } => eprintln!(
+            "      {}",
+            m::RETRYING.with(&[("message", message), ("secs", &wait.as_secs())])
+        ),
+        FlowEvent::FirstLogin { .. } | FlowEvent::TunnelClosed { .. } => {}
+        FlowEvent::LoggedIn { display_name, tls } => step(
+            5,
+            5,
+            &m::LOGGED_IN.with(&[("name", display_name), ("tls", tls)]),
+        ),
         FlowEvent::PostureWarnings { notices: list } => {
-            eprintln!("      Advarsel fra gatewayen om maskinen din (du slipper inn):");
+            eprintln!("      {}", m::POSTURE_WARNINGS.text());
             eprintln!("{}", notices(list));
         }
         FlowEvent::TunnelUp { listen, target, .. } => {
             eprintln!();
-            eprintln!("Tunnelen til {} er oppe.", target.name);
-            eprintln!("Koble fjernskrivebordet (RDP) til {listen}:");
+            eprintln!("{}", m::TUNNEL_UP.with(&[("target", &target.name)]));
+            eprintln!("{}", m::POINT_RDP.with(&[("listen", listen)]));
             eprintln!("  Windows:  mstsc /v:{listen}");
             eprintln!("  Linux:    xfreerdp /v:{listen}");
-            eprintln!("  macOS:    Microsoft Remote Desktop, PC-navn {listen}");
-            eprintln!("Trykk Ctrl-C for å koble fra. Tar du ut kortet, lukkes tunnelen.");
+            eprintln!("  macOS:    {}", m::RDP_MAC.with(&[("listen", listen)]));
+            eprintln!("{}", m::HOW_TO_STOP.text());
         }
         FlowEvent::StreamRefused { message } => {
-            eprintln!("Gatewayen avviste forbindelsen: {message}")
+            eprintln!("{}", m::STREAM_REFUSED.with(&[("message", message)]))
         }
-        FlowEvent::StreamFailed { reason } => eprintln!("Forbindelsen feilet: {reason}"),
-        FlowEvent::Reconnecting => {
-            eprintln!("Forbindelsen til gatewayen ble brutt. Kobler til igjen mens kortet står i …")
+        FlowEvent::StreamFailed { reason } => {
+            eprintln!("{}", m::STREAM_FAILED.with(&[("reason", reason)]))
         }
-        FlowEvent::RdpStarted { program } => eprintln!("Startet {program}."),
-        FlowEvent::RdpNotStarted { program, error } => {
-            eprintln!("Kunne ikke starte {program} ({error}); start fjernskrivebordet selv.")
+        FlowEvent::Reconnecting => eprintln!("{}", m::RECONNECTING.text()),
+        FlowEvent::RdpStarted { program } => {
+            eprintln!("{}", m::RDP_STARTED.with(&[("program", program)]))
         }
-        FlowEvent::TunnelClosed { .. } => {}
+        FlowEvent::RdpNotStarted { program, error } => eprintln!(
+            "{}",
+            m::RDP_NOT_STARTED.with(&[("program", program), ("error", error)])
+        ),
     }
 }
 
 /// Asks for the username at the terminal.
 pub fn ask_username() -> Result<String, Failure> {
     use std::io::Write;
-    eprint!("Brukernavn: ");
+    eprint!("{}", m::ASK_USERNAME.text());
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| {
         Failure::new(
             "input",
             exit::USAGE,
-            format!("Kunne ikke lese brukernavnet: {e}."),
+            m::USERNAME_UNREADABLE.with(&[("error", &e)]),
         )
     })?;
     let name = line.trim().to_string();
@@ -91,7 +92,7 @@ pub fn ask_username() -> Result<String, Failure> {
         return Err(Failure::new(
             "no-username",
             exit::USAGE,
-            "Brukernavnet kan ikke være tomt.",
+            m::USERNAME_EMPTY.text(),
         ));
     }
     Ok(name)
@@ -100,17 +101,17 @@ pub fn ask_username() -> Result<String, Failure> {
 /// Lets a person pick one of several certificates by number; `None` for an answer that is
 /// not one of them.
 pub fn ask_certificate(options: &[CertificateOption]) -> Result<Option<usize>, Failure> {
-    eprintln!("Kortet har flere sertifikater som kan brukes til innlogging:");
+    eprintln!("{}", m::SEVERAL_CERTIFICATES.text());
     for (n, c) in options.iter().enumerate() {
         eprintln!("  {}) {} — {} ({})", n + 1, c.holder, c.label, c.sha256);
     }
-    eprint!("Velg nummer: ");
+    eprint!("{}", m::PICK_NUMBER.text());
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| {
         Failure::new(
             "input",
             exit::USAGE,
-            format!("Kunne ikke lese valget: {e}."),
+            m::CHOICE_UNREADABLE.with(&[("error", &e)]),
         )
     })?;
     Ok(line

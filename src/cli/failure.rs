@@ -72,9 +72,10 @@ impl Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Feil: {}", self.message)?;
+        use crate::i18n::catalogue as m;
+        write!(f, "{}", m::ERROR.with(&[("message", &self.message)]))?;
         if let Some(fix) = &self.fix {
-            write!(f, "\nGjør dette: {fix}")?;
+            write!(f, "\n{}", m::DO_THIS.with(&[("fix", fix)]))?;
         }
         Ok(())
     }

@@ -24,6 +24,7 @@ use crate::cli::failure::{exit, Failure};
 use crate::client::posture::{LocalProbes, PostureFeed, ReportSource};
 use crate::client::session::{Credentials, GatewayTarget};
 use crate::client::settings::ClientSettings;
+use crate::i18n::catalogue as m;
 use crate::secret::{Password, Pin};
 use crate::tunnel::protocol::{PostureNotice, TargetInfo};
 use crate::tunnel::tls::CardSigner;
@@ -246,7 +247,7 @@ pub fn connect(
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
+        .map_err(|e| Failure::new("runtime", exit::OTHER, m::RUNTIME.with(&[("error", &e)])))?;
     let credentials = Credentials { username, password };
     let card = CardInUse {
         presence,
@@ -282,7 +283,7 @@ pub fn gateway_target(address: &str, ca_path: &std::path::Path) -> Result<Gatewa
             Failure::new(
                 "file-unreadable",
                 exit::IO,
-                format!("Kunne ikke lese {}: {e}.", ca_path.display()),
+                m::CA_UNREADABLE.with(&[("path", &ca_path.display()), ("error", &e)]),
             )
         })
         .and_then(|bytes| {
@@ -290,7 +291,7 @@ pub fn gateway_target(address: &str, ca_path: &std::path::Path) -> Result<Gatewa
                 Failure::new(
                     "bad-gateway-ca",
                     exit::USAGE,
-                    format!("{} er ikke et sertifikat: {e}.", ca_path.display()),
+                    m::CA_NOT_CERTIFICATE.with(&[("path", &ca_path.display()), ("error", &e)]),
                 )
             })
         })?
@@ -301,8 +302,8 @@ pub fn gateway_target(address: &str, ca_path: &std::path::Path) -> Result<Gatewa
         Failure::new(
             "bad-gateway",
             exit::USAGE,
-            format!("«{address}» er ikke en gateway-adresse."),
+            m::BAD_GATEWAY.with(&[("address", &address)]),
         )
-        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
+        .fix(m::BAD_GATEWAY_FIX.text())
     })
 }

@@ -190,7 +190,7 @@ impl Run<'_> {
             Ok(Ended::ConnectionLost) if self.plan.no_reconnect => Some(Err(Failure::new(
                 "connection-lost",
                 exit::OTHER,
-                "Forbindelsen til gatewayen ble brutt.",
+                crate::i18n::catalogue::CONNECTION_LOST.text(),
             ))),
             Ok(Ended::ConnectionLost) => None,
             Ok(Ended::ByGateway(ending)) => {
@@ -251,10 +251,10 @@ async fn ask_gateway_for(tunnel: &Tunnel, target: &str) -> Option<Failure> {
     .flatten()?;
     match answer {
         GatewayMessage::Refused(r) => Some(
-            Failure::new("target-refused", exit::CARD_UNUSABLE, r.message).fix(format!(
-                "Maskinene du kan nå: {}.",
-                list_targets(&tunnel.accepted.targets)
-            )),
+            Failure::new("target-refused", exit::CARD_UNUSABLE, r.message).fix(
+                crate::i18n::catalogue::TARGETS_YOU_CAN_REACH
+                    .with(&[("targets", &list_targets(&tunnel.accepted.targets))]),
+            ),
         ),
         _ => None,
     }

@@ -52,8 +52,13 @@ pub(super) async fn run_tunnel(
 ) -> Result<Ended, Failure> {
     let listen = plan.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        Failure::new("listen", exit::USAGE, format!("Kan ikke lytte på {listen}: {e}."))
-            .fix("Et annet program bruker porten. Lukk det, eller velg en annen med --listen 127.0.0.1:PORT.")
+        use crate::i18n::catalogue as m;
+        Failure::new(
+            "listen",
+            exit::USAGE,
+            m::LISTEN.with(&[("listen", &listen), ("error", &e)]),
+        )
+        .fix(m::LISTEN_FIX.text())
     })?;
     let shown = listener.local_addr().unwrap_or(listen);
     ui.event(&FlowEvent::TunnelUp {

@@ -6,6 +6,7 @@ use crate::cli::failure::{exit, Failure};
 use crate::client::card_watch::card_pulled;
 use crate::client::posture;
 use crate::client::session::SessionError;
+use crate::i18n::catalogue as m;
 use crate::tunnel::protocol::{RejectCode, TargetInfo};
 use crate::tunnel::tls::SignerError;
 
@@ -16,14 +17,14 @@ pub fn signer_failure(e: &SignerError) -> Failure {
         SignerError::PinStateLost => Failure::new(
             "pin-state-lost",
             exit::CARD_UNUSABLE,
-            "Kortet ble nullstilt og husker ikke lenger PIN-koden.",
+            m::PIN_STATE_LOST.text(),
         )
-        .fix("Koble til på nytt; du blir bedt om PIN igjen."),
+        .fix(m::PIN_STATE_LOST_FIX.text()),
         SignerError::Card(k) => explain_key(k),
         other => Failure::new(
             "card-sign",
             exit::CARD_UNUSABLE,
-            format!("Kortet kunne ikke signere ({other})."),
+            m::CARD_SIGN.with(&[("error", other)]),
         ),
     }
 }
@@ -32,50 +33,51 @@ pub(super) fn gateway_unavailable(message: Option<String>) -> Failure {
     Failure::new(
         "gateway-unavailable",
         exit::OTHER,
-        message.unwrap_or_else(|| "Gatewayen kan ikke ta imot innlogginger nå.".into()),
+        message.unwrap_or_else(|| m::GATEWAY_UNAVAILABLE.text()),
     )
-    .fix("Prøv igjen senere. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer.")
+    .fix(m::GATEWAY_UNAVAILABLE_FIX.text())
 }
 
 /// A login or connection that failed, in words.
 pub fn session_failure(e: &SessionError) -> Failure {
     match e {
-        SessionError::Busy { .. } => Failure::new(
-            "server-busy",
-            exit::OTHER,
-            "Tjenesten er opptatt, prøv igjen om litt.",
-        )
-        .fix("Vent et minutt og koble til igjen. Kortet og PIN-koden er ikke problemet; meld fra til IT-ansvarlig om det varer."),
+        SessionError::Busy { .. } => {
+            Failure::new("server-busy", exit::OTHER, m::SERVER_BUSY.text())
+                .fix(m::SERVER_BUSY_FIX.text())
+        }
         SessionError::Unavailable => gateway_unavailable(None),
         SessionError::Rejected(r) if r.code == RejectCode::Unavailable => {
             gateway_unavailable(Some(r.message.clone()))
         }
-        SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => Failure::new(
-            "server-busy",
-            exit::OTHER,
-            r.message.clone(),
-        )
-        .fix(r.remediation.clone().unwrap_or_else(|| "Vent et minutt og koble til igjen.".into())),
-        SessionError::BadAddress(a) => Failure::new("bad-gateway", exit::USAGE, format!("«{a}» er ikke en gateway-adresse.")),
+        SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => {
+            Failure::new("server-busy", exit::OTHER, r.message.clone()).fix(
+                r.remediation
+                    .clone()
+                    .unwrap_or_else(|| m::SERVER_BUSY_WAIT.text()),
+            )
+        }
+        SessionError::BadAddress(a) => Failure::new(
+            "bad-gateway",
+            exit::USAGE,
+            m::BAD_GATEWAY.with(&[("address", a)]),
+        ),
         SessionError::Unreachable { address, detail } => Failure::new(
             "gateway-unreachable",
             exit::OTHER,
-            format!("Får ikke kontakt med gatewayen {address} ({detail})."),
+            m::GATEWAY_UNREACHABLE.with(&[("address", address), ("detail", detail)]),
         )
-        .fix("Sjekk nettverket. Kjør «hjemmekontor doctor» når den finnes, eller kontakt IT-ansvarlig om det varer."),
+        .fix(m::GATEWAY_UNREACHABLE_FIX.text()),
         SessionError::Card(s) => signer_failure(s),
-        SessionError::Dropped { .. } => Failure::new(
-            "gateway-dropped",
-            exit::OTHER,
-            "Gatewayen lukket forbindelsen før innloggingen var ferdig; den kan være opptatt eller starte på nytt.",
-        )
-        .fix("Prøv igjen om litt. Kortet og PIN-koden er ikke problemet."),
+        SessionError::Dropped { .. } => {
+            Failure::new("gateway-dropped", exit::OTHER, m::GATEWAY_DROPPED.text())
+                .fix(m::GATEWAY_DROPPED_FIX.text())
+        }
         SessionError::Tls(detail) => Failure::new(
             "tls",
             exit::OTHER,
-            format!("Den sikre forbindelsen til gatewayen kunne ikke opprettes ({detail})."),
+            m::TLS_FAILED.with(&[("detail", detail)]),
         )
-        .fix("Gatewayen godtok ikke kortet, eller gatewayens sertifikat stemmer ikke. Kontakt IT-ansvarlig; oppgi tidspunktet."),
+        .fix(m::TLS_FAILED_FIX.text()),
         SessionError::Rejected(r) if r.code == RejectCode::PostureRefused => {
             let message = format!("{}\n{}", r.message, posture::notices_text(&r.failed_rules));
             let mut f = Failure::new("posture-refused", exit::POSTURE, message);
@@ -94,15 +96,15 @@ pub fn session_failure(e: &SessionError) -> Failure {
         SessionError::Protocol(detail) => Failure::new(
             "protocol",
             exit::OTHER,
-            format!("Gatewayen svarte ikke som ventet ({detail})."),
+            m::PROTOCOL.with(&[("detail", detail)]),
         )
-        .fix("Oppdater hjemmekontor, eller kontakt IT-ansvarlig."),
+        .fix(m::PROTOCOL_FIX.text()),
         SessionError::Timeout { step, waited } => Failure::new(
             "timeout",
             exit::OTHER,
-            format!("Gatewayen svarte ikke i tide ({step}, {} s).", waited.as_secs()),
+            m::TIMEOUT.with(&[("step", step), ("secs", &waited.as_secs())]),
         )
-        .fix("Sjekk nettverket og prøv igjen."),
+        .fix(m::TIMEOUT_FIX.text()),
     }
 }
 
@@ -116,24 +118,20 @@ pub(super) fn choose_target<'a>(
             Failure::new(
                 "unknown-target",
                 exit::USAGE,
-                format!("Du har ikke tilgang til en maskin med id «{id}»."),
+                m::UNKNOWN_TARGET.with(&[("id", &id)]),
             )
-            .fix(format!("Maskinene du kan nå: {}.", list_targets(targets)))
+            .fix(m::TARGETS_YOU_CAN_REACH.with(&[("targets", &list_targets(targets))]))
         }),
         None => match targets {
             [only] => Ok(only),
-            [] => Err(Failure::new(
-                "no-targets",
-                exit::CARD_UNUSABLE,
-                "Du har ikke tilgang til noen maskin.",
-            )
-            .fix("Kontakt IT-ansvarlig i kommunen.")),
-            many => Err(Failure::new(
-                "choose-target",
-                exit::USAGE,
-                "Du har tilgang til flere maskiner.",
-            )
-            .fix(format!("Velg én med --target ID: {}.", list_targets(many)))),
+            [] => Err(
+                Failure::new("no-targets", exit::CARD_UNUSABLE, m::NO_TARGETS.text())
+                    .fix(m::NO_TARGETS_FIX.text()),
+            ),
+            many => Err(
+                Failure::new("choose-target", exit::USAGE, m::CHOOSE_TARGET.text())
+                    .fix(m::CHOOSE_TARGET_FIX.with(&[("targets", &list_targets(many))])),
+            ),
         },
     }
 }
