@@ -165,6 +165,11 @@ pub struct PublishedPolicy {
     pub policy: Policy,
     /// How often a session sends a fresh report (0: never).
     pub recheck_secs: u64,
+    /// The gateway's clock when it sent this, as Unix seconds, so a client can see how far
+    /// its own clock is off (certificates and CRLs are judged by time). Absent from gateways
+    /// older than the field, hence optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_time: Option<i64>,
 }
 
 /// Why the gateway ends a session, for the client to show.
@@ -846,6 +851,7 @@ mod tests {
                     crate::posture::policy::Action::Deny,
                 )]),
                 recheck_secs: 3_600,
+                gateway_time: Some(1_764_662_400),
             }),
         ];
         for m in messages {
@@ -917,6 +923,20 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn a_policy_without_the_gateway_clock_still_parses() {
+        let old = br#"{"type":"policy","policy":{"rules":[]},"recheck_secs":0}"#;
+        match decode_gateway(old).unwrap() {
+            GatewayMessage::Policy(p) => assert_eq!(p.gateway_time, None),
+            other => panic!("{other:?}"),
+        }
+        let new = br#"{"type":"policy","policy":{"rules":[]},"recheck_secs":0,"gateway_time":5}"#;
+        match decode_gateway(new).unwrap() {
+            GatewayMessage::Policy(p) => assert_eq!(p.gateway_time, Some(5)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ impl Gateway {
         let published = GatewayMessage::Policy(protocol::PublishedPolicy {
             policy: self.config.posture.policy.clone(),
             recheck_secs: self.config.posture.recheck_secs,
+            gateway_time: Some(self.unix_now()),
         });
         let max_frame = self.config.limits.max_frame_bytes as usize;
         if protocol::write_message(&mut tls, &published, max_frame)
