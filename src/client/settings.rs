@@ -1,7 +1,10 @@
 //! The client's remembered settings: gateway, username, local listener. Kept in the user's
 //! configuration directory (`directories`), never holding a PIN or password.
+//!
+//! Two keys are only ever written by an administrator, never by the client: `expect_address`
+//! and `required_ports`, what `hjemmekontor doctor` checks the network against.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +29,13 @@ pub struct ClientSettings {
     pub backend: Option<crate::card::credential::Backend>,
     /// The PKCS#11 module used at the last successful login.
     pub pkcs11_module: Option<PathBuf>,
+    /// The address the gateway's name must resolve to (`doctor`): a name published both in
+    /// Helsenett and on the internet must give its Helsenett address here.
+    pub expect_address: Option<IpAddr>,
+    /// TCP ports on the gateway's host that must be reachable besides the gateway's own
+    /// (`doctor`), e.g. `[443, 8041]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_ports: Vec<u16>,
 }
 
 /// Why the settings file could not be used.
@@ -117,10 +127,30 @@ mod tests {
             listen: Some(DEFAULT_LISTEN.parse().unwrap()),
             backend: Some(crate::card::credential::Backend::Pkcs11),
             pkcs11_module: Some("/usr/lib/libiidp11.so".into()),
+            expect_address: Some("91.186.92.90".parse().unwrap()),
+            required_ports: vec![443, 8041],
             ..Default::default()
         };
         save(&path, &s).unwrap();
         assert_eq!(load(&path).unwrap(), s);
+    }
+
+    #[test]
+    fn files_without_the_doctor_keys_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("client.toml");
+        std::fs::write(&path, "gateway = \"gw.example:443\"\n").unwrap();
+        let s = load(&path).unwrap();
+        assert_eq!(s.expect_address, None);
+        assert!(s.required_ports.is_empty());
+        std::fs::write(
+            &path,
+            "expect_address = \"91.186.92.90\"\nrequired_ports = [443, 8041]\n",
+        )
+        .unwrap();
+        let s = load(&path).unwrap();
+        assert_eq!(s.expect_address, Some("91.186.92.90".parse().unwrap()));
+        assert_eq!(s.required_ports, [443, 8041]);
     }
 
     #[test]
