@@ -3,6 +3,8 @@
 //! Layout follows the architecture (see `docs/architecture.md`):
 //! - [`card`]: APDUs, transports (PC/SC, in-process, replay) and card drivers;
 //! - [`cert`]: certificate facts, levels and the verdict for authentication (pure);
+//! - [`doctor`]: the checks of `hjemmekontor doctor`, each a function of what was seen, and the
+//!   support bundle;
 //! - [`gateway`]: the gateway's configuration, access policy and login decisions;
 //! - [`i18n`]: the client's messages in bokmål and English, from one catalogue;
 //! - [`posture`]: the host posture report and the policy that judges it (pure);
@@ -20,6 +22,8 @@ pub mod cert;
 pub mod cli;
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+pub mod doctor;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod i18n;

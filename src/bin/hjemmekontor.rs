@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 /// Hjemmekontor: reach your office PC in Helsenettet from home with your smartcard.
 ///
-/// Start with `hjemmekontor readers` to see that your card reader is found, then
-/// `hjemmekontor card` to see that your card and certificate can be used.
+/// Start with `hjemmekontor doctor`: it checks the reader, the card, this computer and the
+/// network to the gateway, and says what to do about anything that is wrong.
 #[derive(Parser)]
 #[command(name = "hjemmekontor", version, propagate_version = true)]
 struct Cli {
@@ -36,6 +36,29 @@ enum Command {
     /// gateway would let it in, and what to fix if not. No card or PIN needed.
     /// Exit code 6 when the gateway would refuse it.
     Posture(hjemmekontor::cli::posture::PostureArgs),
+    /// Check everything a login needs, one line each (OK, ADVARSEL, FEIL) with what to do.
+    ///
+    /// The checks: the smart card service, readers and PIN pads, the card and the backend
+    /// that signs, the login certificate (level, days left, chain with --roots), PIN tries
+    /// left (read without spending one), this computer against the gateway's posture rules,
+    /// and the network: the gateway's name (with --expect-address: that it gives the
+    /// Helsenett address, not the internet one), its ports, the TLS handshake and the
+    /// gateway's certificate, and this computer's clock against the gateway's.
+    ///
+    /// No PIN is asked unless --sign-test, which signs one random challenge (one PIN entry,
+    /// never retried). Every check is bounded in time. The gateway, its CA, `expect_address`
+    /// and `required_ports` come from the flags or the remembered settings.
+    ///
+    /// `--report FILE` writes a support bundle for the help desk (readable by you only; no PIN
+    /// or password). Exit code 0 when nothing failed (warnings allowed), 1 when a check
+    /// failed, 2 for wrong arguments or settings.
+    ///
+    /// Examples:
+    ///   hjemmekontor doctor
+    ///   hjemmekontor doctor --gateway gw.kommune.no:443 --gateway-ca kommune-ca.pem --port 8041
+    ///   hjemmekontor doctor --expect-address 91.186.92.90 --sign-test --report rapport.json
+    #[command(verbatim_doc_comment)]
+    Doctor(Box<hjemmekontor::cli::doctor::DoctorArgs>),
     /// Certificates: what a certificate is and whether it can be used to log in.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -57,6 +80,7 @@ fn main() -> ExitCode {
         Command::Card(args) => hjemmekontor::cli::card::run(&args),
         Command::Connect(args) => hjemmekontor::cli::connect::run(&args),
         Command::Posture(args) => hjemmekontor::cli::posture::run(&args),
+        Command::Doctor(args) => hjemmekontor::cli::doctor::run(&args),
         Command::Cert(CertCommand::Inspect(args)) => hjemmekontor::cli::cert_inspect::run(&args),
     }
 }

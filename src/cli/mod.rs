@@ -18,6 +18,8 @@ pub mod connect;
 mod connect_words;
 #[cfg(feature = "client")]
 pub mod credential_words;
+#[cfg(feature = "client")]
+pub mod doctor;
 pub mod failure;
 pub mod logging;
 pub mod output;

@@ -1,0 +1,321 @@
+//! The card half of `doctor`, as a shell: asks the smart-card stack and the card (through
+//! `card_open`, as `card` and `connect` do), hands what it read to the checks in
+//! `doctor::card`, and runs the signature test. Nothing here sends a PIN except the signature
+//! test, which asks for it once and never again.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::card::credential::{Backend, CardCertificate, CardSession, KeyKind, PinEntry, PinState};
+use crate::card::pcsc;
+use crate::cert::{self, AuthPolicy, ChainConfig};
+use crate::client::settings::ClientSettings;
+use crate::doctor::card::{
+    application_check, card_check, certificate_check, pin_check, readers_check, service_check,
+};
+use crate::doctor::sign::{sign_challenge, sign_check, SignError, SignOutcome};
+use crate::doctor::trace::Trace;
+use crate::doctor::{CheckResult, Status};
+
+use super::super::card_open::{judge, open, CardOptions};
+use super::super::credential_words::explain_key;
+use super::super::failure::{exit, Failure};
+use super::super::prompt::{read_pin, SecretSource};
+use crate::client::flow::signer_failure;
+
+/// A card whose login certificate can log in and whose PIN is not blocked: what the signature
+/// test needs.
+pub(super) struct Ready {
+    session: Box<dyn CardSession>,
+    certificate: CardCertificate,
+}
+
+/// The card checks' results, and the card when it is ready to sign.
+pub(super) struct CardPhase {
+    /// `smartcard-service`, `readers`, `card`, `card-application`, `certificate`, `pin`, as
+    /// far as they got.
+    pub results: Vec<CheckResult>,
+    /// The opened card, for `--sign-test`.
+    pub ready: Option<Ready>,
+}
+
+/// What the card checks need besides the card options.
+pub(super) struct CardPlan {
+    /// How to reach the card.
+    pub options: CardOptions,
+    /// The remembered settings (backend, PKCS#11 module).
+    pub remembered: ClientSettings,
+    /// How certificates are judged.
+    pub policy: AuthPolicy,
+    /// Roots to check the login certificate's chain against, when given.
+    pub chain: Option<ChainConfig>,
+}
+
+/// Runs the card checks, each step recorded in `trace`; stops at the first that leaves
+/// nothing to look at.
+pub(super) fn card_phase(plan: &CardPlan, now: OffsetDateTime, trace: &Trace) -> CardPhase {
+    let mut results = Vec::new();
+    let began = Instant::now();
+    let ctx = pcsc::establish();
+    trace.record(
+        "smartcard-service",
+        "establish a PC/SC context",
+        began,
+        said(&ctx),
+    );
+    results.push(service_check(ctx.as_ref().map(|_| ())));
+    let Ok(ctx) = ctx else {
+        return CardPhase {
+            results,
+            ready: None,
+        };
+    };
+    let began = Instant::now();
+    let listed = pcsc::list_readers(&ctx);
+    trace.record(
+        "readers",
+        "list readers",
+        began,
+        match &listed {
+            Ok(r) => format!("{} reader(s)", r.len()),
+            Err(e) => e.to_string(),
+        },
+    );
+    results.push(readers_check(listed.as_deref()));
+    let readers = match listed {
+        Ok(r) if !r.is_empty() => r,
+        _ => {
+            return CardPhase {
+                results,
+                ready: None,
+            }
+        }
+    };
+    drop(ctx);
+    let backend = plan.options.backend.or(plan.remembered.backend);
+    // For PKCS#11, `--reader` names a slot, not a PC/SC reader.
+    let wanted = match backend {
+        Some(Backend::Pkcs11) => None,
+        _ => plan.options.reader.as_deref(),
+    };
+    let card = card_check(&readers, wanted);
+    let present = card.status != Status::Fail;
+    results.push(card);
+    if !present {
+        return CardPhase {
+            results,
+            ready: None,
+        };
+    }
+    let ready = open_and_judge(plan, now, trace, &mut results);
+    CardPhase { results, ready }
+}
+
+fn said<T, E: std::fmt::Display>(r: &Result<T, E>) -> String {
+    match r {
+        Ok(_) => "ok".to_string(),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Opens the card as `card` does, then judges its login certificate and reads its PIN state.
+fn open_and_judge(
+    plan: &CardPlan,
+    now: OffsetDateTime,
+    trace: &Trace,
+    results: &mut Vec<CheckResult>,
+) -> Option<Ready> {
+    let began = Instant::now();
+    let opened = open(&plan.options, &plan.remembered);
+    let what = format!(
+        "open the card (backend {})",
+        plan.options
+            .backend
+            .or(plan.remembered.backend)
+            .unwrap_or_default()
+    );
+    trace.record(
+        "card-application",
+        &what,
+        began,
+        match &opened {
+            Ok(o) => format!("opened with {}", o.backend),
+            Err(f) => f.kind.to_string(),
+        },
+    );
+    results.push(application_check(opened.as_ref().map(|o| o.session.info())));
+    let mut session = opened.ok()?.session;
+    let began = Instant::now();
+    let judged = judge(
+        session.as_mut(),
+        &plan.policy,
+        now,
+        plan.options.cert.as_deref(),
+    );
+    trace.record(
+        "certificate",
+        "read and judge the certificates",
+        began,
+        match &judged {
+            Ok(j) => format!("{} certificate(s)", j.certificates.len()),
+            Err(f) => f.kind.to_string(),
+        },
+    );
+    let login = judged
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|j| j.login().map(|(c, _)| c.clone()));
+    let certificate = match login {
+        Ok(c) => c,
+        Err(f) => {
+            results.push(certificate_check(Err(&f)));
+            return None;
+        }
+    };
+    let inspection =
+        cert::inspect_der(&certificate.der, &plan.policy, now, plan.chain.as_ref()).ok();
+    let mut checked = certificate_check(Ok((&certificate, inspection.as_ref())));
+    let tls = tls_mode(session.as_mut(), &certificate);
+    if checked.status != Status::Fail && tls.is_none() {
+        checked = CheckResult::fail(
+            "certificate",
+            "Nøkkelen til sertifikatet kan ikke signere noe TLS godtar, så kortet kan ikke logge inn.",
+            "Kontakt IT-støtte med utskriften fra «hjemmekontor card».",
+        )
+        .details(checked.details);
+    }
+    if let serde_json::Value::Object(d) = &mut checked.details {
+        d.insert("tls".into(), json!(tls));
+    }
+    let usable = checked.status != Status::Fail;
+    results.push(checked);
+    let began = Instant::now();
+    let state = session.pin_state().map_err(|e| explain_key(&e));
+    trace.record(
+        "pin",
+        "read the PIN state (no try spent)",
+        began,
+        match &state {
+            Ok(s) => s.name().to_string(),
+            Err(f) => f.kind.to_string(),
+        },
+    );
+    results.push(pin_check(state.as_ref().copied(), session.pin_entry()));
+    let blocked = matches!(state, Ok(PinState::Blocked) | Err(_));
+    (usable && !blocked).then_some(Ready {
+        session,
+        certificate,
+    })
+}
+
+/// The TLS version the login key gives, as `card` shows it.
+fn tls_mode(
+    session: &mut dyn CardSession,
+    certificate: &CardCertificate,
+) -> Option<crate::card::credential::TlsMode> {
+    let kind = KeyKind::of_certificate(&certificate.der).ok()?;
+    session.mechanisms(certificate).ok()?.tls_mode(kind)
+}
+
+/// `--sign-test`: the PIN once, a signature over a random challenge, verified against the
+/// certificate; the card is locked again after. Nothing is retried.
+pub(super) fn sign_test(
+    ready: Option<Ready>,
+    source: SecretSource,
+    bound: Duration,
+    trace: &Trace,
+) -> CheckResult {
+    let Some(Ready {
+        session,
+        certificate,
+    }) = ready
+    else {
+        return sign_check(&SignOutcome::NotRun(
+            "kortet eller sertifikatet kan ikke brukes (se linjene over).".into(),
+        ));
+    };
+    let pin = match session.pin_entry() {
+        PinEntry::Keyboard { .. } => {
+            match read_pin(source, "PIN-kode for signaturtesten (prøves én gang): ") {
+                Ok(pin) => Some(pin),
+                Err(f) => return sign_check(&SignOutcome::Refused(f)),
+            }
+        }
+        PinEntry::PinPad => {
+            eprintln!("Tast PIN-koden på kortleseren.");
+            None
+        }
+        PinEntry::Middleware | PinEntry::NotNeeded => None,
+    };
+    // The PIN goes to the card once, on a thread of its own so a card that never answers
+    // cannot hang the command; it is dropped (and wiped) as soon as the card has answered.
+    let (tx, rx) = mpsc::channel();
+    let der = certificate.der.clone();
+    let began = Instant::now();
+    let spawned = std::thread::Builder::new()
+        .name("doctor-pin".into())
+        .spawn(move || {
+            let unlocked = session.login(&certificate, pin.as_ref());
+            drop(pin);
+            let _ = tx.send(unlocked.map_err(|(_, e)| e));
+        });
+    if let Err(e) = spawned {
+        let f = Failure::new("thread", exit::OTHER, format!("Kunne ikke starte: {e}."));
+        return sign_check(&SignOutcome::Refused(f));
+    }
+    let key = match rx.recv_timeout(bound) {
+        Ok(Ok(key)) => key,
+        Ok(Err(e)) => {
+            let f = explain_key(&e);
+            trace.record("sign-test", "verify the PIN (once)", began, f.kind);
+            return sign_check(&SignOutcome::Refused(f));
+        }
+        Err(_) => {
+            trace.record(
+                "sign-test",
+                "verify the PIN (once)",
+                began,
+                "no answer in time",
+            );
+            return sign_check(&SignOutcome::Refused(card_silent(bound)));
+        }
+    };
+    trace.record("sign-test", "verify the PIN (once)", began, "accepted");
+    let began = Instant::now();
+    let (signed, key) = sign_challenge(key, &der, bound);
+    if let Some(key) = key {
+        drop(key.relock());
+    }
+    let outcome = match signed {
+        Ok(s) => SignOutcome::Verified(s),
+        Err(SignError::Signer(e)) => SignOutcome::Refused(signer_failure(&e)),
+        Err(SignError::Mismatch(why)) => SignOutcome::Mismatch(why),
+    };
+    trace.record(
+        "sign-test",
+        "sign a random challenge and verify it",
+        began,
+        match &outcome {
+            SignOutcome::Verified(s) => format!("verified ({})", s.scheme),
+            SignOutcome::Refused(f) => f.kind.to_string(),
+            SignOutcome::Mismatch(why) => format!("does not verify: {why}"),
+            SignOutcome::NotRun(_) => String::new(),
+        },
+    );
+    sign_check(&outcome)
+}
+
+fn card_silent(bound: Duration) -> Failure {
+    Failure::new(
+        "card-silent",
+        exit::NO_CARD,
+        format!(
+            "Kortet svarte ikke innen {} s.",
+            bound.as_secs()
+        ),
+    )
+    .fix("Ta kortet ut og sett det inn igjen, lukk andre programmer som bruker kortet, og prøv igjen.")
+}
