@@ -27,7 +27,7 @@ use crate::doctor::trace::Trace;
 use crate::doctor::{Bounds, CheckResult, Clock, SystemClock};
 use crate::posture::report::Report;
 
-use self::card::{card_phase, sign_test, CardPhase, CardPlan};
+use self::card::{card_phase, sign_test, CardPlan, Ready, Shared, CARD_CHECKS};
 use super::card_open::CardOptions;
 use super::failure::{exit, Failure};
 use super::output::print_json;
@@ -267,20 +267,21 @@ struct Found {
 
 /// A part of the checks that finished.
 enum Done {
-    Card(CardPhase),
+    Card(Option<Ready>),
     Posture(Report),
     Network(NetworkOutcome),
 }
 
-/// The parts still running, in words, for the progress line.
-const PARTS: [(&str, usize); 3] = [("kortet", 0), ("maskinsjekken", 1), ("nettverket", 2)];
+/// The three parts in words, for the progress line: the card, the posture probes, the network.
+const PARTS: [&str; 3] = ["kortet", "maskinsjekken", "nettverket"];
 
 fn run_checks(args: &DoctorArgs, setup: &Setup, trace: &Trace) -> Found {
     let bounds = Bounds::default();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tx, rx) = mpsc::channel::<Done>();
     eprintln!("Sjekker smartkorttjenesten, kortleseren og kortet (ingen PIN-forsøk brukes) …");
-    spawn_card(setup, clock.now(), trace, tx.clone());
+    let card_results = Shared::default();
+    spawn_card(setup, clock.now(), trace, &card_results, tx.clone());
     eprintln!("Sjekker maskinen (brannmur, antivirus, oppdateringer, diskkryptering, skjermlås) …");
     spawn_posture(trace, tx.clone());
     if let Some(plan) = &setup.gateway {
@@ -289,20 +290,16 @@ fn run_checks(args: &DoctorArgs, setup: &Setup, trace: &Trace) -> Found {
     } else {
         drop(tx);
     }
+    // The network's own steps are bounded; this only catches a runtime that never returns.
     let network_bound = bounds.dns + bounds.connect + bounds.tls * 3 + Duration::from_secs(2);
-    let wanted = [true, true, setup.gateway.is_some()];
     let deadlines = [bounds.card, bounds.posture, network_bound];
+    let mut done = [false, false, setup.gateway.is_none()];
     let (mut card, mut posture, mut network) = (None, None, None);
-    let started = Instant::now();
-    let mut last_said = Instant::now();
+    let (started, mut last_said) = (Instant::now(), Instant::now());
     loop {
-        let pending: Vec<&str> = PARTS
-            .iter()
-            .filter(|(_, i)| {
-                wanted[*i] && ![card.is_some(), posture.is_some(), network.is_some()][*i]
-            })
-            .filter(|(_, i)| started.elapsed() < deadlines[*i])
-            .map(|(name, _)| *name)
+        let pending: Vec<&str> = (0..PARTS.len())
+            .filter(|&i| !done[i] && started.elapsed() < deadlines[i])
+            .map(|i| PARTS[i])
             .collect();
         if pending.is_empty() {
             break;
@@ -312,13 +309,14 @@ fn run_checks(args: &DoctorArgs, setup: &Setup, trace: &Trace) -> Found {
             last_said = Instant::now();
         }
         match rx.recv_timeout(Duration::from_millis(250)) {
-            Ok(Done::Card(c)) => card = Some(c),
-            Ok(Done::Posture(p)) => posture = Some(p),
-            Ok(Done::Network(n)) => network = Some(n),
+            Ok(Done::Card(c)) => (card, done[0]) = (Some(c), true),
+            Ok(Done::Posture(p)) => (posture, done[1]) = (Some(p), true),
+            Ok(Done::Network(n)) => (network, done[2]) = (Some(n), true),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    let card = (card_results.take(), card);
     assemble(args, setup, bounds, trace, card, posture, network)
 }
 
@@ -328,22 +326,20 @@ fn assemble(
     setup: &Setup,
     bounds: Bounds,
     trace: &Trace,
-    card: Option<CardPhase>,
+    (card_results, card): (Vec<CheckResult>, Option<Option<Ready>>),
     posture: Option<Report>,
     network: Option<NetworkOutcome>,
 ) -> Found {
     let mut results = Vec::new();
+    let done = card_results.len();
+    results.extend(card_results);
     let ready = match card {
-        Some(phase) => {
-            results.extend(phase.results);
-            phase.ready
-        }
+        Some(ready) => ready,
         None => {
-            results.push(hung(
-                "card",
-                "Kortleseren eller kortet svarte ikke",
-                bounds.card,
-            ));
+            // The check that was running when the bound passed.
+            let id = CARD_CHECKS.get(done).copied().unwrap_or("card");
+            let what = "Kortleseren eller kortet svarte ikke";
+            results.push(hung(id, what, bounds.card));
             None
         }
     };
@@ -389,7 +385,14 @@ fn hung(id: &str, what: &str, bound: Duration) -> CheckResult {
     )
 }
 
-fn spawn_card(setup: &Setup, now: time::OffsetDateTime, trace: &Trace, tx: mpsc::Sender<Done>) {
+fn spawn_card(
+    setup: &Setup,
+    now: time::OffsetDateTime,
+    trace: &Trace,
+    results: &Shared,
+    tx: mpsc::Sender<Done>,
+) {
+    let results = results.clone();
     let plan = CardPlan {
         options: setup.card.options.clone(),
         remembered: setup.card.remembered.clone(),
@@ -400,7 +403,7 @@ fn spawn_card(setup: &Setup, now: time::OffsetDateTime, trace: &Trace, tx: mpsc:
     let spawned = std::thread::Builder::new()
         .name("doctor-card".into())
         .spawn(move || {
-            let _ = tx.send(Done::Card(card_phase(&plan, now, &trace)));
+            let _ = tx.send(Done::Card(card_phase(&plan, now, &trace, &results)));
         });
     if let Err(e) = spawned {
         tracing::warn!("the card checks could not start: {e}");

@@ -3,7 +3,7 @@
 //! `doctor::card`, and runs the signature test. Nothing here sends a PIN except the signature
 //! test, which asks for it once and never again.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -33,14 +33,34 @@ pub(super) struct Ready {
     certificate: CardCertificate,
 }
 
-/// The card checks' results, and the card when it is ready to sign.
-pub(super) struct CardPhase {
-    /// `smartcard-service`, `readers`, `card`, `card-application`, `certificate`, `pin`, as
-    /// far as they got.
-    pub results: Vec<CheckResult>,
-    /// The opened card, for `--sign-test`.
-    pub ready: Option<Ready>,
+/// The card checks' results as they come, shared with the thread that waits for them, so a
+/// card that stops answering halfway still leaves the checks that were done.
+#[derive(Clone, Default)]
+pub(super) struct Shared(Arc<Mutex<Vec<CheckResult>>>);
+
+impl Shared {
+    fn push(&self, result: CheckResult) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(result);
+    }
+
+    /// The results so far.
+    pub fn take(&self) -> Vec<CheckResult> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
 }
+
+/// The ids of the card checks, in their order (to name the one that did not finish).
+pub(super) const CARD_CHECKS: [&str; 6] = [
+    "smartcard-service",
+    "readers",
+    "card",
+    "card-application",
+    "certificate",
+    "pin",
+];
 
 /// What the card checks need besides the card options.
 pub(super) struct CardPlan {
@@ -54,10 +74,14 @@ pub(super) struct CardPlan {
     pub chain: Option<ChainConfig>,
 }
 
-/// Runs the card checks, each step recorded in `trace`; stops at the first that leaves
-/// nothing to look at.
-pub(super) fn card_phase(plan: &CardPlan, now: OffsetDateTime, trace: &Trace) -> CardPhase {
-    let mut results = Vec::new();
+/// Runs the card checks into `results`, each step recorded in `trace`; stops at the first
+/// that leaves nothing to look at. Returns the card when it is ready to sign.
+pub(super) fn card_phase(
+    plan: &CardPlan,
+    now: OffsetDateTime,
+    trace: &Trace,
+    results: &Shared,
+) -> Option<Ready> {
     let began = Instant::now();
     let ctx = pcsc::establish();
     trace.record(
@@ -67,12 +91,7 @@ pub(super) fn card_phase(plan: &CardPlan, now: OffsetDateTime, trace: &Trace) ->
         said(&ctx),
     );
     results.push(service_check(ctx.as_ref().map(|_| ())));
-    let Ok(ctx) = ctx else {
-        return CardPhase {
-            results,
-            ready: None,
-        };
-    };
+    let ctx = ctx.ok()?;
     let began = Instant::now();
     let listed = pcsc::list_readers(&ctx);
     trace.record(
@@ -85,15 +104,7 @@ pub(super) fn card_phase(plan: &CardPlan, now: OffsetDateTime, trace: &Trace) ->
         },
     );
     results.push(readers_check(listed.as_deref()));
-    let readers = match listed {
-        Ok(r) if !r.is_empty() => r,
-        _ => {
-            return CardPhase {
-                results,
-                ready: None,
-            }
-        }
-    };
+    let readers = listed.ok().filter(|r| !r.is_empty())?;
     drop(ctx);
     let backend = plan.options.backend.or(plan.remembered.backend);
     // For PKCS#11, `--reader` names a slot, not a PC/SC reader.
@@ -105,13 +116,9 @@ pub(super) fn card_phase(plan: &CardPlan, now: OffsetDateTime, trace: &Trace) ->
     let present = card.status != Status::Fail;
     results.push(card);
     if !present {
-        return CardPhase {
-            results,
-            ready: None,
-        };
+        return None;
     }
-    let ready = open_and_judge(plan, now, trace, &mut results);
-    CardPhase { results, ready }
+    open_and_judge(plan, now, trace, results)
 }
 
 fn said<T, E: std::fmt::Display>(r: &Result<T, E>) -> String {
@@ -126,7 +133,7 @@ fn open_and_judge(
     plan: &CardPlan,
     now: OffsetDateTime,
     trace: &Trace,
-    results: &mut Vec<CheckResult>,
+    results: &Shared,
 ) -> Option<Ready> {
     let began = Instant::now();
     let opened = open(&plan.options, &plan.remembered);
