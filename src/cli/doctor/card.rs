@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::card::credential::{Backend, CardCertificate, CardSession, KeyKind, PinEntry, PinState};
+use crate::card::credential::{
+    Backend, CardCertificate, CardSession, KeyKind, LoginKey, PinEntry, PinState,
+};
 use crate::card::pcsc;
 use crate::cert::{self, AuthPolicy, ChainConfig};
 use crate::client::settings::ClientSettings;
@@ -171,32 +173,18 @@ fn open_and_judge(
             Err(f) => f.kind.to_string(),
         },
     );
-    let login = judged
+    let certificate = match judged
         .as_ref()
         .map_err(Clone::clone)
-        .and_then(|j| j.login().map(|(c, _)| c.clone()));
-    let certificate = match login {
+        .and_then(|j| j.login().map(|(c, _)| c.clone()))
+    {
         Ok(c) => c,
         Err(f) => {
             results.push(certificate_check(Err(&f)));
             return None;
         }
     };
-    let inspection =
-        cert::inspect_der(&certificate.der, &plan.policy, now, plan.chain.as_ref()).ok();
-    let mut checked = certificate_check(Ok((&certificate, inspection.as_ref())));
-    let tls = tls_mode(session.as_mut(), &certificate);
-    if checked.status != Status::Fail && tls.is_none() {
-        checked = CheckResult::fail(
-            "certificate",
-            "Nøkkelen til sertifikatet kan ikke signere noe TLS godtar, så kortet kan ikke logge inn.",
-            "Kontakt IT-støtte med utskriften fra «hjemmekontor card».",
-        )
-        .details(checked.details);
-    }
-    if let serde_json::Value::Object(d) = &mut checked.details {
-        d.insert("tls".into(), json!(tls));
-    }
+    let checked = check_login(plan, now, session.as_mut(), &certificate);
     let usable = checked.status != Status::Fail;
     results.push(checked);
     let began = Instant::now();
@@ -216,6 +204,32 @@ fn open_and_judge(
         session,
         certificate,
     })
+}
+
+/// The login certificate judged at `now`, with its chain when roots were given, and the TLS
+/// version its key logs in with (a key TLS cannot use fails the check).
+fn check_login(
+    plan: &CardPlan,
+    now: OffsetDateTime,
+    session: &mut dyn CardSession,
+    certificate: &CardCertificate,
+) -> CheckResult {
+    let inspection =
+        cert::inspect_der(&certificate.der, &plan.policy, now, plan.chain.as_ref()).ok();
+    let mut checked = certificate_check(Ok((certificate, inspection.as_ref())));
+    let tls = tls_mode(session, certificate);
+    if checked.status != Status::Fail && tls.is_none() {
+        checked = CheckResult::fail(
+            "certificate",
+            "Nøkkelen til sertifikatet kan ikke signere noe TLS godtar, så kortet kan ikke logge inn.",
+            "Kontakt IT-støtte med utskriften fra «hjemmekontor card».",
+        )
+        .details(checked.details);
+    }
+    if let serde_json::Value::Object(d) = &mut checked.details {
+        d.insert("tls".into(), json!(tls));
+    }
+    checked
 }
 
 /// The TLS version the login key gives, as `card` shows it.
@@ -244,53 +258,11 @@ pub(super) fn sign_test(
             "kortet eller sertifikatet kan ikke brukes (se linjene over).".into(),
         ));
     };
-    let pin = match session.pin_entry() {
-        PinEntry::Keyboard { .. } => {
-            match read_pin(source, "PIN-kode for signaturtesten (prøves én gang): ") {
-                Ok(pin) => Some(pin),
-                Err(f) => return sign_check(&SignOutcome::Refused(f)),
-            }
-        }
-        PinEntry::PinPad => {
-            eprintln!("Tast PIN-koden på kortleseren.");
-            None
-        }
-        PinEntry::Middleware | PinEntry::NotNeeded => None,
+    let key = match unlock(session, &certificate, source, bound, trace) {
+        Ok(key) => key,
+        Err(refused) => return sign_check(&SignOutcome::Refused(refused)),
     };
-    // The PIN goes to the card once, on a thread of its own so a card that never answers
-    // cannot hang the command; it is dropped (and wiped) as soon as the card has answered.
-    let (tx, rx) = mpsc::channel();
-    let der = certificate.der.clone();
-    let began = Instant::now();
-    let spawned = std::thread::Builder::new()
-        .name("doctor-pin".into())
-        .spawn(move || {
-            let unlocked = session.login(&certificate, pin.as_ref());
-            drop(pin);
-            let _ = tx.send(unlocked.map_err(|(_, e)| e));
-        });
-    if let Err(e) = spawned {
-        let f = Failure::new("thread", exit::OTHER, format!("Kunne ikke starte: {e}."));
-        return sign_check(&SignOutcome::Refused(f));
-    }
-    let key = match rx.recv_timeout(bound) {
-        Ok(Ok(key)) => key,
-        Ok(Err(e)) => {
-            let f = explain_key(&e);
-            trace.record("sign-test", "verify the PIN (once)", began, f.kind);
-            return sign_check(&SignOutcome::Refused(f));
-        }
-        Err(_) => {
-            trace.record(
-                "sign-test",
-                "verify the PIN (once)",
-                began,
-                "no answer in time",
-            );
-            return sign_check(&SignOutcome::Refused(card_silent(bound)));
-        }
-    };
-    trace.record("sign-test", "verify the PIN (once)", began, "accepted");
+    let der = certificate.der;
     let began = Instant::now();
     let (signed, key) = sign_challenge(key, &der, bound);
     if let Some(key) = key {
@@ -313,6 +285,56 @@ pub(super) fn sign_test(
         },
     );
     sign_check(&outcome)
+}
+
+/// Asks the PIN the way the card takes it and sends it once, on a thread of its own so a
+/// card that never answers cannot hang the command; the PIN is dropped (and wiped) as soon as
+/// the card has answered.
+fn unlock(
+    session: Box<dyn CardSession>,
+    certificate: &CardCertificate,
+    source: SecretSource,
+    bound: Duration,
+    trace: &Trace,
+) -> Result<Box<dyn LoginKey>, Failure> {
+    let pin = match session.pin_entry() {
+        PinEntry::Keyboard { .. } => Some(read_pin(
+            source,
+            "PIN-kode for signaturtesten (prøves én gang): ",
+        )?),
+        PinEntry::PinPad => {
+            eprintln!("Tast PIN-koden på kortleseren.");
+            None
+        }
+        PinEntry::Middleware | PinEntry::NotNeeded => None,
+    };
+    let (tx, rx) = mpsc::channel();
+    let certificate = certificate.clone();
+    let began = Instant::now();
+    std::thread::Builder::new()
+        .name("doctor-pin".into())
+        .spawn(move || {
+            let unlocked = session.login(&certificate, pin.as_ref());
+            drop(pin);
+            let _ = tx.send(unlocked.map_err(|(_, e)| e));
+        })
+        .map_err(|e| Failure::new("thread", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
+    let what = "verify the PIN (once)";
+    match rx.recv_timeout(bound) {
+        Ok(Ok(key)) => {
+            trace.record("sign-test", what, began, "accepted");
+            Ok(key)
+        }
+        Ok(Err(e)) => {
+            let f = explain_key(&e);
+            trace.record("sign-test", what, began, f.kind);
+            Err(f)
+        }
+        Err(_) => {
+            trace.record("sign-test", what, began, "no answer in time");
+            Err(card_silent(bound))
+        }
+    }
 }
 
 fn card_silent(bound: Duration) -> Failure {
