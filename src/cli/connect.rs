@@ -535,7 +535,7 @@ async fn run_tunnel(
     eprintln!("  macOS:    Microsoft Remote Desktop, PC-navn {shown}");
     eprintln!("Trykk Ctrl-C for å koble fra. Tar du ut kortet, lukkes tunnelen.");
     if args.launch {
-        launch_rdp(shown);
+        launch_rdp(shown, target, args.json);
     }
     let shutdown = CancellationToken::new();
     let forward = tokio::spawn(forward_listener(
@@ -613,17 +613,28 @@ fn print_json_line<T: Serialize>(value: &T) {
     }
 }
 
-fn launch_rdp(addr: SocketAddr) {
-    let (program, arg) = if cfg!(windows) {
-        ("mstsc", format!("/v:{addr}"))
-    } else if cfg!(target_os = "macos") {
-        ("open", format!("rdp://full%20address=s:{addr}"))
-    } else {
-        ("xfreerdp", format!("/v:{addr}"))
+/// Starts the remote-desktop program with the sharing the gateway allows for `target`, and
+/// says when it ends. One at a time: after a reconnect the running one reconnects by itself.
+fn launch_rdp(addr: SocketAddr, target: &TargetInfo, json: bool) {
+    use crate::client::launch;
+    static RUNNING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if RUNNING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let on_exit = move |exited: launch::Exited| {
+        RUNNING.store(false, Ordering::SeqCst);
+        eprintln!("{}", exited.sentence());
+        if json {
+            print_json_line(&serde_json::json!({"event": "rdp-exited", "code": exited.code}));
+        }
     };
-    match std::process::Command::new(program).arg(&arg).spawn() {
-        Ok(_) => eprintln!("Startet {program}."),
-        Err(e) => eprintln!("Kunne ikke starte {program} ({e}); start fjernskrivebordet selv."),
+    match launch::launch(addr, target.redirect, on_exit) {
+        Ok(started) => eprintln!("Startet {}.", started.program),
+        Err(e) => {
+            RUNNING.store(false, Ordering::SeqCst);
+            eprintln!("Kunne ikke starte fjernskrivebordet: {}", e.message());
+            eprintln!("Gjør dette: {}", e.fix(launch::connect_address(addr)));
+        }
     }
 }
 
@@ -749,6 +760,7 @@ mod tests {
         TargetInfo {
             id: id.into(),
             name: format!("PC {id}"),
+            redirect: Default::default(),
         }
     }
 

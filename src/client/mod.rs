@@ -1,5 +1,6 @@
 //! The client's own state and steps that are neither card nor tunnel: remembered settings.
 
+pub mod launch;
 pub mod posture;
 pub mod session;
 pub mod settings;
