@@ -1,6 +1,8 @@
 //! `connect --launch`: the spawner with a stand-in remote-desktop program (no standard input,
 //! its output kept out of ours, reaped, its exit code reported, its `.rdp` file there while it
-//! runs and gone after), and a gateway group's sharing arriving at the client in `accepted`.
+//! runs and gone after); `connect --launch --json` starting a stand-in `xfreerdp` against its
+//! listener and reporting `rdp-exited`; and a gateway group's sharing arriving at the client in
+//! `accepted`.
 
 mod support;
 
@@ -14,6 +16,8 @@ use hjemmekontor::client::launch::{self, Plan, Redirect};
 use serde_json::{json, Value};
 
 use support::inproc::{office_pc, users, InProcessGateway, PASSWORD};
+use support::softhsm::{require_softhsm, Token};
+use support::world::GatewayWorld;
 
 /// Set in the environment of the helper run below: the directory of the stand-in.
 const HELPER_DIR: &str = "HJEMMEKONTOR_LAUNCH_HELPER_DIR";
@@ -220,4 +224,96 @@ machines = ["lv-pc", "kontor-pc", "egen-pc"]
     )
     .await;
     gateway.stop().await;
+}
+
+/// A stand-in `xfreerdp`: records its arguments and where its standard input comes from,
+/// writes a JSON-looking line to its output (which must not reach `--json`), exits 3.
+#[cfg(target_os = "linux")]
+fn write_stand_in_freerdp(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("xfreerdp");
+    let d = dir.display();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\
+             printf '%s\\n' \"$@\" > '{d}/argv'\n\
+             readlink /proc/self/fd/0 > '{d}/stdin-is'\n\
+             echo '{{\"event\":\"stray-from-the-remote-desktop\"}}'\n\
+             exit 3\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn connect_launch_starts_freerdp_against_the_tunnel_and_reports_its_exit() {
+    if !require_softhsm("connect_launch") {
+        return;
+    }
+    let token = Token::with(&["person-high"]);
+    let bin = tempfile::tempdir().unwrap();
+    write_stand_in_freerdp(bin.path());
+    let path = std::env::join_paths(std::iter::once(bin.path().to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
+    .unwrap();
+    let world = GatewayWorld::new();
+    let _gateway = world.start_gateway();
+    let module = token.module.to_str().unwrap().to_string();
+    let args = [
+        "--backend",
+        "pkcs11",
+        "--pkcs11-module",
+        &module,
+        "--no-reconnect",
+        "--launch",
+    ];
+    // An X11 session, whatever the machine running the tests has.
+    let env = [
+        token.env()[0],
+        ("PATH", path.as_os_str()),
+        ("DISPLAY", ":99".as_ref()),
+        ("WAYLAND_DISPLAY", "".as_ref()),
+        ("XDG_SESSION_TYPE", "x11".as_ref()),
+        // The program's log is kept (it failed), here rather than in the machine's temp dir.
+        ("TMPDIR", bin.path().as_os_str()),
+    ];
+    let (_client, events) = world.connect_with(support::world::PASSWORD, &args, &env);
+    let up = events.next("tunnel-up", &world);
+    assert_eq!(up["event"], "tunnel-up", "{up}");
+    // The next line is ours: the stand-in's JSON-looking line went to its log.
+    let exited = events.next("rdp-exited", &world);
+    assert_eq!(
+        exited,
+        json!({"event": "rdp-exited", "code": 3}),
+        "client log:\n{}",
+        world.log("client.log")
+    );
+    let read = |name: &str| std::fs::read_to_string(bin.path().join(name)).unwrap();
+    assert_eq!(read("stdin-is").trim(), "/dev/null");
+    let argv: Vec<String> = read("argv").lines().map(String::from).collect();
+    assert_eq!(argv[0], format!("/v:{}", events.listen));
+    assert!(argv.contains(&"/cert:tofu".to_string()), "{argv:?}");
+    assert!(argv.contains(&"/printer".to_string()), "{argv:?}");
+    assert!(argv.contains(&"-clipboard".to_string()), "{argv:?}");
+    let kept: Vec<PathBuf> = std::fs::read_dir(bin.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-rdp.log"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let rdp_log = std::fs::read_to_string(&kept[0]).unwrap();
+    assert!(
+        rdp_log.contains("stray-from-the-remote-desktop"),
+        "{rdp_log}"
+    );
+    let log = world.log("client.log");
+    assert!(log.contains("Startet xfreerdp."), "{log}");
+    assert!(
+        log.contains("Fjernskrivebordet ble avsluttet (kode 3)."),
+        "{log}"
+    );
 }

@@ -621,11 +621,17 @@ fn launch_rdp(addr: SocketAddr, target: &TargetInfo, json: bool) {
     if RUNNING.swap(true, Ordering::SeqCst) {
         return;
     }
+    #[derive(Serialize)]
+    struct RdpExited {
+        event: &'static str,
+        code: Option<i32>,
+    }
     let on_exit = move |exited: launch::Exited| {
         RUNNING.store(false, Ordering::SeqCst);
         eprintln!("{}", exited.sentence());
         if json {
-            print_json_line(&serde_json::json!({"event": "rdp-exited", "code": exited.code}));
+            let (event, code) = ("rdp-exited", exited.code);
+            print_json_line(&RdpExited { event, code });
         }
     };
     match launch::launch(addr, target.redirect, on_exit) {
