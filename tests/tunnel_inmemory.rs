@@ -264,6 +264,7 @@ async fn login_then_streams_on_the_same_byte_stream() {
                 targets: vec![TargetInfo {
                     id: "pc".into(),
                     name: "Kontor-PC".into(),
+                    redirect: Default::default(),
                 }],
                 idle_timeout_secs: 1800,
                 posture_warnings: vec![],

@@ -208,6 +208,9 @@ enum JsonEvent<'a> {
     TunnelClosed {
         reason: &'a str,
     },
+    RdpExited {
+        code: Option<i32>,
+    },
 }
 
 impl FlowUi for Terminal {
@@ -240,6 +243,10 @@ impl FlowUi for Terminal {
             }
             FlowEvent::TunnelClosed { reason } if self.json => {
                 print_json_line(&JsonEvent::TunnelClosed { reason });
+            }
+            FlowEvent::RdpExited { code, .. } if self.json => {
+                super::connect_words::show(event);
+                print_json_line(&JsonEvent::RdpExited { code: *code });
             }
             other => super::connect_words::show(other),
         }

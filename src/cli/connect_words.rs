@@ -67,10 +67,11 @@ pub fn show(event: &FlowEvent) {
         FlowEvent::RdpStarted { program } => {
             eprintln!("{}", m::RDP_STARTED.with(&[("program", program)]))
         }
-        FlowEvent::RdpNotStarted { program, error } => eprintln!(
-            "{}",
-            m::RDP_NOT_STARTED.with(&[("program", program), ("error", error)])
-        ),
+        FlowEvent::RdpNotStarted { error, fix } => {
+            eprintln!("{}", m::RDP_NOT_STARTED.with(&[("error", error)]));
+            eprintln!("{}", m::DO_THIS.with(&[("fix", fix)]));
+        }
+        FlowEvent::RdpExited { sentence, .. } => eprintln!("{sentence}"),
     }
 }
 

@@ -30,5 +30,7 @@ pub mod posture_words;
 pub mod prompt;
 #[cfg(feature = "client")]
 pub mod readers;
+#[cfg(feature = "client")]
+pub mod readers_watch;
 
 pub use failure::Failure;

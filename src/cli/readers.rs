@@ -1,6 +1,7 @@
 //! `hjemmekontor readers`: what the smart card stack sees, and which application each card
 //! carries. Identifying a card only probes it (SELECTs and a PIN status query, never a PIN),
-//! so no PIN try is ever spent, and the card is left as it was.
+//! so no PIN try is ever spent, and the card is left as it was. `--watch` follows readers and
+//! cards live (`readers_watch.rs`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,11 @@ pub struct ReadersArgs {
     /// (PIN data is never written; the file is readable by you only).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Keep watching: print each reader plugged in or out, card put in or taken out (with its
+    /// ATR and application), and the smart-card service going away or coming back, with the
+    /// time, until Ctrl-C. With --json, one JSON object per line.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 /// A reader with the application found on its card.
@@ -42,6 +48,9 @@ pub fn run(args: &ReadersArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return trace_unwritable(args, &e).report(args.json),
     };
+    if args.watch {
+        return super::readers_watch::run(args.json, trace.as_ref());
+    }
     let (ctx, readers) =
         match pcsc::establish().and_then(|ctx| pcsc::list_readers(&ctx).map(|r| (ctx, r))) {
             Ok(found) => found,
@@ -86,7 +95,16 @@ fn application_of(
     if !info.card_present || info.card_mute || info.exclusive {
         return None;
     }
-    let transport = PcscTransport::connect(ctx, &info.name).ok()?;
+    probe_application(ctx, &info.name, trace)
+}
+
+/// Identifies the card in `reader` by probing it (no PIN), as [`application_of`] does.
+pub(super) fn probe_application(
+    ctx: &::pcsc::Context,
+    reader: &str,
+    trace: Option<&TraceSink>,
+) -> Option<&'static str> {
+    let transport = PcscTransport::connect(ctx, reader).ok()?;
     let transport: Box<dyn CardTransport> = match trace {
         Some(sink) => Box::new(TracedTransport::new(Box::new(transport), sink.clone())),
         None => Box::new(transport),
@@ -94,7 +112,7 @@ fn application_of(
     match identify(transport) {
         Ok(app) => Some(app.name()),
         Err(e) => {
-            tracing::debug!(reader = %info.name, "card not identified: {e}");
+            tracing::debug!(reader, "card not identified: {e}");
             None
         }
     }

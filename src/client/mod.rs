@@ -2,6 +2,7 @@
 
 pub mod card_watch;
 pub mod flow;
+pub mod launch;
 pub mod posture;
 pub mod session;
 pub mod settings;

@@ -86,8 +86,8 @@ catalogue! {
         nb: "Startet {program}.",
         en: "Started {program}." }
     RDP_NOT_STARTED = "connect.rdp-not-started" {
-        nb: "Kunne ikke starte {program} ({error}); start fjernskrivebordet selv.",
-        en: "Could not start {program} ({error}); start your remote desktop yourself." }
+        nb: "Kunne ikke starte fjernskrivebordet: {error}",
+        en: "Could not start the remote desktop: {error}" }
     ASK_USERNAME = "connect.ask-username" {
         nb: "Brukernavn: ",
         en: "Username: " }

@@ -238,6 +238,41 @@ pub struct TargetInfo {
     pub id: String,
     /// A name a person recognises ("Kontor-PC, legekontoret").
     pub name: String,
+    /// What the remote-desktop session may share with the home computer. Left out when it is
+    /// the service's default, so only a gateway that loosens or tightens it says anything.
+    #[serde(default, skip_serializing_if = "Redirect::is_default")]
+    pub redirect: Redirect,
+}
+
+/// What the remote-desktop program at home may share with the office PC, set per group by the
+/// gateway (`[[group]] redirect_*`). The default is the service's rule: printing on your own
+/// printer is fine, storing data at home is not, so no drives and no clipboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// The home computer's printers are offered to the session.
+    pub printers: bool,
+    /// The clipboard is shared both ways (text copied out of the session lands at home).
+    pub clipboard: bool,
+    /// The home computer's drives are offered to the session (files could be saved at home).
+    pub drives: bool,
+}
+
+impl Default for Redirect {
+    fn default() -> Self {
+        Redirect {
+            printers: true,
+            clipboard: false,
+            drives: false,
+        }
+    }
+}
+
+impl Redirect {
+    /// Whether this is the service's default (what an absent `redirect` means).
+    pub fn is_default(&self) -> bool {
+        *self == Redirect::default()
+    }
 }
 
 /// A refused login.
@@ -811,10 +846,22 @@ mod tests {
             GatewayMessage::Accepted(Accepted {
                 session_id: "s-1".into(),
                 display_name: "Kari Nordmann".into(),
-                targets: vec![TargetInfo {
-                    id: "pc-17".into(),
-                    name: "Kontor-PC".into(),
-                }],
+                targets: vec![
+                    TargetInfo {
+                        id: "pc-17".into(),
+                        name: "Kontor-PC".into(),
+                        redirect: Redirect::default(),
+                    },
+                    TargetInfo {
+                        id: "pc-18".into(),
+                        name: "Legevakt-PC".into(),
+                        redirect: Redirect {
+                            printers: false,
+                            clipboard: true,
+                            drives: false,
+                        },
+                    },
+                ],
                 idle_timeout_secs: 900,
                 posture_warnings: vec![PostureNotice {
                     rule: "disk-encryption".into(),
@@ -869,6 +916,41 @@ mod tests {
             body,
             r#"{"type":"rejected","code":"posture-refused","message":"m","remediation":"r"}"#
         );
+    }
+
+    #[test]
+    fn a_target_says_redirect_only_when_it_is_not_the_default() {
+        let plain = TargetInfo {
+            id: "pc".into(),
+            name: "PC".into(),
+            redirect: Redirect::default(),
+        };
+        let json = serde_json::to_string(&plain).unwrap();
+        assert_eq!(json, r#"{"id":"pc","name":"PC"}"#);
+        // Absent means the service's default: printers yes, clipboard and drives no.
+        let read: TargetInfo = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.redirect, Redirect::default());
+        assert!(read.redirect.printers && !read.redirect.clipboard && !read.redirect.drives);
+        let strict = TargetInfo {
+            redirect: Redirect {
+                printers: false,
+                ..Redirect::default()
+            },
+            ..plain
+        };
+        assert_eq!(
+            serde_json::to_string(&strict).unwrap(),
+            r#"{"id":"pc","name":"PC","redirect":{"printers":false,"clipboard":false,"drives":false}}"#
+        );
+        // Strict like every message: all three fields, nothing else.
+        assert!(serde_json::from_str::<TargetInfo>(
+            r#"{"id":"pc","name":"PC","redirect":{"printers":false}}"#
+        )
+        .is_err());
+        assert!(serde_json::from_str::<TargetInfo>(
+            r#"{"id":"pc","name":"PC","redirect":{"printers":true,"clipboard":false,"drives":false,"usb":true}}"#
+        )
+        .is_err());
     }
 
     #[test]

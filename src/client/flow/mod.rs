@@ -162,10 +162,17 @@ pub enum FlowEvent {
     },
     /// The remote-desktop program could not be started; the person starts it.
     RdpNotStarted {
-        /// Which.
-        program: String,
-        /// Why.
+        /// Why, in words.
         error: String,
+        /// What to do.
+        fix: String,
+    },
+    /// The remote-desktop program ended.
+    RdpExited {
+        /// Its exit code (`None`: a signal ended it).
+        code: Option<i32>,
+        /// What to tell the person (where its output was kept, if it failed).
+        sentence: String,
     },
     /// The tunnel closed, for this reason (`client-closed`, `card-removed`, ...).
     TunnelClosed {

@@ -68,7 +68,7 @@ pub(super) async fn run_tunnel(
         display_name: tunnel.accepted.display_name.clone(),
     });
     if plan.launch {
-        launch_rdp(shown, &**ui);
+        launch_rdp(shown, target, ui);
     }
     let shutdown = CancellationToken::new();
     let forward = tokio::spawn(forward_listener(
@@ -137,21 +137,34 @@ pub(super) async fn run_tunnel(
     Ok(ended)
 }
 
-/// Starts the system's remote-desktop program against the tunnel.
-fn launch_rdp(addr: SocketAddr, ui: &dyn FlowUi) {
-    let (program, arg) = if cfg!(windows) {
-        ("mstsc", format!("/v:{addr}"))
-    } else if cfg!(target_os = "macos") {
-        ("open", format!("rdp://full%20address=s:{addr}"))
-    } else {
-        ("xfreerdp", format!("/v:{addr}"))
+/// Starts the remote-desktop program with the sharing the gateway allows for `target`, and
+/// tells the front end when it ends. One at a time: after a reconnect the running one
+/// reconnects by itself.
+fn launch_rdp(addr: SocketAddr, target: &TargetInfo, ui: &Arc<dyn FlowUi>) {
+    use crate::client::launch;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static RUNNING: AtomicBool = AtomicBool::new(false);
+    if RUNNING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let told = Arc::clone(ui);
+    let on_exit = move |exited: launch::Exited| {
+        RUNNING.store(false, Ordering::SeqCst);
+        told.event(&FlowEvent::RdpExited {
+            code: exited.code,
+            sentence: exited.sentence(),
+        });
     };
-    let program = program.to_string();
-    match std::process::Command::new(&program).arg(&arg).spawn() {
-        Ok(_) => ui.event(&FlowEvent::RdpStarted { program }),
-        Err(e) => ui.event(&FlowEvent::RdpNotStarted {
-            program,
-            error: e.to_string(),
+    match launch::launch(addr, target.redirect, on_exit) {
+        Ok(started) => ui.event(&FlowEvent::RdpStarted {
+            program: started.program,
         }),
+        Err(e) => {
+            RUNNING.store(false, Ordering::SeqCst);
+            ui.event(&FlowEvent::RdpNotStarted {
+                error: e.message(),
+                fix: e.fix(launch::connect_address(addr)),
+            });
+        }
     }
 }

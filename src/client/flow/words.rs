@@ -153,6 +153,7 @@ mod tests {
         TargetInfo {
             id: id.into(),
             name: format!("PC {id}"),
+            redirect: Default::default(),
         }
     }
 

@@ -28,10 +28,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use crate::cert::{AuthPolicy, Level, PersonalId};
+use crate::tunnel::protocol::Redirect;
 
 use super::auth;
 
 mod posture;
+mod redirect;
 pub use posture::PostureSettings;
 
 /// One mistake in the configuration, where it is.
@@ -246,6 +248,9 @@ pub struct Group {
     pub name: String,
     /// What kind of place it is: `legesenter`, `legevakt`, `sykehjem`, or free text.
     pub kind: String,
+    /// What the remote-desktop program at home may share with this group's office PCs
+    /// (`redirect_printers`, `redirect_clipboard`, `redirect_drives`).
+    pub redirect: Redirect,
 }
 
 /// `[[machine]]`: an office PC the gateway may connect to.
@@ -341,6 +346,7 @@ pub fn dangerous_options(config: &Config) -> Vec<String> {
                 .to_string(),
         );
     }
+    out.extend(redirect::dangerous(config));
     out
 }
 
@@ -522,6 +528,12 @@ struct RawGroup {
     id: Spanned<String>,
     name: Spanned<String>,
     kind: Spanned<String>,
+    #[serde(default)]
+    redirect_printers: Option<bool>,
+    #[serde(default)]
+    redirect_clipboard: Option<bool>,
+    #[serde(default)]
+    redirect_drives: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -1314,6 +1326,7 @@ pub fn parse(
             id: id.clone(),
             name: g.name.get_ref().clone(),
             kind: g.kind.get_ref().clone(),
+            redirect: redirect::of_group(g),
         });
     }
 

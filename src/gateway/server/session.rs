@@ -36,8 +36,10 @@ fn busy_record(
     }
 }
 
-/// The `accepted` answer: the session, the person's name, the machines they may reach.
+/// The `accepted` answer: the session, the person's name, the machines they may reach and
+/// what each session may share with the home computer (its group's `redirect_*`).
 fn accepted_answer(
+    config: &crate::gateway::config::Config,
     accepted: &auth::Accepted,
     session_id: &str,
     idle_timeout_secs: u64,
@@ -55,6 +57,7 @@ fn accepted_answer(
             .map(|t| TargetInfo {
                 id: t.id.clone(),
                 name: t.name.clone(),
+                redirect: config.redirect_for(&t.id),
             })
             .collect(),
         idle_timeout_secs,
@@ -159,6 +162,7 @@ impl Gateway {
             return None;
         }
         let answer = accepted_answer(
+            &self.config,
             &accepted,
             &session_id,
             limits.idle_timeout_secs,
