@@ -24,6 +24,7 @@ pub mod card;
 pub mod cert;
 pub mod common;
 pub mod connect;
+pub mod gateway;
 pub mod posture;
 
 pub use common::{DO_THIS, ERROR};
@@ -36,6 +37,7 @@ pub const AREAS: &[&[Msg]] = &[
     card::ALL,
     cert::ALL,
     posture::ALL,
+    gateway::ALL,
 ];
 
 #[cfg(test)]
