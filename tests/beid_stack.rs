@@ -27,8 +27,10 @@ fn buypass_card() -> VcardProcess {
     start_card(["--profile", "buypass"])
 }
 
+/// The client in bokmål, whatever the locale, since the tests read its words.
 fn client(args: &[&str]) -> ToolOutput {
-    run_tool(CLIENT, args, TIMEOUT).expect("client runs")
+    let args: Vec<&str> = ["--lang", "nb"].iter().chain(args).copied().collect();
+    run_tool(CLIENT, &args, TIMEOUT).expect("client runs")
 }
 
 fn json(out: &ToolOutput) -> Value {

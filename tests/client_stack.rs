@@ -35,8 +35,10 @@ fn card(variant: &str) -> VcardProcess {
     ])
 }
 
+/// The client in bokmål, whatever the locale, since the tests read its words.
 fn client(args: &[&str], stdin: Option<&str>) -> ToolOutput {
-    run_tool_with_input(CLIENT, args, stdin, TIMEOUT).expect("client runs")
+    let args: Vec<&str> = ["--lang", "nb"].iter().chain(args).copied().collect();
+    run_tool_with_input(CLIENT, &args, stdin, TIMEOUT).expect("client runs")
 }
 
 fn json(out: &ToolOutput) -> Value {

@@ -304,6 +304,8 @@ async fn one_card_and_password_cannot_take_every_session() {
         Err(SessionError::Rejected(r)) => {
             assert_eq!(r.code, RejectCode::ServerBusy);
             assert!(r.message.contains("2 økter"), "{}", r.message);
+            // The fact the client words it with.
+            assert_eq!(r.open_sessions, Some(2));
         }
         other => panic!("{:?}", other.map(|t| t.accepted)),
     }

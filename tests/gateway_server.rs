@@ -189,7 +189,11 @@ async fn credential_refusals_look_the_same_to_the_client_and_differ_in_the_audit
         let _ = setup.login("person-high", "ase", "feil-passord").await;
     }
     match setup.login("person-high", "ase", PASSWORD).await {
-        Err(SessionError::Rejected(r)) => assert_eq!(r.code, RejectCode::LockedOut),
+        Err(SessionError::Rejected(r)) => {
+            assert_eq!(r.code, RejectCode::LockedOut);
+            // How long the lock lasts, for the client to word.
+            assert!(r.retry_after_secs.is_some_and(|s| s > 0), "{r:?}");
+        }
         other => panic!("{:?}", other.err()),
     }
     assert_eq!(setup.attempts().last().unwrap()["reason"], "locked-out");

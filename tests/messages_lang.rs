@@ -1,31 +1,42 @@
-//! The client speaks bokmål or English as the locale or `--lang` says. What is in the message
-//! catalogue so far (the connection's progress and failures, every failure's frame) follows
-//! it; the rest of the client's words move into the catalogue area by area.
+//! The client speaks bokmål or English as the locale or `--lang` says, in every command:
+//! here the ones that need no card and no gateway (a failure before any card, `cert inspect`
+//! of a TEST PKI certificate, the local `posture` report, a card backend this system lacks).
 
-use std::process::Command;
+mod support;
+
+use std::process::{Command, Output};
 
 const CLIENT: &str = env!("CARGO_BIN_EXE_hjemmekontor");
 
-/// `connect` with no gateway given: fails at once, before any card, in the chosen language.
-fn without_gateway(env: &[(&str, &str)], args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(CLIENT)
+/// The client with only `env` for a locale (none of the developer's own).
+fn client(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(CLIENT)
         .env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
         .env_remove("LANG")
         .envs(env.iter().copied())
         .args(args)
-        .args(["connect", "--settings"])
-        .arg(dir.path().join("client.toml"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+const ENGLISH: &[(&str, &str)] = &[("LANG", "en_US.UTF-8")];
+const BOKMAL: &[(&str, &str)] = &[("LANG", "nb_NO.UTF-8")];
+
+/// `connect` with no gateway given: fails at once, before any card, in the chosen language.
+fn without_gateway(env: &[(&str, &str)], args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("client.toml");
+    let mut all = args.to_vec();
+    all.extend(["connect", "--settings", settings.to_str().unwrap()]);
+    let out = client(env, &all);
     assert_eq!(out.status.code(), Some(2));
     String::from_utf8(out.stderr).unwrap()
 }
 
 #[test]
 fn the_locale_or_the_flag_chooses_the_language() {
-    let english = without_gateway(&[("LANG", "en_US.UTF-8")], &[]);
+    let english = without_gateway(ENGLISH, &[]);
     assert!(
         english.starts_with("Error: No gateway was given."),
         "{english}"
@@ -35,7 +46,7 @@ fn the_locale_or_the_flag_chooses_the_language() {
         "{english}"
     );
 
-    let bokmal = without_gateway(&[("LANG", "nb_NO.UTF-8")], &[]);
+    let bokmal = without_gateway(BOKMAL, &[]);
     assert!(
         bokmal.starts_with("Feil: Det er ikke oppgitt noen gateway."),
         "{bokmal}"
@@ -48,7 +59,126 @@ fn the_locale_or_the_flag_chooses_the_language() {
     // LC_ALL wins over LANG; the flag wins over both; no locale at all is bokmål.
     let all = without_gateway(&[("LC_ALL", "en_GB.UTF-8"), ("LANG", "nb_NO.UTF-8")], &[]);
     assert!(all.starts_with("Error:"), "{all}");
-    let flag = without_gateway(&[("LANG", "en_US.UTF-8")], &["--lang", "nb"]);
+    let flag = without_gateway(ENGLISH, &["--lang", "nb"]);
     assert!(flag.starts_with("Feil:"), "{flag}");
     assert!(without_gateway(&[], &[]).starts_with("Feil:"));
+}
+
+#[test]
+fn cert_inspect_speaks_the_locale_s_language() {
+    let (expired, _) = support::pki::files("expired");
+    let args = [
+        "cert",
+        "inspect",
+        expired.to_str().unwrap(),
+        "--test-environment",
+    ];
+
+    let english = client(ENGLISH, &args);
+    assert_eq!(english.status.code(), Some(4));
+    let text = String::from_utf8(english.stdout).unwrap();
+    assert!(text.starts_with("Certificate for "), "{text}");
+    assert!(
+        text.contains("  Personal identifier:  UN:NO-9578-"),
+        "{text}"
+    );
+    assert!(text.contains("Can NOT be used to log in:"), "{text}");
+    assert!(text.contains("  - Your certificate expired on "), "{text}");
+    assert!(
+        text.contains("    Do this: Order a new card from "),
+        "{text}"
+    );
+
+    let bokmal = client(BOKMAL, &args);
+    assert_eq!(bokmal.status.code(), Some(4));
+    let text = String::from_utf8(bokmal.stdout).unwrap();
+    assert!(text.starts_with("Sertifikat for "), "{text}");
+    assert!(text.contains("Kan IKKE brukes til innlogging:"), "{text}");
+    assert!(text.contains("  - Sertifikatet ditt utløp "), "{text}");
+    assert!(
+        text.contains("    Gjør dette: Bestill nytt kort fra "),
+        "{text}"
+    );
+
+    // The JSON's keys and codes stay English; its sentences follow the language.
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let english: serde_json::Value =
+        serde_json::from_slice(&client(ENGLISH, &json_args).stdout).unwrap();
+    assert_eq!(english["reasons"][0]["code"], "expired");
+    let message = english["reasons"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Your certificate expired on "),
+        "{message}"
+    );
+
+    // A file that is not there: the failure's frame and its words.
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.pem");
+    let args = ["cert", "inspect", missing.to_str().unwrap()];
+    let english = String::from_utf8(client(ENGLISH, &args).stderr).unwrap();
+    assert!(english.starts_with("Error: Could not read "), "{english}");
+    assert!(
+        english.contains("Do this: Check the file name"),
+        "{english}"
+    );
+    let bokmal = String::from_utf8(client(BOKMAL, &args).stderr).unwrap();
+    assert!(bokmal.starts_with("Feil: Kunne ikke lese "), "{bokmal}");
+}
+
+#[test]
+fn the_posture_report_speaks_the_locale_s_language() {
+    let english = client(ENGLISH, &["posture"]);
+    assert!(english.status.success());
+    let (out, err) = (
+        String::from_utf8(english.stdout).unwrap(),
+        String::from_utf8(english.stderr).unwrap(),
+    );
+    assert!(err.starts_with("Checking the computer ("), "{err}");
+    assert!(out.starts_with("Your computer (checked "), "{out}");
+    for line in [
+        "Operating system:",
+        "Firewall:",
+        "Disk encryption:",
+        "Screen lock:",
+    ] {
+        assert!(out.contains(line), "{line} in {out}");
+    }
+    assert!(
+        out.contains("Run `hjemmekontor posture --gateway`."),
+        "{out}"
+    );
+
+    let bokmal = client(BOKMAL, &["posture"]);
+    let out = String::from_utf8(bokmal.stdout).unwrap();
+    assert!(out.starts_with("Maskinen din (sjekket "), "{out}");
+    assert!(out.contains("Operativsystem:"), "{out}");
+}
+
+/// The Windows certificate store asked for where there is none: refused before any card.
+#[cfg(not(windows))]
+#[test]
+fn a_backend_this_system_lacks_is_refused_in_the_locale_s_language() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("client.toml");
+    let args = [
+        "card",
+        "--backend",
+        "windows",
+        "--settings",
+        settings.to_str().unwrap(),
+    ];
+    let english = client(ENGLISH, &args);
+    assert_eq!(english.status.code(), Some(2));
+    let err = String::from_utf8(english.stderr).unwrap();
+    assert_eq!(
+        err.trim_end(),
+        "Error: The card backend “windows” exists only on Windows.\n\
+         Do this: Use --backend auto, piv or pkcs11."
+    );
+    let bokmal = String::from_utf8(client(BOKMAL, &args).stderr).unwrap();
+    assert!(
+        bokmal.starts_with("Feil: Kortveien «windows» finnes bare på Windows."),
+        "{bokmal}"
+    );
 }

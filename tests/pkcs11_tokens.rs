@@ -19,7 +19,9 @@ use support::world::{round_trip, wait_exit, GatewayWorld, CLIENT, PASSWORD, PIN}
 
 fn client(token: &Token, args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
+    // In bokmål whatever the locale, since the tests read its words.
     let mut child = Command::new(CLIENT)
+        .args(["--lang", "nb"])
         .args(args)
         .envs(token.env())
         .stdin(std::process::Stdio::piped())

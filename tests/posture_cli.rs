@@ -53,7 +53,10 @@ fn the_local_report_is_coherent_and_says_why_for_what_it_cannot_know() {
     assert!(json.get("gateway").is_none());
 
     // The same in words, in Norwegian.
-    let out = Command::new(CLIENT).arg("posture").output().unwrap();
+    let out = Command::new(CLIENT)
+        .args(["--lang", "nb", "posture"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for line in [
         "Operativsystem:",

@@ -305,6 +305,8 @@ async fn gateway_answers_login(mut s: tokio::io::DuplexStream) -> Option<RejectC
                 message: "Ugyldig forespørsel.".into(),
                 remediation: None,
                 failed_rules: vec![],
+                retry_after_secs: None,
+                open_sessions: None,
             });
             write_message(&mut s, &rejected, MAX).await.unwrap();
             Some(code)
@@ -789,6 +791,7 @@ async fn a_busy_session_ends_at_its_lifetime_with_a_reason_the_client_can_show()
             notice.message,
             "Økten er avsluttet etter 1 minutt; logg inn igjen."
         );
+        assert_eq!(notice.limit_secs, Some(60));
         assert_eq!(stats.streams_relayed, 1);
         writer.await.unwrap();
     })

@@ -12,6 +12,8 @@ use crate::card::credential::{
 };
 use crate::card::piv::Slot;
 use crate::cert::{AuthPolicy, Inspection};
+use crate::i18n::catalogue::{self as connect, card as m};
+use crate::i18n::Msg;
 use time::OffsetDateTime;
 
 use super::card_open::{judge, open, CardOptions, Judged};
@@ -206,7 +208,7 @@ fn check_pin(
             Some(read_pin(source, "PIN: ")?)
         }
         PinEntry::PinPad => {
-            eprintln!("Tast PIN-koden på kortleseren.");
+            eprintln!("{}", connect::PIN_ON_PIN_PAD.text());
             None
         }
         PinEntry::Middleware | PinEntry::NotNeeded => None,
@@ -285,7 +287,7 @@ fn certificate_report(
 ) -> CertificateReport {
     let purpose = match backend {
         Backend::Piv => piv_purpose(&certificate.id).to_string(),
-        _ if certificate.label.is_empty() => "sertifikat".to_string(),
+        _ if certificate.label.is_empty() => m::CERTIFICATE.text(),
         _ => certificate.label.clone(),
     };
     let (details, inspection) = match inspection {
@@ -317,7 +319,7 @@ pub fn certificate_refused(inspection: &Inspection) -> Failure {
     let mut failure = Failure::new(
         "certificate-refused",
         exit::CARD_UNUSABLE,
-        format!("Kortet kan ikke brukes til innlogging. {message}"),
+        m::CERTIFICATE_REFUSED.with(&[("reasons", &message)]),
     );
     let fixes: Vec<&str> = sentences.iter().filter_map(|s| s.fix.as_deref()).collect();
     if !fixes.is_empty() {
@@ -332,12 +334,13 @@ fn piv_purpose(id: &str) -> &'static str {
         .into_iter()
         .find(|s| crate::card::piv_credential::slot_id(*s) == id);
     match slot {
-        Some(Slot::Authentication) => "innlogging",
-        Some(Slot::Signature) => "signering",
-        Some(Slot::KeyManagement) => "kryptering",
-        Some(Slot::CardAuthentication) => "kortautentisering",
-        None => "ukjent",
+        Some(Slot::Authentication) => m::SLOT_LOGIN,
+        Some(Slot::Signature) => m::SLOT_SIGNATURE,
+        Some(Slot::KeyManagement) => m::SLOT_KEY_MANAGEMENT,
+        Some(Slot::CardAuthentication) => m::SLOT_CARD_AUTHENTICATION,
+        None => m::SLOT_UNKNOWN,
     }
+    .as_str()
 }
 
 fn show(report: &CardReport, json: bool) -> ExitCode {
@@ -351,13 +354,16 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
         return code;
     }
     show_card(report);
-    println!("Sertifikater:");
+    println!("{}", m::CERTIFICATES.text());
     if report.certificates.is_empty() {
-        println!("  (ingen)");
+        println!(
+            "  {}",
+            crate::i18n::catalogue::common::NONE_IN_PARENS.text()
+        );
     }
     for c in &report.certificates {
         let login = if report.login_certificate.as_ref() == Some(&c.id) {
-            " — brukes til innlogging"
+            m::LOGS_IN.as_str()
         } else {
             ""
         };
@@ -374,8 +380,13 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
                 }
             }
             None => println!(
-                "    Kan ikke leses: {}",
-                c.details["unreadable"].as_str().unwrap_or("ukjent feil")
+                "    {}",
+                m::UNREADABLE.with(&[(
+                    "problem",
+                    &c.details["unreadable"]
+                        .as_str()
+                        .unwrap_or(m::UNKNOWN_ERROR.as_str())
+                )])
             ),
         }
     }
@@ -386,61 +397,79 @@ fn show(report: &CardReport, json: bool) -> ExitCode {
     code
 }
 
+/// Labels of the card's lines, padded to the longest in the run's language.
+const LABELS: [Msg; 7] = [
+    m::LABEL_BACKEND,
+    m::LABEL_READER,
+    m::LABEL_MODULE,
+    m::LABEL_APPLICATION,
+    m::LABEL_CARD_ID,
+    m::LABEL_PIN_CHECK,
+    m::LABEL_LOGIN,
+];
+
 /// The card, its PIN and its login key in words.
 fn show_card(report: &CardReport) {
-    println!("Kortvei:       {}", report.card.backend);
+    let width = LABELS
+        .iter()
+        .map(|l| l.as_str().chars().count() + 1)
+        .max()
+        .unwrap_or(15);
+    let line = |label: &str, value: &dyn std::fmt::Display| {
+        println!("{label:<width$}{value}");
+    };
+    line(m::LABEL_BACKEND.as_str(), &report.card.backend);
     if let Some(reader) = &report.card.reader {
-        println!("Kortleser:     {reader}");
+        line(m::LABEL_READER.as_str(), reader);
     }
     if let Some(atr) = &report.card.atr {
-        println!("ATR:           {atr}");
+        line("ATR:", atr);
     }
     if let Some(token) = &report.card.token {
-        println!("PKCS#11-modul: {}", token.module);
-        println!(
-            "Token:         {} ({}, {})",
-            token.label, token.manufacturer, token.model
-        );
+        line(m::LABEL_MODULE.as_str(), &token.module);
+        let shown = format!("{} ({}, {})", token.label, token.manufacturer, token.model);
+        line("Token:", &shown);
     } else {
-        println!("Applikasjon:   {}", report.card.application.to_uppercase());
+        line(
+            m::LABEL_APPLICATION.as_str(),
+            &report.card.application.to_uppercase(),
+        );
     }
     if let Some(id) = &report.card.card_id {
-        println!("Kort-ID:       {id}");
+        line(m::LABEL_CARD_ID.as_str(), id);
     }
-    println!("PIN:           {}", pin_words(&report.pin));
+    line("PIN:", &pin_words(&report.pin));
     if let Some(check) = &report.pin_check {
         let said = if check.accepted {
-            "riktig PIN"
+            m::PIN_RIGHT
         } else {
-            "feil PIN"
+            m::PIN_WRONG
         };
-        println!("PIN-sjekk:     {said}");
+        line(m::LABEL_PIN_CHECK.as_str(), &said.as_str());
     }
     if let Some(key) = &report.login_key {
         let tls = match key.tls {
             Some(TlsMode::Tls13) => "TLS 1.3",
-            Some(TlsMode::Tls12Pkcs1) => {
-                "TLS 1.2 (nøkkelen kan bare signere med PKCS#1 v1.5, som TLS 1.3 ikke tillater)"
-            }
-            None => "ingen: nøkkelen kan ikke signere noe TLS godtar",
+            Some(TlsMode::Tls12Pkcs1) => m::TLS12_PKCS1.as_str(),
+            None => m::NO_TLS.as_str(),
         };
-        println!("Innlogging:    {tls}");
+        line(m::LABEL_LOGIN.as_str(), &tls);
     }
 }
 
 fn pin_words(pin: &PinReport) -> String {
     let state = match pin.state {
-        PinState::Blocked => "SPERRET".to_string(),
-        PinState::Verified => "godkjent".to_string(),
-        PinState::TriesLeft(1) | PinState::FinalTry => "1 forsøk igjen (siste)".to_string(),
-        PinState::TriesLeft(n) => format!("{n} forsøk igjen"),
-        PinState::CountLow => "feil PIN er tastet siden sist; antall forsøk igjen er ukjent".into(),
-        PinState::Unknown => "antall forsøk igjen er ukjent".to_string(),
+        PinState::Blocked => m::PIN_STATE_BLOCKED.text(),
+        PinState::Verified => m::PIN_STATE_VERIFIED.text(),
+        PinState::TriesLeft(1) | PinState::FinalTry => m::PIN_STATE_LAST_TRY.text(),
+        PinState::TriesLeft(n) => m::PIN_STATE_TRIES_LEFT.with(&[("n", &n)]),
+        PinState::CountLow => m::PIN_STATE_COUNT_LOW.text(),
+        PinState::Unknown => m::PIN_STATE_UNKNOWN.text(),
     };
     match pin.entry {
-        PinEntry::PinPad => format!("{state}; tast PIN-koden på kortleseren"),
-        PinEntry::Middleware => format!("{state}; mellomvaren spør selv etter PIN"),
-        PinEntry::NotNeeded => "trengs ikke".to_string(),
+        PinEntry::PinPad => m::PIN_ON_PAD.with(&[("state", &state)]),
+        PinEntry::Middleware => m::PIN_BY_MIDDLEWARE.with(&[("state", &state)]),
+        PinEntry::NotNeeded => m::PIN_NOT_NEEDED.text(),
         PinEntry::Keyboard { .. } => state,
     }
 }

@@ -68,9 +68,9 @@ impl CardOptions {
                 Failure::new(
                     "settings",
                     exit::USAGE,
-                    format!("Innstillingsfilen kan ikke brukes: {e}."),
+                    crate::i18n::catalogue::common::SETTINGS_UNUSABLE.with(&[("error", &e)]),
                 )
-                .fix("Rett eller slett filen; den lages på nytt ved neste vellykkede innlogging.")
+                .fix(crate::i18n::catalogue::common::SETTINGS_UNUSABLE_FIX.text())
             }),
             None => Ok(ClientSettings::default()),
         }
@@ -85,7 +85,8 @@ impl CardOptions {
             Failure::new(
                 "file-unwritable",
                 exit::IO,
-                format!("Kunne ikke skrive sporingen til {}: {e}.", path.display()),
+                crate::i18n::catalogue::common::TRACE_UNWRITABLE
+                    .with(&[("path", &path.display()), ("error", &e)]),
             )
         })
     }
@@ -211,9 +212,9 @@ fn open_piv(
             .map_err(|e| explain_key(&e)),
         Ok(Application::Buypass(beid)) => Err(buypass_failure(beid.tries_at_probe())),
         Err(IdentifyError::Card(e)) => Err(super::card_words::explain_piv(&e)),
-        Err(IdentifyError::Unknown { buypass_like }) => Err(unknown_application(buypass_like.then_some(
-            "Kortet ligner et Buypass-kort; det leses gjennom Buypass sin mellomvare (Buypass Access, PKCS#11).",
-        ))),
+        Err(IdentifyError::Unknown { buypass_like }) => Err(unknown_application(
+            buypass_like.then_some(crate::i18n::catalogue::card::BUYPASS_LIKE.as_str()),
+        )),
     }
 }
 
@@ -223,9 +224,9 @@ fn buypass_failure(tries: crate::card::beid::PinTries) -> Failure {
     use crate::card::beid::PinTries;
     let mut failure = super::card_words::buypass_needs_middleware();
     let told = match tries {
-        PinTries::Left(1) => Some("Kortet har 1 PIN-forsøk igjen før det sperres.".to_string()),
-        PinTries::Left(n) => Some(format!("Kortet har {n} PIN-forsøk igjen.")),
-        PinTries::Blocked => Some("PIN-koden er sperret; den må låses opp med PUK.".to_string()),
+        PinTries::Left(1) => Some(crate::i18n::catalogue::card::BUYPASS_ONE_TRY.text()),
+        PinTries::Left(n) => Some(crate::i18n::catalogue::card::BUYPASS_TRIES.with(&[("n", &n)])),
+        PinTries::Blocked => Some(crate::i18n::catalogue::card::BUYPASS_BLOCKED.text()),
         PinTries::Verified | PinTries::Unknown(_) => None,
     };
     if let Some(told) = told {
@@ -296,12 +297,16 @@ pub fn choose_reader(ctx: &::pcsc::Context, wanted: Option<&str>) -> Result<Stri
                 Failure::new(
                     "no-card",
                     exit::NO_CARD,
-                    format!(
-                        "Det er ikke noe kort i noen av kortleserne («{}»).",
-                        names.join("», «")
-                    ),
+                    crate::i18n::catalogue::card::NO_CARD_IN_ANY.with(&[(
+                        "readers",
+                        &names
+                            .iter()
+                            .map(|n| crate::i18n::catalogue::common::QUOTED.with(&[("text", n)]))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )]),
                 )
-                .fix("Sett inn smartkortet (brikken inn og opp) og prøv igjen.")
+                .fix(crate::i18n::catalogue::card::INSERT_CARD.text())
             }
         })
 }
@@ -391,7 +396,7 @@ pub fn ask_certificate(judged: &mut Judged, interactive: bool) -> Result<(), Fai
     if !interactive {
         return Err(choose_certificate(&judged.listing()));
     }
-    eprintln!("Kortet har flere sertifikater som kan brukes til innlogging:");
+    eprintln!("{}", crate::i18n::catalogue::SEVERAL_CERTIFICATES.text());
     for (n, &i) in options.iter().enumerate() {
         let c = &judged.certificates[i];
         let who = judged.inspections[i]
@@ -401,13 +406,13 @@ pub fn ask_certificate(judged: &mut Judged, interactive: bool) -> Result<(), Fai
             .unwrap_or_default();
         eprintln!("  {}) {who} — {} ({})", n + 1, c.label, c.sha256());
     }
-    eprint!("Velg nummer: ");
+    eprint!("{}", crate::i18n::catalogue::PICK_NUMBER.text());
     let mut line = String::new();
     std::io::stdin().read_line(&mut line).map_err(|e| {
         Failure::new(
             "input",
             exit::USAGE,
-            format!("Kunne ikke lese valget: {e}."),
+            crate::i18n::catalogue::CHOICE_UNREADABLE.with(&[("error", &e)]),
         )
     })?;
     let picked = line

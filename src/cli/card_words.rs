@@ -3,78 +3,64 @@
 
 use crate::card::piv::PivError;
 use crate::card::{ExchangeError, TransportError};
+use crate::i18n::catalogue::{self as connect, card as m};
 
 use super::failure::{exit, Failure};
 
 /// Explains a transport failure.
 pub fn explain_transport(e: &TransportError) -> Failure {
     match e {
-        TransportError::NoService => Failure::new(
-            "no-smartcard-service",
-            exit::NO_CARD,
-            "Smartkorttjenesten kjører ikke, så kortleseren kan ikke brukes.",
-        )
-        .fix(if cfg!(windows) {
-            "Start tjenesten «Smart Card» (SCardSvr) i Tjenester, eller start maskinen på nytt."
-        } else {
-            "Start tjenesten: «sudo systemctl start pcscd» (installer pakken pcscd om den mangler)."
-        }),
-        TransportError::NoReader => Failure::new(
-            "no-reader",
-            exit::NO_CARD,
-            "Fant ingen kortleser.",
-        )
-        .fix("Koble kortleseren til maskinen og prøv igjen. Kjør «hjemmekontor readers» for å se hva maskinen finner."),
+        TransportError::NoService => {
+            Failure::new("no-smartcard-service", exit::NO_CARD, m::NO_SERVICE.text()).fix(
+                if cfg!(windows) {
+                    m::NO_SERVICE_FIX_WINDOWS.text()
+                } else {
+                    m::NO_SERVICE_FIX.text()
+                },
+            )
+        }
+        TransportError::NoReader => Failure::new("no-reader", exit::NO_CARD, m::NO_READER.text())
+            .fix(m::NO_READER_FIX.text()),
         TransportError::UnknownReader(name) => Failure::new(
             "unknown-reader",
             exit::NO_CARD,
-            format!("Fant ingen kortleser som heter «{name}»."),
+            m::UNKNOWN_READER.with(&[("name", name)]),
         )
-        .fix("Kjør «hjemmekontor readers» og bruk et av navnene derfra."),
+        .fix(m::UNKNOWN_READER_FIX.text()),
         TransportError::NoCard(reader) => Failure::new(
             "no-card",
             exit::NO_CARD,
-            format!("Det er ikke noe kort i kortleseren «{reader}»."),
+            m::NO_CARD.with(&[("reader", reader)]),
         )
-        .fix("Sett inn smartkortet (brikken inn og opp) og prøv igjen."),
-        TransportError::CardRemoved => Failure::new(
-            "card-removed",
-            exit::NO_CARD,
-            "Kortet ble tatt ut mens det var i bruk.",
-        )
-        .fix("Sett inn kortet igjen og prøv på nytt."),
-        TransportError::CardReset => Failure::new(
-            "card-reset",
-            exit::NO_CARD,
-            "Kortet ble nullstilt av et annet program.",
-        )
-        .fix("Prøv igjen. Skjer det ofte, lukk andre programmer som bruker kortet."),
-        TransportError::Busy => Failure::new(
-            "card-busy",
-            exit::NO_CARD,
-            "Et annet program bruker kortet alene.",
-        )
-        .fix("Lukk andre programmer som bruker kortet (for eksempel signeringsprogrammer) og prøv igjen."),
-        TransportError::Unresponsive => Failure::new(
-            "card-mute",
-            exit::NO_CARD,
-            "Kortet svarer ikke.",
-        )
-        .fix("Ta kortet ut og sett det inn igjen med brikken inn og opp. Svarer det fortsatt ikke, kan kortet være skadet."),
+        .fix(m::INSERT_CARD.text()),
+        TransportError::CardRemoved => {
+            Failure::new("card-removed", exit::NO_CARD, m::CARD_REMOVED.text())
+                .fix(m::CARD_REMOVED_FIX.text())
+        }
+        TransportError::CardReset => {
+            Failure::new("card-reset", exit::NO_CARD, m::CARD_RESET.text())
+                .fix(m::CARD_RESET_FIX.text())
+        }
+        TransportError::Busy => Failure::new("card-busy", exit::NO_CARD, m::CARD_BUSY.text())
+            .fix(m::CARD_BUSY_FIX.text()),
+        TransportError::Unresponsive => {
+            Failure::new("card-mute", exit::NO_CARD, m::CARD_MUTE.text())
+                .fix(m::CARD_MUTE_FIX.text())
+        }
         TransportError::ReplayMismatch(what) => Failure::new(
             "replay-mismatch",
             exit::OTHER,
-            format!("Opptaket av kortsamtalen stemmer ikke: {what}."),
+            m::REPLAY_MISMATCH.with(&[("what", what)]),
         ),
         TransportError::Other(what) => Failure::new(
             "smartcard-error",
             exit::OTHER,
-            format!("Smartkorttjenesten meldte en feil: {what}."),
+            m::SMARTCARD_ERROR.with(&[("what", what)]),
         )
         .fix(if cfg!(windows) {
-            "Prøv igjen. Hjelper ikke det, start tjenesten «Smart Card» (SCardSvr) eller maskinen på nytt."
+            m::SMARTCARD_ERROR_FIX_WINDOWS.text()
         } else {
-            "Prøv igjen. Hjelper ikke det, start tjenesten pcscd (eller maskinen) på nytt."
+            m::SMARTCARD_ERROR_FIX.text()
         }),
     }
 }
@@ -86,9 +72,9 @@ pub fn explain_piv(e: &PivError) -> Failure {
         PivError::Exchange(other) => Failure::new(
             "card-protocol",
             exit::CARD_UNUSABLE,
-            format!("Kortet svarte på en måte vi ikke forstår ({other})."),
+            m::CARD_PROTOCOL.with(&[("error", other)]),
         )
-        .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, kontakt IT-støtte og legg ved utskriften fra «hjemmekontor -vv card»."),
+        .fix(m::CARD_PROTOCOL_FIX.text()),
         PivError::NotPiv(_) => unknown_application(None),
         PivError::WrongPin { tries_left } => wrong_pin(Some(*tries_left)),
         PivError::PinBlocked => blocked(),
@@ -96,62 +82,52 @@ pub fn explain_piv(e: &PivError) -> Failure {
         PivError::PinStateLost => Failure::new(
             "pin-state-lost",
             exit::CARD_UNUSABLE,
-            "Kortet ble nullstilt og husker ikke lenger PIN-koden.",
+            connect::PIN_STATE_LOST.text(),
         )
-        .fix("Koble til på nytt; du blir bedt om PIN igjen."),
-        PivError::PinRequired => Failure::new(
-            "pin-required",
-            exit::CARD_UNUSABLE,
-            "Kortet krever PIN for dette.",
-        ),
+        .fix(connect::PIN_STATE_LOST_FIX.text()),
+        PivError::PinRequired => {
+            Failure::new("pin-required", exit::CARD_UNUSABLE, m::PIN_REQUIRED.text())
+        }
         PivError::Malformed { object, problem } => Failure::new(
             "card-data-malformed",
             exit::CARD_UNUSABLE,
-            format!("Data på kortet er ødelagt eller ukjent ({object}: {problem})."),
+            m::DATA_MALFORMED.with(&[("object", object), ("problem", problem)]),
         )
-        .fix("Kontakt IT-støtte; kortet må kanskje byttes."),
+        .fix(m::DATA_MALFORMED_FIX.text()),
         PivError::InputLength { .. } | PivError::Refused { .. } => Failure::new(
             "card-refused",
             exit::CARD_UNUSABLE,
-            format!("Kortet avviste en kommando ({e})."),
+            m::COMMAND_REFUSED.with(&[("error", e)]),
         )
-        .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, kontakt IT-støtte."),
+        .fix(m::COMMAND_REFUSED_FIX.text()),
     }
 }
 
 /// A wrong PIN, with the tries left when the card tells.
 pub fn wrong_pin(tries_left: Option<u8>) -> Failure {
     let message = match tries_left {
-        Some(1) => "Feil PIN. Du har 1 forsøk igjen før kortet sperres.".to_string(),
-        Some(n) => format!("Feil PIN. Du har {n} forsøk igjen før kortet sperres."),
-        None => "Feil PIN. Kortet sperres etter for mange feil forsøk på rad.".to_string(),
+        Some(1) => m::WRONG_PIN_ONE_LEFT.text(),
+        Some(n) => m::WRONG_PIN_TRIES_LEFT.with(&[("n", &n)]),
+        None => m::WRONG_PIN.text(),
     };
-    Failure::new("wrong-pin", exit::CARD_UNUSABLE, message)
-        .fix("Sjekk PIN-koden nøye før du prøver igjen. Vi prøver aldri PIN på nytt automatisk.")
+    Failure::new("wrong-pin", exit::CARD_UNUSABLE, message).fix(m::WRONG_PIN_FIX.text())
 }
 
 /// The PIN is blocked: the one message every user of a blocked card must understand.
 pub fn blocked() -> Failure {
-    Failure::new(
-        "pin-blocked",
-        exit::CARD_UNUSABLE,
-        "Kortet er sperret etter for mange feil PIN-forsøk.",
-    )
-    .fix("Lås opp kortet med PUK-koden fra kortutsteder (for Buypass: på buypass.no, «Lås opp kort»), eller bestill nytt kort.")
+    Failure::new("pin-blocked", exit::CARD_UNUSABLE, m::PIN_BLOCKED.text())
+        .fix(m::PIN_BLOCKED_FIX.text())
 }
 
 /// The card answered, but with no application we can use.
 pub fn unknown_application(hint: Option<&str>) -> Failure {
-    let mut message =
-        "Kortet har ingen applikasjon hjemmekontor kjenner (verken PIV eller et støttet Buypass-kort)."
-            .to_string();
+    let mut message = m::UNKNOWN_APPLICATION.text();
     if let Some(hint) = hint {
         message.push(' ');
         message.push_str(hint);
     }
-    Failure::new("unknown-card-application", exit::CARD_UNUSABLE, message).fix(
-        "Sjekk at det er ditt personlige smartkort (nivå høyt) som står i leseren, og ikke for eksempel et bankkort.",
-    )
+    Failure::new("unknown-card-application", exit::CARD_UNUSABLE, message)
+        .fix(m::UNKNOWN_APPLICATION_FIX.text())
 }
 
 /// The card has no certificate in the login slot.
@@ -159,25 +135,48 @@ pub fn no_login_certificate() -> Failure {
     Failure::new(
         "no-login-certificate",
         exit::CARD_UNUSABLE,
-        "Kortet har ikke noe sertifikat for innlogging (på PIV-kort: PIV Authentication, 9A).",
+        m::NO_LOGIN_CERTIFICATE.text(),
     )
-    .fix("Kontakt kortutstederen eller IT-støtte; kortet er ikke klargjort for innlogging.")
+    .fix(m::NO_LOGIN_CERTIFICATE_FIX.text())
 }
 
 /// A Buypass card: recognised, but read through Buypass's own middleware (its signing
 /// command is not public), so the fix is to install it and use the PKCS#11 backend.
 pub fn buypass_needs_middleware() -> Failure {
     use crate::card::beid::{MIDDLEWARE, PKCS11_MODULE};
+    let names: [(&str, &dyn std::fmt::Display); 2] =
+        [("middleware", &MIDDLEWARE), ("module", &PKCS11_MODULE)];
     Failure::new(
         "buypass-needs-middleware",
         exit::CARD_UNUSABLE,
-        format!(
-            "Dette er et Buypass-kort. Det leses gjennom Buypass sin mellomvare ({MIDDLEWARE}, \
-             en utgave av Net iD, med PKCS#11-modulen {PKCS11_MODULE}), ikke direkte av hjemmekontor."
-        ),
+        m::BUYPASS_MIDDLEWARE.with(&names),
     )
-    .fix(format!(
-        "Installer {MIDDLEWARE} fra buypass.no og kjør kommandoen på nytt med «--backend pkcs11» \
-         (og eventuelt «--pkcs11-module STI» til {PKCS11_MODULE} om den ikke finnes av seg selv)."
-    ))
+    .fix(m::BUYPASS_MIDDLEWARE_FIX.with(&names))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{with_lang, Lang};
+
+    #[test]
+    fn a_blocked_card_is_told_in_both_languages() {
+        let nb = with_lang(Lang::Nb, blocked);
+        assert_eq!(
+            nb.message,
+            "Kortet er sperret etter for mange feil PIN-forsøk."
+        );
+        let en = with_lang(Lang::En, || wrong_pin(Some(2)));
+        assert_eq!(
+            en.message,
+            "Wrong PIN. You have 2 tries left before the card is blocked."
+        );
+        assert_eq!(en.kind, "wrong-pin");
+        let buypass = with_lang(Lang::En, buypass_needs_middleware);
+        assert!(
+            buypass.fix.unwrap().contains("--backend pkcs11"),
+            "{}",
+            buypass.message
+        );
+    }
 }

@@ -6,8 +6,9 @@
 
 use super::cert_words::{self, level_words, Sentence};
 use super::failure::{exit, Failure};
-use super::output::{norwegian_date, print_json};
+use super::output::{date, print_json};
 use crate::cert::{self, AuthPolicy, ChainConfig, Inspection, Level, Reason, Warning};
+use crate::i18n::catalogue::{cert as m, common};
 use clap::Args;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -93,14 +94,10 @@ pub fn run(args: &InspectArgs) -> ExitCode {
 
 fn inspect(args: &InspectArgs) -> Result<(Inspection, Option<String>), Failure> {
     let (shown, mut ders) = if args.card {
-        ("kortet".to_string(), vec![card_login_certificate(args)?])
+        (m::THE_CARD.text(), vec![card_login_certificate(args)?])
     } else {
         let Some(path) = args.file.as_deref() else {
-            return Err(Failure::new(
-                "usage",
-                exit::USAGE,
-                "Oppgi en sertifikatfil eller --card.",
-            ));
+            return Err(Failure::new("usage", exit::USAGE, m::FILE_OR_CARD.text()));
         };
         let shown = path.display().to_string();
         let ders = cert::certificates_from_bytes(&read(path)?)
@@ -114,7 +111,7 @@ fn inspect(args: &InspectArgs) -> Result<(Inspection, Option<String>), Failure> 
             return Err(Failure::new(
                 "usage",
                 exit::USAGE,
-                "--intermediates brukes bare sammen med --roots.",
+                m::INTERMEDIATES_NEED_ROOTS.text(),
             ));
         }
         None
@@ -171,9 +168,9 @@ fn read(path: &Path) -> Result<Vec<u8>, Failure> {
         Failure::new(
             "file-unreadable",
             exit::IO,
-            format!("Kunne ikke lese {}: {e}.", path.display()),
+            common::FILE_UNREADABLE.with(&[("path", &path.display()), ("error", &e)]),
         )
-        .fix("Kontroller filnavnet og at du har lov til å lese filen.")
+        .fix(common::FILE_UNREADABLE_FIX.text())
     })
 }
 
@@ -280,146 +277,145 @@ pub fn to_json(i: &Inspection, file: Option<&str>) -> serde_json::Value {
     serde_json::to_value(&doc).unwrap_or(serde_json::Value::Null)
 }
 
-/// The text `cert inspect` prints for one inspection, in Norwegian.
+/// The text `cert inspect` prints for one inspection, in the run's language.
 pub fn render(i: &Inspection) -> String {
     let f = &i.facts;
     let v = &i.verdict;
     let mut out = String::new();
-    let name = f.common_name.as_deref().unwrap_or("(uten navn)");
-    let _ = writeln!(out, "Sertifikat for {name}");
-    let row = |out: &mut String, label: &str, value: &str| {
-        let _ = writeln!(out, "  {label:<22}{value}");
+    let without_name = m::WITHOUT_NAME.text();
+    let name = f.common_name.as_deref().unwrap_or(&without_name);
+    let _ = writeln!(out, "{}", m::CERTIFICATE_FOR.with(&[("name", &name)]));
+    let row = |out: &mut String, label: crate::i18n::Msg, value: &str| {
+        let _ = writeln!(out, "  {:<22}{value}", label.as_str());
     };
-    match &f.personal_id {
+    let personal_id = match &f.personal_id {
         Some(id) => {
             let provider = id.provider.map(|p| format!(" ({p})")).unwrap_or_default();
-            row(
-                &mut out,
-                "Personidentifikator:",
-                &format!("{}{provider}", id.normalized),
-            );
+            format!("{}{provider}", id.normalized)
         }
-        None => row(&mut out, "Personidentifikator:", "ingen"),
-    }
-    row(&mut out, "Emne:", &f.subject);
-    row(
-        &mut out,
-        "Utsteder:",
-        f.issuer_common_name.as_deref().unwrap_or(&f.issuer),
-    );
+        None => common::NONE.text(),
+    };
+    row(&mut out, m::LABEL_PERSONAL_ID, &personal_id);
+    row(&mut out, m::LABEL_SUBJECT, &f.subject);
+    let issuer = f.issuer_common_name.as_deref().unwrap_or(&f.issuer);
+    row(&mut out, m::LABEL_ISSUER, issuer);
     let mut level = format!("{} – {}", v.level, level_words(v.level));
     if let Some(policy) = &i.classification.policy {
         let _ = write!(level, " (policy {policy})");
     }
     if v.test_certificate {
-        level.push_str("; testsertifikat");
+        let _ = write!(level, "; {}", m::LEVEL_TEST.as_str());
     }
-    row(&mut out, "Nivå:", &level);
+    row(&mut out, m::LABEL_LEVEL, &level);
+    let validity = format!(
+        "{} – {} ({})",
+        date(f.not_before),
+        date(f.not_after),
+        validity_status(i)
+    );
+    row(&mut out, m::LABEL_VALID, &validity);
+    row(&mut out, m::LABEL_KEY, &f.public_key);
+    let usage = |list: &Option<Vec<String>>| {
+        list.as_ref()
+            .map_or(m::NO_RESTRICTION.text(), |k| k.join(", "))
+    };
+    row(&mut out, m::LABEL_KEY_USAGE, &usage(&f.key_usage));
+    row(
+        &mut out,
+        m::LABEL_EXTENDED_KEY_USAGE,
+        &usage(&f.extended_key_usage),
+    );
+    let policies = if f.policies.is_empty() {
+        common::NONE_IN_PARENS.text()
+    } else {
+        f.policies.join(", ")
+    };
+    row(&mut out, m::LABEL_POLICIES, &policies);
+    if let Some(qc) = &f.qc_statements {
+        row(&mut out, m::LABEL_QC_STATEMENTS, &qc_words(qc));
+    }
+    row(&mut out, m::LABEL_CHAIN, &chain_words(i));
+    let judged_at =
+        i.at.replace_nanosecond(0)
+            .unwrap_or(i.at)
+            .format(&Rfc3339)
+            .unwrap_or_else(|_| date(i.at));
+    row(&mut out, m::LABEL_JUDGED_AT, &judged_at);
+    out.push('\n');
+    verdict_words(&mut out, i);
+    out
+}
+
+/// How the validity period stands at the time judged: not yet, days left, or expired.
+fn validity_status(i: &Inspection) -> String {
+    let f = &i.facts;
     let days = cert::verdict::days_left(f.not_after, i.at);
-    let status = if i.at < f.not_before {
-        "ikke gyldig ennå".to_string()
+    if i.at < f.not_before {
+        m::NOT_YET_VALID_STATUS.text()
     } else if i.at > f.not_after {
         match -days {
-            0 => "utløpt i dag".to_string(),
-            1 => "utløpt for 1 dag siden".to_string(),
-            n => format!("utløpt for {n} dager siden"),
+            0 => m::EXPIRED_TODAY.text(),
+            1 => m::EXPIRED_A_DAY_AGO.text(),
+            n => m::EXPIRED_DAYS_AGO.with(&[("n", &n)]),
         }
     } else {
         match days {
-            1 => "1 dag igjen".to_string(),
-            n => format!("{n} dager igjen"),
+            1 => m::ONE_DAY_LEFT.text(),
+            n => m::DAYS_LEFT.with(&[("n", &n)]),
         }
-    };
-    row(
-        &mut out,
-        "Gyldig:",
-        &format!(
-            "{} – {} ({status})",
-            norwegian_date(f.not_before),
-            norwegian_date(f.not_after)
-        ),
-    );
-    row(&mut out, "Nøkkel:", &f.public_key);
-    row(
-        &mut out,
-        "Nøkkelbruk:",
-        &f.key_usage
-            .as_ref()
-            .map_or("(ingen begrensning)".to_string(), |k| k.join(", ")),
-    );
-    row(
-        &mut out,
-        "Utvidet nøkkelbruk:",
-        &f.extended_key_usage
-            .as_ref()
-            .map_or("(ingen begrensning)".to_string(), |k| k.join(", ")),
-    );
-    row(
-        &mut out,
-        "Policyer:",
-        &if f.policies.is_empty() {
-            "(ingen)".to_string()
-        } else {
-            f.policies.join(", ")
-        },
-    );
-    if let Some(qc) = &f.qc_statements {
-        row(&mut out, "QC-erklæringer:", &qc_words(qc));
     }
-    let chain = match &i.chain {
-        None => "ikke kontrollert (oppgi --roots og --crl)".to_string(),
+}
+
+/// The chain check in words.
+fn chain_words(i: &Inspection) -> String {
+    match &i.chain {
+        None => m::CHAIN_NOT_CHECKED.text(),
         Some(c) if c.trusted => {
-            let anchor = c.anchor.as_deref().unwrap_or("et rotsertifikat");
+            let a_root = m::A_ROOT.text();
+            let anchor = c.anchor.as_deref().unwrap_or(&a_root);
             if c.revocation_checked {
-                format!("godkjent til «{anchor}», ikke sperret")
+                m::CHAIN_NOT_REVOKED.with(&[("anchor", &anchor)])
             } else {
-                format!("godkjent til «{anchor}», sperrestatus ikke kontrollert")
+                m::CHAIN_REVOCATION_UNCHECKED.with(&[("anchor", &anchor)])
             }
         }
-        Some(_) => "ikke godkjent (se under)".to_string(),
-    };
-    row(&mut out, "Kjede:", &chain);
-    row(
-        &mut out,
-        "Vurdert for:",
-        &i.at
-            .replace_nanosecond(0)
-            .unwrap_or(i.at)
-            .format(&Rfc3339)
-            .unwrap_or_else(|_| norwegian_date(i.at)),
-    );
-    out.push('\n');
+        Some(_) => m::CHAIN_NOT_VALID.text(),
+    }
+}
+
+/// Whether it can log in, every reason it cannot, and what to know.
+fn verdict_words(out: &mut String, i: &Inspection) {
+    let (f, v) = (&i.facts, &i.verdict);
     if v.usable {
-        out.push_str("Kan brukes til innlogging.\n");
+        let _ = writeln!(out, "{}", m::USABLE.as_str());
     } else {
-        out.push_str("Kan IKKE brukes til innlogging:\n");
+        let _ = writeln!(out, "{}", m::NOT_USABLE.as_str());
         for r in &v.reasons {
-            bullet(&mut out, &cert_words::reason(r, f));
+            bullet(out, &cert_words::reason(r, f));
         }
     }
     if !v.warnings.is_empty() {
-        out.push_str("Merk:\n");
+        let _ = writeln!(out, "{}", m::NOTE.as_str());
         for w in &v.warnings {
-            bullet(&mut out, &cert_words::warning(w, f));
+            bullet(out, &cert_words::warning(w, f));
         }
     }
-    out
 }
 
 fn bullet(out: &mut String, s: &Sentence) {
     let _ = writeln!(out, "  - {}", s.message);
     if let Some(fix) = &s.fix {
-        let _ = writeln!(out, "    Gjør dette: {fix}");
+        let _ = writeln!(out, "    {}", common::DO_THIS.with(&[("fix", fix)]));
     }
 }
 
 fn qc_words(qc: &cert::QcStatements) -> String {
     let mut parts = Vec::new();
     if qc.compliance {
-        parts.push("kvalifisert (QcCompliance)".to_string());
+        parts.push(m::QC_COMPLIANCE.text());
     }
     if qc.sscd {
-        parts.push("nøkkel i kvalifisert enhet (QcSSCD)".to_string());
+        parts.push(m::QC_SSCD.text());
     }
     if !qc.types.is_empty() {
         parts.push(format!("type {}", qc.types.join(", ")));
@@ -428,7 +424,7 @@ fn qc_words(qc: &cert::QcStatements) -> String {
         let what = s
             .identifier_name
             .or(s.identifier.as_deref())
-            .unwrap_or("uten semantikk");
+            .unwrap_or(m::QC_NO_SEMANTICS.as_str());
         let mut text = format!("pkixQCSyntax-v{} ({what}", s.syntax_version);
         for ra in &s.name_registration_authorities {
             let _ = write!(text, "; {ra}");
@@ -443,7 +439,7 @@ fn qc_words(qc: &cert::QcStatements) -> String {
         parts.push(o.clone());
     }
     if parts.is_empty() {
-        "(ingen)".to_string()
+        common::NONE_IN_PARENS.text()
     } else {
         parts.join("; ")
     }
@@ -475,6 +471,24 @@ mod tests {
         );
         assert!(text.contains("Kan IKKE brukes til innlogging:\n  - Sertifikatet ditt utløp 25.05.2025.\n    Gjør dette: Bestill nytt kort fra Buypass.\n"), "{text}");
         assert!(text.contains("utløpt for 6 dager siden"), "{text}");
+    }
+
+    #[test]
+    fn human_output_in_english() {
+        use crate::i18n::{with_lang, Lang};
+        let text = with_lang(Lang::En, || {
+            render(&inspection(datetime!(2025-06-01 00:00 UTC)))
+        });
+        assert!(
+            text.starts_with("Certificate for KARI NORDMANN\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  Personal identifier:  UN:NO-9578"),
+            "{text}"
+        );
+        assert!(text.contains("Can NOT be used to log in:\n  - Your certificate expired on 2025-05-25.\n    Do this: Order a new card from Buypass.\n"), "{text}");
+        assert!(text.contains("expired 6 days ago"), "{text}");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Certificate verdicts in words: every [`Reason`] and [`Warning`] from the certificate core
-//! as one Norwegian sentence and, where there is one, what to do. The one place these
-//! sentences live, so `cert inspect`, `card` and `connect` say the same thing.
+//! as one sentence in the run's language and, where there is one, what to do. The one place
+//! these sentences live, so `cert inspect`, `card` and `connect` say the same thing.
 
 use super::failure::{exit, Failure};
-use super::output::norwegian_date;
+use super::output::date;
 use crate::cert::{CertError, CertFacts, Level, Reason, Warning};
+use crate::i18n::catalogue::cert as m;
 use serde::Serialize;
 
 /// A sentence for a person: what is so, and what to do about it.
@@ -27,101 +28,69 @@ fn say(message: impl Into<String>, fix: Option<String>) -> Sentence {
 /// Who to order a new card from, as the rest of a sentence.
 fn order_new(facts: &CertFacts) -> String {
     match facts.provider() {
-        Some(p) => format!("Bestill nytt kort fra {p}."),
-        None => "Bestill nytt kort fra utstederen av kortet ditt.".to_string(),
+        Some(p) => m::ORDER_NEW_FROM.with(&[("provider", &p)]),
+        None => m::ORDER_NEW.text(),
     }
 }
 
-const USE_HIGH_CARD: &str =
-    "Bruk et smartkort med personlig sertifikat på nivå høyt (Person-High), for eksempel Buypass ID på smartkort.";
-
-/// The level in words, e.g. "Person-High, nøkkel på smartkort".
+/// The level in words, e.g. "Person-High (nivå høyt), nøkkel på smartkort".
 pub fn level_words(level: Level) -> &'static str {
     match level {
-        Level::PersonHigh => "Person-High (nivå høyt), nøkkel på smartkort",
-        Level::PersonHighHsm => "Person-High, nøkkel hos utstederen (HSM), ikke på smartkort",
-        Level::Enterprise => "virksomhetssertifikat",
-        Level::Test => "testsertifikat",
-        Level::Unknown => "ukjent nivå",
+        Level::PersonHigh => m::LEVEL_PERSON_HIGH,
+        Level::PersonHighHsm => m::LEVEL_PERSON_HIGH_HSM,
+        Level::Enterprise => m::LEVEL_ENTERPRISE,
+        Level::Test => m::LEVEL_TEST,
+        Level::Unknown => m::LEVEL_UNKNOWN,
     }
+    .as_str()
 }
 
 /// Why a certificate cannot be used, in words.
 pub fn reason(reason: &Reason, facts: &CertFacts) -> Sentence {
+    let fix = |msg: crate::i18n::Msg| Some(msg.text());
     match reason {
         Reason::NotAPersonalCertificate => say(
-            "Dette er et CA-sertifikat (et utstedersertifikat), ikke et personlig sertifikat.",
-            Some("Bruk autentiseringssertifikatet på kortet ditt.".into()),
+            m::NOT_PERSONAL.text(),
+            fix(m::USE_AUTHENTICATION_CERTIFICATE),
         ),
         Reason::NotYetValid { not_before } => say(
-            format!(
-                "Sertifikatet ditt er ikke gyldig før {}.",
-                norwegian_date(*not_before)
-            ),
-            Some("Vent til da, eller kontroller at klokken på maskinen går riktig.".into()),
+            m::NOT_YET_VALID.with(&[("date", &date(*not_before))]),
+            fix(m::NOT_YET_VALID_FIX),
         ),
         Reason::Expired { not_after } => say(
-            format!("Sertifikatet ditt utløp {}.", norwegian_date(*not_after)),
+            m::EXPIRED.with(&[("date", &date(*not_after))]),
             Some(order_new(facts)),
         ),
         Reason::LevelTooLow { found, required } => level_too_low(*found, *required),
         Reason::KeyUsageWithoutDigitalSignature { key_usage } => say(
-            format!(
-                "Sertifikatet kan ikke brukes til innlogging (mangler digitalSignature; nøkkelbruken er {}).",
-                list_or_none(key_usage)
-            ),
-            Some(
-                "Dette er trolig signeringssertifikatet på kortet; bruk autentiseringssertifikatet."
-                    .into(),
-            ),
+            m::NO_DIGITAL_SIGNATURE.with(&[("usage", &list_or_none(key_usage))]),
+            fix(m::NO_DIGITAL_SIGNATURE_FIX),
         ),
         Reason::ExtendedKeyUsageWithoutClientAuth { extended_key_usage } => say(
-            format!(
-                "Sertifikatet kan ikke brukes til innlogging (utvidet nøkkelbruk {} mangler clientAuth).",
-                list_or_none(extended_key_usage)
-            ),
-            Some("Bruk autentiseringssertifikatet på kortet ditt.".into()),
+            m::NO_CLIENT_AUTH.with(&[("usage", &list_or_none(extended_key_usage))]),
+            fix(m::USE_AUTHENTICATION_CERTIFICATE),
         ),
-        Reason::MissingPersonalId => say(
-            "Sertifikatet har ingen norsk personidentifikator (serialNumber UN:NO-9578-…), så det kan ikke knyttes til deg.",
-            Some(USE_HIGH_CARD.into()),
-        ),
-        Reason::UnknownIssuer => say(
-            "Sertifikatet er ikke utstedt av en utsteder som er godkjent her.",
-            Some(
-                "Kontroller at du bruker riktig kort. Administrator: kontroller tillitsankrene (rotsertifikatene)."
-                    .into(),
-            ),
-        ),
-        Reason::Revoked => say(
-            "Sertifikatet er sperret (tilbakekalt) av utstederen.",
-            Some(order_new(facts)),
-        ),
-        Reason::RevocationUnknown => say(
-            "Ingen av sperrelistene dekker dette sertifikatet, så det er ukjent om det er sperret.",
-            Some("Administrator: hent sperrelisten (CRL) fra utstederen av sertifikatet.".into()),
-        ),
+        Reason::MissingPersonalId => say(m::MISSING_PERSONAL_ID.text(), fix(m::USE_HIGH_CARD)),
+        Reason::UnknownIssuer => say(m::UNKNOWN_ISSUER.text(), fix(m::UNKNOWN_ISSUER_FIX)),
+        Reason::Revoked => say(m::REVOKED.text(), Some(order_new(facts))),
+        Reason::RevocationUnknown => {
+            say(m::REVOCATION_UNKNOWN.text(), fix(m::REVOCATION_UNKNOWN_FIX))
+        }
         Reason::CrlExpired { next_update } => say(
-            format!(
-                "Sperrelisten (CRL) er utdatert: den gjaldt til {}.",
-                norwegian_date(*next_update)
-            ),
-            Some("Administrator: hent en ny sperreliste fra utstederen.".into()),
+            m::CRL_EXPIRED.with(&[("date", &date(*next_update))]),
+            fix(m::CRL_EXPIRED_FIX),
         ),
         Reason::CrlInvalid { detail } => say(
-            format!("Sperrelisten (CRL) er ikke gyldig signert av utstederen ({detail})."),
-            Some("Administrator: hent sperrelisten på nytt fra utstederen.".into()),
+            m::CRL_INVALID.with(&[("detail", detail)]),
+            fix(m::CRL_INVALID_FIX),
         ),
         Reason::IssuerNotValid { detail } => say(
-            format!("Et utstedersertifikat i kjeden er ikke gyldig nå ({detail})."),
-            Some("Administrator: oppdater utstedersertifikatene.".into()),
+            m::ISSUER_NOT_VALID.with(&[("detail", detail)]),
+            fix(m::ISSUER_NOT_VALID_FIX),
         ),
         Reason::ChainInvalid { detail } => say(
-            format!("Sertifikatkjeden kunne ikke godkjennes ({detail})."),
-            Some(
-                "Administrator: kontroller rotsertifikatene og de mellomliggende sertifikatene."
-                    .into(),
-            ),
+            m::CHAIN_INVALID.with(&[("detail", detail)]),
+            fix(m::CHAIN_INVALID_FIX),
         ),
     }
 }
@@ -129,32 +98,19 @@ pub fn reason(reason: &Reason, facts: &CertFacts) -> Sentence {
 fn level_too_low(found: Level, required: Level) -> Sentence {
     if required != Level::PersonHigh {
         return say(
-            format!(
-                "Sertifikatet har nivå {} ({}), men {} kreves.",
-                found,
-                level_words(found),
-                required
-            ),
+            m::LEVEL_TOO_LOW.with(&[
+                ("found", &found),
+                ("words", &level_words(found)),
+                ("required", &required),
+            ]),
             None,
         );
     }
     match found {
-        Level::Test => say(
-            "Dette er et testsertifikat; det godtas bare i et testmiljø.",
-            Some("Bruk ditt vanlige kort med sertifikat på nivå høyt (Person-High).".into()),
-        ),
-        Level::PersonHighHsm => say(
-            "Sertifikatet er ikke på nivå høyt (Person-High) med nøkkel på smartkort: nøkkelen ligger hos utstederen, ikke på et kort du har.",
-            Some(USE_HIGH_CARD.into()),
-        ),
-        Level::Enterprise => say(
-            "Sertifikatet er ikke på nivå høyt (Person-High): det er et virksomhetssertifikat, ikke et personlig sertifikat.",
-            Some(USE_HIGH_CARD.into()),
-        ),
-        _ => say(
-            "Sertifikatet er ikke på nivå høyt (Person-High): sertifikatpolicyen er ikke kjent som Person-High.",
-            Some(USE_HIGH_CARD.into()),
-        ),
+        Level::Test => say(m::TEST_REFUSED.text(), Some(m::TEST_REFUSED_FIX.text())),
+        Level::PersonHighHsm => say(m::HSM_NOT_HIGH.text(), Some(m::USE_HIGH_CARD.text())),
+        Level::Enterprise => say(m::ENTERPRISE_NOT_HIGH.text(), Some(m::USE_HIGH_CARD.text())),
+        _ => say(m::POLICY_NOT_HIGH.text(), Some(m::USE_HIGH_CARD.text())),
     }
 }
 
@@ -166,35 +122,26 @@ pub fn warning(warning: &Warning, facts: &CertFacts) -> Sentence {
             days_left,
         } => {
             let when = match days_left {
-                0 => "i løpet av et døgn".to_string(),
-                1 => "om 1 dag".to_string(),
-                n => format!("om {n} dager"),
+                0 => m::WITHIN_A_DAY.text(),
+                1 => m::IN_ONE_DAY.text(),
+                n => m::IN_DAYS.with(&[("n", n)]),
             };
             say(
-                format!(
-                    "Sertifikatet ditt utløper {} ({when}).",
-                    norwegian_date(*not_after)
-                ),
-                Some(format!("{} Gjør det i god tid.", order_new(facts))),
+                m::EXPIRES_SOON.with(&[("date", &date(*not_after)), ("when", &when)]),
+                Some(m::IN_GOOD_TIME.with(&[("order", &order_new(facts))])),
             )
         }
-        Warning::TestCertificate => say(
-            "Dette er et testsertifikat; det godtas fordi dette er et testmiljø.",
-            None,
-        ),
+        Warning::TestCertificate => say(m::TEST_ACCEPTED.text(), None),
         Warning::LevelUnconfirmed { policy } => say(
-            format!("Det er ikke bekreftet at sertifikater med policy {policy} har nøkkelen på smartkort."),
-            Some("Administrator: bekreft eller rett nivået for denne policyen i konfigurasjonen.".into()),
+            m::LEVEL_UNCONFIRMED.with(&[("policy", policy)]),
+            Some(m::LEVEL_UNCONFIRMED_FIX.text()),
         ),
         Warning::RevocationNotChecked => say(
-            "Sperrestatus er ikke kontrollert: ingen sperreliste (CRL) er oppgitt.",
-            Some("Oppgi sperrelisten med --crl.".into()),
+            m::REVOCATION_NOT_CHECKED.text(),
+            Some(m::REVOCATION_NOT_CHECKED_FIX.text()),
         ),
         Warning::UnreadableExtensions { extensions } => say(
-            format!(
-                "Noen utvidelser i sertifikatet kunne ikke leses: {}.",
-                extensions.join("; ")
-            ),
+            m::UNREADABLE_EXTENSIONS.with(&[("extensions", &extensions.join("; "))]),
             None,
         ),
     }
@@ -207,38 +154,38 @@ pub fn cert_error(err: &CertError, what: &str) -> Failure {
         CertError::Empty => Failure::new(
             "no-certificate",
             exit::USAGE,
-            format!("Fant ikke noe sertifikat i {what}."),
+            m::NO_CERTIFICATE.with(&[("what", &what)]),
         )
-        .fix("Oppgi en fil med et sertifikat i PEM- eller DER-format."),
+        .fix(m::NO_CERTIFICATE_FIX.text()),
         CertError::BadPem { detail } => Failure::new(
             "bad-certificate",
             exit::USAGE,
-            format!("PEM-innholdet i {what} kunne ikke leses ({detail})."),
+            m::BAD_PEM.with(&[("what", &what), ("detail", detail)]),
         )
-        .fix("Kontroller at filen er hel, med BEGIN- og END-linjene."),
+        .fix(m::BAD_PEM_FIX.text()),
         CertError::NotACertificate { detail } => Failure::new(
             "bad-certificate",
             exit::CARD_UNUSABLE,
-            format!("{what} inneholder ikke et gyldig X.509-sertifikat ({detail})."),
+            m::NOT_X509.with(&[("what", &what), ("detail", detail)]),
         ),
         CertError::BadTrustAnchor { index, detail } => Failure::new(
             "bad-trust-anchor",
             exit::USAGE,
-            format!("Rotsertifikat nummer {index} kan ikke brukes ({detail})."),
+            m::BAD_TRUST_ANCHOR.with(&[("index", index), ("detail", detail)]),
         )
-        .fix("Kontroller filene du oppga med --roots."),
+        .fix(m::BAD_TRUST_ANCHOR_FIX.text()),
         CertError::BadCrl { index, detail } => Failure::new(
             "bad-crl",
             exit::USAGE,
-            format!("Sperreliste nummer {index} kan ikke leses ({detail})."),
+            m::BAD_CRL.with(&[("index", index), ("detail", detail)]),
         )
-        .fix("Kontroller filene du oppga med --crl."),
+        .fix(m::BAD_CRL_FIX.text()),
     }
 }
 
 fn list_or_none(items: &[String]) -> String {
     if items.is_empty() {
-        "tom".to_string()
+        m::EMPTY.text()
     } else {
         items.join(", ")
     }
@@ -320,6 +267,34 @@ mod tests {
                 s.message
             );
         }
+    }
+
+    #[test]
+    fn reasons_are_worded_in_english_too() {
+        use crate::i18n::{with_lang, Lang};
+        let s = with_lang(Lang::En, || {
+            reason(
+                &Reason::Expired {
+                    not_after: datetime!(2025-05-25 21:59 UTC),
+                },
+                &facts(),
+            )
+        });
+        assert_eq!(s.message, "Your certificate expired on 2025-05-25.");
+        assert_eq!(s.fix.as_deref(), Some("Order a new card from Buypass."));
+        let w = with_lang(Lang::En, || {
+            warning(
+                &Warning::ExpiresSoon {
+                    not_after: datetime!(2025-05-25 21:59 UTC),
+                    days_left: 1,
+                },
+                &facts(),
+            )
+        });
+        assert_eq!(
+            w.message,
+            "Your certificate expires on 2025-05-25 (in 1 day)."
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::card::credential::KeyError;
 use crate::card::pkcs11::{OpenError, Vendor};
+use crate::i18n::catalogue::{self as connect, card as m};
 
 use super::card_words::{blocked, explain_piv, explain_transport, wrong_pin};
 use super::failure::{exit, Failure};
@@ -17,45 +18,44 @@ pub fn explain_key(e: &KeyError) -> Failure {
         KeyError::PinStateLost => Failure::new(
             "pin-state-lost",
             exit::CARD_UNUSABLE,
-            "Kortet husker ikke lenger PIN-koden.",
+            m::PIN_FORGOTTEN.text(),
         )
-        .fix("Koble til på nytt; du blir bedt om PIN igjen."),
+        .fix(connect::PIN_STATE_LOST_FIX.text()),
         KeyError::CardRemoved => explain_transport(&TransportError::CardRemoved),
         KeyError::Pkcs11 { function, detail } => Failure::new(
             "pkcs11-error",
             exit::CARD_UNUSABLE,
-            format!("Kortets mellomvare (PKCS#11) meldte en feil i {function}: {detail}."),
+            m::PKCS11_ERROR.with(&[("function", function), ("detail", detail)]),
         )
-        .fix("Ta kortet ut og sett det inn igjen. Skjer det igjen, send IT-støtte sporingen fra «--trace FIL»."),
+        .fix(m::PKCS11_ERROR_FIX.text()),
         KeyError::Store(detail) => Failure::new(
             "certificate-store-error",
             exit::CARD_UNUSABLE,
-            format!("Windows sertifikatlager meldte en feil: {detail}."),
+            m::STORE_ERROR.with(&[("detail", detail)]),
         )
-        .fix("Sjekk at kortleseren og Buypass Access er installert, eller prøv --backend pkcs11."),
+        .fix(m::STORE_ERROR_FIX.text()),
         KeyError::Unsupported(detail) => Failure::new(
             "key-unsupported",
             exit::CARD_UNUSABLE,
-            format!("Nøkkelen på kortet kan ikke brukes til innlogging ({detail})."),
+            m::KEY_UNSUPPORTED.with(&[("detail", detail)]),
         )
-        .fix("Kontakt IT-støtte med utskriften fra «hjemmekontor card»."),
+        .fix(m::KEY_UNSUPPORTED_FIX.text()),
     }
 }
 
 /// No PKCS#11 module was found in the usual places.
 pub fn no_pkcs11_module(tried: &[String]) -> Failure {
+    let tried = if tried.is_empty() {
+        m::NO_KNOWN_PLACES.text()
+    } else {
+        tried.join(", ")
+    };
     Failure::new(
         "no-pkcs11-module",
         exit::NO_CARD,
-        format!(
-            "Fant ingen kortmellomvare (PKCS#11-modul). Lette etter: {}.",
-            if tried.is_empty() { "ingen kjente steder".to_string() } else { tried.join(", ") }
-        ),
+        m::NO_PKCS11_MODULE.with(&[("tried", &tried)]),
     )
-    .fix(format!(
-        "Installer {} (for Buypass-kort) eller OpenSC, eller oppgi modulen med --pkcs11-module FIL.",
-        Vendor::NetId.product()
-    ))
+    .fix(m::NO_PKCS11_MODULE_FIX.with(&[("product", &Vendor::NetId.product())]))
 }
 
 /// Opening a token failed.
@@ -64,15 +64,15 @@ pub fn explain_pkcs11_open(e: &OpenError) -> Failure {
         OpenError::Load { module, detail } => Failure::new(
             "pkcs11-module-unusable",
             exit::USAGE,
-            format!("Kortmellomvaren {} kan ikke lastes ({detail}).", module.display()),
+            m::PKCS11_UNUSABLE.with(&[("module", &module.display()), ("detail", detail)]),
         )
-        .fix("Sjekk at filen er en PKCS#11-modul for denne maskinen (64-bit), eller installer mellomvaren på nytt."),
+        .fix(m::PKCS11_UNUSABLE_FIX.text()),
         OpenError::NoToken { module } => Failure::new(
             "no-pkcs11-token",
             exit::NO_CARD,
-            format!("Kortmellomvaren {} ser ikke noe kort.", module.display()),
+            m::NO_PKCS11_TOKEN.with(&[("module", &module.display())]),
         )
-        .fix("Sett inn smartkortet og prøv igjen. Kjør «hjemmekontor readers» for å se hva maskinen finner."),
+        .fix(m::NO_PKCS11_TOKEN_FIX.text()),
         OpenError::Call(k) => explain_key(k),
     }
 }
@@ -83,9 +83,9 @@ pub fn backend_unavailable(backend: crate::card::credential::Backend) -> Failure
     Failure::new(
         "backend-unavailable",
         exit::USAGE,
-        format!("Kortveien «{backend}» finnes bare på Windows."),
+        m::BACKEND_WINDOWS_ONLY.with(&[("backend", &backend)]),
     )
-    .fix("Bruk --backend auto, piv eller pkcs11.")
+    .fix(m::BACKEND_WINDOWS_ONLY_FIX.text())
 }
 
 /// Several certificates can log in and nobody chose.
@@ -93,9 +93,9 @@ pub fn choose_certificate(listing: &str) -> Failure {
     Failure::new(
         "choose-certificate",
         exit::USAGE,
-        "Kortet har flere sertifikater som kan brukes til innlogging.",
+        m::CHOOSE_CERTIFICATE.text(),
     )
-    .fix(format!("Velg ett med --cert SHA256: {listing}."))
+    .fix(m::CHOOSE_CERTIFICATE_FIX.with(&[("listing", &listing)]))
 }
 
 /// `--cert` named a certificate the card does not have.
@@ -103,9 +103,9 @@ pub fn certificate_not_found(wanted: &str, listing: &str) -> Failure {
     Failure::new(
         "certificate-not-found",
         exit::USAGE,
-        format!("Kortet har ikke noe sertifikat med SHA-256 «{wanted}»."),
+        m::CERTIFICATE_NOT_FOUND.with(&[("wanted", &wanted)]),
     )
-    .fix(format!("Sertifikatene på kortet: {listing}."))
+    .fix(m::CERTIFICATES_ON_CARD.with(&[("listing", &listing)]))
 }
 
 /// The Windows certificate store could not be used.
@@ -116,16 +116,14 @@ pub fn explain_store_open(e: &crate::card::windows_store::StoreError) -> Failure
         StoreError::Open(detail) => Failure::new(
             "certificate-store-error",
             exit::OTHER,
-            format!("Windows sertifikatlager kan ikke åpnes ({detail})."),
+            m::STORE_UNOPENED.with(&[("detail", detail)]),
         )
-        .fix("Start maskinen på nytt. Hjelper ikke det, prøv --backend pkcs11."),
+        .fix(m::STORE_UNOPENED_FIX.text()),
         StoreError::NoCertificate => Failure::new(
             "no-store-certificate",
             exit::NO_CARD,
-            "Fant ingen sertifikater med kortnøkkel i Windows sertifikatlager.",
+            m::NO_STORE_CERTIFICATE.text(),
         )
-        .fix(
-            "Sett inn kortet og vent til Buypass Access har lest det, eller prøv --backend pkcs11.",
-        ),
+        .fix(m::NO_STORE_CERTIFICATE_FIX.text()),
     }
 }

@@ -1,8 +1,8 @@
 //! Command-line shells: argument types, human and JSON output, and errors turned into
 //! sentences with a fix. The binaries in `src/bin` only parse arguments and call in here.
 //!
-//! Human output is Norwegian (bokmål), as our users read it; `--json` keys are English and
-//! stable, for scripts.
+//! Human output is bokmål or English, from the message catalogue (`crate::i18n`); `--json`
+//! keys and `kind` codes are English and stable, for scripts.
 
 #[cfg(feature = "client")]
 pub mod card;

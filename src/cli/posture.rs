@@ -16,6 +16,7 @@ use crate::tunnel::protocol::PostureNotice;
 use super::failure::{exit, Failure};
 use super::output::print_json;
 use super::posture_words::describe;
+use crate::i18n::catalogue::{self as connect, posture as m};
 
 /// Arguments of `hjemmekontor posture`.
 #[derive(Args, Debug)]
@@ -63,7 +64,7 @@ pub fn run(args: &PostureArgs) -> ExitCode {
 }
 
 fn report_and_verdict(args: &PostureArgs) -> Result<ExitCode, Failure> {
-    eprintln!("Sjekker maskinen (brannmur, antivirus, oppdateringer, diskkryptering, skjermlås) …");
+    eprintln!("{}", m::CHECKING.text());
     let report = LocalProbes.report();
     let verdict = match &args.gateway {
         None => None,
@@ -83,9 +84,7 @@ fn report_and_verdict(args: &PostureArgs) -> Result<ExitCode, Failure> {
     }
     println!("{}", describe(&report));
     let Some(verdict) = verdict else {
-        println!(
-            "Vil du vite hva gatewayen sier om maskinen? Kjør `hjemmekontor posture --gateway`."
-        );
+        println!("{}", m::ASK_THE_GATEWAY.text());
         return Ok(ExitCode::SUCCESS);
     };
     print_verdict(&verdict);
@@ -98,17 +97,12 @@ fn report_and_verdict(args: &PostureArgs) -> Result<ExitCode, Failure> {
 
 fn print_verdict(verdict: &GatewayVerdict) {
     println!();
-    match (verdict.admitted, verdict.warned.is_empty()) {
-        (false, _) => println!("Gatewayen {} ville AVVIST denne maskinen:", verdict.address),
-        (true, false) => println!(
-            "Gatewayen {} slipper denne maskinen inn, med advarsler:",
-            verdict.address
-        ),
-        (true, true) => println!(
-            "Gatewayen {} slipper denne maskinen inn: alle kravene er oppfylt.",
-            verdict.address
-        ),
-    }
+    let said = match (verdict.admitted, verdict.warned.is_empty()) {
+        (false, _) => m::WOULD_REFUSE,
+        (true, false) => m::ADMITS_WITH_WARNINGS,
+        (true, true) => m::ADMITS,
+    };
+    println!("{}", said.with(&[("gateway", &verdict.address)]));
     let failed: Vec<PostureNotice> = verdict
         .denied
         .iter()
@@ -136,12 +130,8 @@ fn ask_gateway(
     };
     let address = match address {
         "" => remembered.gateway.clone().ok_or_else(|| {
-            Failure::new(
-                "no-gateway",
-                exit::USAGE,
-                "Det er ikke oppgitt noen gateway.",
-            )
-            .fix("Oppgi den med --gateway VERT:PORT (du får adressen fra IT-ansvarlig).")
+            Failure::new("no-gateway", exit::USAGE, connect::NO_GATEWAY.text())
+                .fix(m::NO_GATEWAY_FIX.text())
         })?,
         given => given.to_string(),
     };
@@ -150,19 +140,21 @@ fn ask_gateway(
         .clone()
         .or(remembered.gateway_ca)
         .ok_or_else(|| {
-            Failure::new(
-                "no-gateway-ca",
-                exit::USAGE,
-                "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker.",
-            )
-            .fix("Oppgi filen med --gateway-ca FIL (du får den fra IT-ansvarlig).")
+            Failure::new("no-gateway-ca", exit::USAGE, connect::NO_GATEWAY_CA.text())
+                .fix(m::NO_GATEWAY_CA_FIX.text())
         })?;
     let target = super::connect::gateway_target(&address, &ca_path)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
-    eprintln!("Spør gatewayen {address} om kravene (uten kort og PIN) …");
+        .map_err(|e| {
+            Failure::new(
+                "runtime",
+                exit::OTHER,
+                connect::RUNTIME.with(&[("error", &e)]),
+            )
+        })?;
+    eprintln!("{}", m::ASKING.with(&[("gateway", &address)]));
     let published = runtime
         .block_on(fetch_policy(&target))
         .map_err(|e| policy_failure(&e))?;
@@ -183,20 +175,20 @@ fn policy_failure(e: &PolicyError) -> Failure {
         PolicyError::Unreachable { address, detail } => Failure::new(
             "gateway-unreachable",
             exit::OTHER,
-            format!("Får ikke kontakt med gatewayen {address} ({detail})."),
+            connect::GATEWAY_UNREACHABLE.with(&[("address", address), ("detail", detail)]),
         )
-        .fix("Sjekk nettverket og adressen, eller kontakt IT-ansvarlig."),
+        .fix(m::UNREACHABLE_FIX.text()),
         PolicyError::Tls(detail) => Failure::new(
             "tls",
             exit::OTHER,
-            format!("Den sikre forbindelsen til gatewayen kunne ikke opprettes ({detail})."),
+            connect::TLS_FAILED.with(&[("detail", detail)]),
         )
-        .fix("Sjekk at --gateway-ca er CA-sertifikatet du fikk av IT-ansvarlig. En eldre gateway publiserer ikke kravene sine."),
+        .fix(m::TLS_FIX.text()),
         PolicyError::Answer(detail) => Failure::new(
             "protocol",
             exit::OTHER,
-            format!("Gatewayen sendte ikke kravene sine ({detail})."),
+            m::POLICY_NOT_SENT.with(&[("detail", detail)]),
         )
-        .fix("Prøv igjen, eller kontakt IT-ansvarlig."),
+        .fix(m::POLICY_NOT_SENT_FIX.text()),
     }
 }

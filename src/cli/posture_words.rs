@@ -1,18 +1,19 @@
-//! The posture report in words, in Norwegian: one line per fact, and for a fact nobody could
-//! see, the probe's own reason (in English, as it goes to support as it is).
+//! The posture report in words, in the run's language: one line per fact, and for a fact
+//! nobody could see, the probe's own reason (in English, as it goes to support as it is).
 
-use crate::posture::report::{Fact, Report};
+use crate::i18n::catalogue::posture as m;
+use crate::posture::report::{Antivirus, Fact, Firewall, Report, ScreenLock, Updates};
 
 /// The report, a line per fact.
 pub fn describe(report: &Report) -> String {
     let lines = [
         (
-            "Operativsystem",
+            m::OPERATING_SYSTEM.as_str(),
             line(&report.os, |os| {
                 let build = os
                     .build
                     .as_ref()
-                    .map_or(String::new(), |b| format!(", bygg {b}"));
+                    .map_or(String::new(), |b| m::BUILD.with(&[("build", b)]));
                 format!(
                     "{} {} ({}, {}{build})",
                     os.name, os.version, os.family, os.architecture
@@ -20,96 +21,102 @@ pub fn describe(report: &Report) -> String {
             }),
         ),
         (
-            "Brannmur",
-            line(&report.firewall, |list| {
-                if list.is_empty() {
-                    return "ingen funnet".into();
-                }
-                list.iter()
-                    .map(|f| format!("{} {}", f.name, if f.enabled { "på" } else { "AV" }))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
+            m::FIREWALL.as_str(),
+            line(&report.firewall, |l| firewalls(l)),
         ),
+        // The same word in both languages.
+        ("Antivirus", line(&report.antivirus, |l| antiviruses(l))),
+        (m::UPDATES.as_str(), line(&report.updates, updates)),
         (
-            "Antivirus",
-            line(&report.antivirus, |list| {
-                if list.is_empty() {
-                    return "ingen funnet".into();
-                }
-                list.iter()
-                    .map(|a| {
-                        let defs = a
-                            .definitions_at
-                            .map_or("definisjoner av ukjent dato".into(), |t| {
-                                format!("definisjoner fra {}", day(t))
-                            });
-                        let live = if a.real_time {
-                            "sanntidsbeskyttelse på"
-                        } else {
-                            "sanntidsbeskyttelse AV"
-                        };
-                        format!("{} ({live}, {defs})", a.name)
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            }),
-        ),
-        (
-            "Oppdateringer",
-            line(&report.updates, |u| {
-                let mut parts = vec![match (u.pending_security, u.pending_since) {
-                    (0, _) => "ingen sikkerhetsoppdateringer venter".to_string(),
-                    (n, Some(since)) => format!(
-                        "{n} sikkerhetsoppdateringer venter (sett siden {})",
-                        day(since)
-                    ),
-                    (n, None) => format!("{n} sikkerhetsoppdateringer venter"),
-                }];
-                if let Some(last) = u.last_success {
-                    parts.push(format!("sist oppdatert {}", day(last)));
-                }
-                if u.reboot_pending {
-                    parts.push("venter på omstart".into());
-                }
-                parts.join("; ")
-            }),
-        ),
-        (
-            "Diskkryptering",
+            m::DISK_ENCRYPTION.as_str(),
             line(&report.disk_encryption, |on| {
                 if *on {
-                    "systemdisken er kryptert"
+                    m::DISK_ENCRYPTED
                 } else {
-                    "systemdisken er IKKE kryptert"
+                    m::DISK_NOT_ENCRYPTED
                 }
-                .into()
+                .text()
             }),
         ),
         (
-            "Skjermlås",
-            line(&report.screen_lock, |lock| {
-                match (lock.enabled, lock.timeout_secs) {
-                    (false, _) => "låses ikke av seg selv".into(),
-                    (true, Some(secs)) => {
-                        format!("låses etter {} min uten bruk", secs.div_ceil(60))
-                    }
-                    (true, None) => "låses av seg selv (tid ukjent)".into(),
-                }
-            }),
+            m::SCREEN_LOCK.as_str(),
+            line(&report.screen_lock, screen_lock),
         ),
     ];
-    let mut out = format!("Maskinen din (sjekket {}):\n", moment(report.taken_at));
+    let width = lines
+        .iter()
+        .map(|(name, _)| name.chars().count() + 1)
+        .max()
+        .unwrap_or(16)
+        .max(16);
+    let mut out = m::YOUR_COMPUTER.with(&[("moment", &moment(report.taken_at))]);
+    out.push('\n');
     for (name, text) in lines {
-        out.push_str(&format!("  {:<16} {text}\n", format!("{name}:")));
+        out.push_str(&format!("  {:<width$} {text}\n", format!("{name}:")));
     }
     out.trim_end().to_string()
+}
+
+fn firewalls(list: &[Firewall]) -> String {
+    if list.is_empty() {
+        return m::NONE_FOUND.text();
+    }
+    list.iter()
+        .map(|f| {
+            let on = if f.enabled { m::ON } else { m::OFF };
+            format!("{} {}", f.name, on.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn antiviruses(list: &[Antivirus]) -> String {
+    if list.is_empty() {
+        return m::NONE_FOUND.text();
+    }
+    list.iter()
+        .map(|a| {
+            let defs = a.definitions_at.map_or(m::DEFINITIONS_UNDATED.text(), |t| {
+                m::DEFINITIONS_FROM.with(&[("day", &day(t))])
+            });
+            let live = if a.real_time {
+                m::REAL_TIME_ON
+            } else {
+                m::REAL_TIME_OFF
+            };
+            format!("{} ({}, {defs})", a.name, live.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn updates(u: &Updates) -> String {
+    let mut parts = vec![match (u.pending_security, u.pending_since) {
+        (0, _) => m::NO_UPDATES_WAITING.text(),
+        (n, Some(since)) => m::UPDATES_WAITING_SINCE.with(&[("n", &n), ("day", &day(since))]),
+        (n, None) => m::UPDATES_WAITING.with(&[("n", &n)]),
+    }];
+    if let Some(last) = u.last_success {
+        parts.push(m::LAST_UPDATED.with(&[("day", &day(last))]));
+    }
+    if u.reboot_pending {
+        parts.push(m::RESTART_WAITING.text());
+    }
+    parts.join("; ")
+}
+
+fn screen_lock(lock: &ScreenLock) -> String {
+    match (lock.enabled, lock.timeout_secs) {
+        (false, _) => m::LOCKS_NEVER.text(),
+        (true, Some(secs)) => m::LOCKS_AFTER.with(&[("minutes", &secs.div_ceil(60))]),
+        (true, None) => m::LOCKS_UNTIMED.text(),
+    }
 }
 
 fn line<T>(fact: &Fact<T>, known: impl Fn(&T) -> String) -> String {
     match fact {
         Fact::Known { value } => known(value),
-        Fact::Unknown { reason } => format!("ukjent ({reason})"),
+        Fact::Unknown { reason } => m::UNKNOWN_BECAUSE.with(&[("reason", reason)]),
     }
 }
 
@@ -173,5 +180,16 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().count(), 7);
+
+        let text = crate::i18n::with_lang(crate::i18n::Lang::En, || describe(&report));
+        assert!(
+            text.starts_with("Your computer (checked 2027-01-15 08:00 UTC):"),
+            "{text}"
+        );
+        assert!(text.contains("  Firewall:         nftables OFF"), "{text}");
+        assert!(
+            text.contains("  Screen lock:      unknown (no desktop session)"),
+            "{text}"
+        );
     }
 }

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, BufReader, IsTerminal};
 
+use crate::i18n::catalogue::common as m;
 use crate::secret::{Password, Pin, PinFormatError};
 
 use super::failure::{exit, Failure};
@@ -31,15 +32,13 @@ impl SecretSource {
     }
 }
 
-/// Where secrets can come from in a script on every platform.
-const STDIN_FIX: &str = "Gi hemmeligheten på standard inn (--pin-stdin / --password-stdin).";
-
+/// Reads one line of a secret; `what` names it in messages ("PIN-koden", "the PIN").
 fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, Failure> {
     let io_failure = |e: std::io::Error| {
         Failure::new(
             "secret-input",
             exit::USAGE,
-            format!("Kunne ikke lese {what}: {e}."),
+            m::SECRET_UNREADABLE.with(&[("what", &what), ("error", &e)]),
         )
     };
     match source {
@@ -48,12 +47,12 @@ fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, F
                 return Err(Failure::new(
                     "no-terminal",
                     exit::USAGE,
-                    format!("Kan ikke spørre om {what}: det er ingen terminal å skrive i."),
+                    m::NO_TERMINAL.with(&[("what", &what)]),
                 )
                 .fix(if cfg!(unix) {
-                    "Gi hemmeligheten på standard inn (--pin-stdin / --password-stdin) eller fra en fildeskriptor (--pin-fd N)."
+                    m::NO_TERMINAL_FIX.text()
                 } else {
-                    STDIN_FIX
+                    m::STDIN_FIX.text()
                 }));
             }
             rpassword::prompt_password(prompt).map_err(io_failure)
@@ -70,9 +69,9 @@ fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, F
         SecretSource::Fd(n) if !cfg!(unix) => Err(Failure::new(
             "secret-input",
             exit::USAGE,
-            format!("Kan ikke lese {what} fra fildeskriptor {n}: det går bare på Linux og macOS."),
+            m::FD_NOT_HERE.with(&[("what", &what), ("n", &n)]),
         )
-        .fix(STDIN_FIX)),
+        .fix(m::STDIN_FIX.text())),
         SecretSource::Fd(n) => {
             // Opening /dev/fd/N reads an inherited descriptor without unsafe code.
             let file = std::fs::File::open(format!("/dev/fd/{n}")).map_err(io_failure)?;
@@ -87,7 +86,7 @@ fn read_line(source: SecretSource, prompt: &str, what: &str) -> Result<String, F
 
 /// Reads a PIN. Its form is checked here so a typo never reaches the card.
 pub fn read_pin(source: SecretSource, prompt: &str) -> Result<Pin, Failure> {
-    let line = read_line(source, prompt, "PIN-koden")?;
+    let line = read_line(source, prompt, m::THE_PIN.as_str())?;
     Pin::from_input(line).map_err(|e| pin_format_failure(&e))
 }
 
@@ -96,28 +95,46 @@ pub fn read_password(source: SecretSource, prompt: &str) -> Result<Password, Fai
     Ok(Password::from_input(read_line(
         source,
         prompt,
-        "passordet",
+        m::THE_PASSWORD.as_str(),
     )?))
 }
 
 /// A PIN that cannot be right, refused before the card sees it.
 pub fn pin_format_failure(e: &PinFormatError) -> Failure {
-    let message = match e {
-        PinFormatError::NotDigits => "PIN-koden kan bare inneholde sifre.".to_string(),
+    let problem = match e {
+        PinFormatError::NotDigits => m::PIN_NOT_DIGITS.text(),
         PinFormatError::Length { len, min, max } => {
-            format!("PIN-koden må ha {min} til {max} sifre, men har {len}.")
+            m::PIN_LENGTH.with(&[("min", min), ("max", max), ("len", len)])
         }
     };
     Failure::new(
         "pin-format",
         exit::USAGE,
-        format!("{message} Den ble ikke sendt til kortet, så ingen forsøk er brukt."),
+        m::PIN_NOT_SENT.with(&[("problem", &problem)]),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pin_of_the_wrong_form_is_refused_in_either_language() {
+        use crate::i18n::{with_lang, Lang};
+        let e = PinFormatError::Length {
+            len: 3,
+            min: 4,
+            max: 8,
+        };
+        assert_eq!(
+            with_lang(Lang::Nb, || pin_format_failure(&e)).message,
+            "PIN-koden må ha 4 til 8 sifre, men har 3. Den ble ikke sendt til kortet, så ingen forsøk er brukt."
+        );
+        assert_eq!(
+            with_lang(Lang::En, || pin_format_failure(&e)).message,
+            "The PIN must have 4 to 8 digits, but has 3. It was not sent to the card, so no try was used."
+        );
+    }
 
     #[cfg(unix)]
     #[test]
@@ -142,11 +159,7 @@ mod tests {
             (failure.kind, failure.exit_code),
             ("secret-input", exit::USAGE)
         );
-        assert!(
-            failure.message.contains("fildeskriptor 3"),
-            "{}",
-            failure.message
-        );
-        assert_eq!(failure.fix.as_deref(), Some(STDIN_FIX));
+        assert!(failure.message.contains(" 3:"), "{}", failure.message);
+        assert_eq!(failure.fix, Some(m::STDIN_FIX.text()));
     }
 }

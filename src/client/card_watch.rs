@@ -13,6 +13,7 @@ use crate::card::credential::Presence;
 use crate::card::monitor::{CardEvent, Monitor};
 
 use crate::cli::failure::{exit, Failure};
+use crate::i18n::catalogue::card as m;
 
 /// What the card watch reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,20 +116,13 @@ pub fn watch_failure(watch: &CardWatch) -> Failure {
         CardWatch::Lost(detail) => Failure::new(
             "card-watch-lost",
             exit::NO_CARD,
-            format!(
-                "Kortleseren kan ikke lenger overvåkes ({detail}), så tunnelen er lukket for sikkerhets skyld."
-            ),
+            m::WATCH_LOST.with(&[("detail", detail)]),
         )
-        .fix("Sjekk at smartkorttjenesten kjører og at kortleseren står i, og koble til på nytt."),
+        .fix(m::WATCH_LOST_FIX.text()),
     }
 }
 
 /// The card was pulled: the tunnel is closed.
 pub fn card_pulled() -> Failure {
-    Failure::new(
-        "card-removed",
-        exit::NO_CARD,
-        "Kortet ble tatt ut, så tunnelen er lukket.",
-    )
-    .fix("Sett inn kortet og koble til på nytt.")
+    Failure::new("card-removed", exit::NO_CARD, m::PULLED.text()).fix(m::PULLED_FIX.text())
 }

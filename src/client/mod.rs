@@ -2,6 +2,7 @@
 
 pub mod card_watch;
 pub mod flow;
+pub mod gateway_words;
 pub mod launch;
 pub mod posture;
 pub mod session;

@@ -133,17 +133,25 @@ pub async fn keep_reporting(
     }
 }
 
-/// Failed rules as the person reads them: each in Norwegian, with the English under it;
-/// those that refuse first, warnings after, marked as such.
+/// Failed rules as the person reads them: each in the run's language, as the operator wrote
+/// it (`nb` or `en`); those that refuse first, warnings after, marked as such.
 pub fn notices_text(notices: &[PostureNotice]) -> String {
+    use crate::i18n::{catalogue::posture::WARNING_MARK, current, Lang};
     let (denied, warned): (Vec<&PostureNotice>, Vec<&PostureNotice>) = notices
         .iter()
         .partition(|n| n.action == crate::posture::policy::Action::Deny);
-    let line = |n: &PostureNotice, mark: &str| format!("  • {mark}{}\n    ({})", n.nb, n.en);
+    let lang = current();
+    let line = |n: &PostureNotice, mark: &str| {
+        let text = match lang {
+            Lang::Nb => &n.nb,
+            Lang::En => &n.en,
+        };
+        format!("  • {mark}{text}")
+    };
     denied
         .into_iter()
         .map(|n| line(n, ""))
-        .chain(warned.into_iter().map(|n| line(n, "Advarsel: ")))
+        .chain(warned.into_iter().map(|n| line(n, WARNING_MARK.as_str())))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -245,5 +253,44 @@ pub async fn fetch_policy(
         Ok(Err(e)) => Err(PolicyError::Answer(e.to_string())),
         Ok(Ok(GatewayMessage::Policy(published))) => Ok(published),
         Ok(Ok(_)) => Err(PolicyError::Answer("an unexpected message".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{with_lang, Lang};
+    use crate::posture::policy::Action;
+
+    #[test]
+    fn notices_are_shown_in_the_run_s_language_refusals_first() {
+        let notice = |rule: &str, action, nb: &str, en: &str| PostureNotice {
+            rule: rule.into(),
+            action,
+            nb: nb.into(),
+            en: en.into(),
+        };
+        let notices = [
+            notice(
+                "disk-encryption",
+                Action::Warn,
+                "Ikke kryptert.",
+                "Not encrypted.",
+            ),
+            notice(
+                "firewall",
+                Action::Deny,
+                "Brannmuren er av.",
+                "The firewall is off.",
+            ),
+        ];
+        assert_eq!(
+            with_lang(Lang::Nb, || notices_text(&notices)),
+            "  • Brannmuren er av.\n  • Advarsel: Ikke kryptert."
+        );
+        assert_eq!(
+            with_lang(Lang::En, || notices_text(&notices)),
+            "  • The firewall is off.\n  • Warning: Not encrypted."
+        );
     }
 }

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 
+use crate::i18n::catalogue as m;
 use crate::posture::report::Report;
 use crate::secret::Password;
 use crate::tunnel::busy::{self, FirstBytes};
@@ -91,7 +92,7 @@ pub enum SessionError {
     /// it is restarting or overloaded, not refusing the card.
     #[error("the gateway closed the connection during {step}")]
     Dropped {
-        /// Which step.
+        /// Which step, in the run's language (a person reads it).
         step: &'static str,
     },
     /// The gateway cannot take the connection now (too many at once); try again after the
@@ -113,7 +114,7 @@ pub enum SessionError {
     /// A step took longer than its bound.
     #[error("{step} took longer than {} seconds", waited.as_secs())]
     Timeout {
-        /// Which step.
+        /// Which step, in the run's language (a person reads it).
         step: &'static str,
         /// The bound.
         waited: Duration,
@@ -151,7 +152,7 @@ pub async fn open(
     };
     let tcp = tokio::time::timeout(bound, TcpStream::connect(&gateway.address))
         .await
-        .map_err(|_| timed("connecting to the gateway"))?
+        .map_err(|_| timed(m::STEP_CONNECTING.as_str()))?
         .map_err(|e| SessionError::Unreachable {
             address: gateway.address.clone(),
             detail: e.to_string(),
@@ -171,7 +172,7 @@ pub async fn open(
         .into_fallible();
     let mut tls = tokio::time::timeout(bound, handshake)
         .await
-        .map_err(|_| timed("the TLS handshake"))?
+        .map_err(|_| timed(m::STEP_TLS.as_str()))?
         .map_err(|(e, io)| {
             if let Some(retry_after_secs) = busy::parse(io.seen()) {
                 return SessionError::Busy { retry_after_secs };
@@ -180,7 +181,7 @@ pub async fn open(
                 Some(card) => SessionError::Card(card),
                 None if gateway_cannot_record(&e) => SessionError::Unavailable,
                 None if dropped(&e) => SessionError::Dropped {
-                    step: "the TLS handshake",
+                    step: m::STEP_TLS.as_str(),
                 },
                 None => SessionError::Tls(e.to_string()),
             }
@@ -201,7 +202,7 @@ pub async fn open(
     let login = client_login(&mut tls, posture, &login, DEFAULT_MAX_FRAME_LEN);
     let answer = tokio::time::timeout(bound, login)
         .await
-        .map_err(|_| timed("the login"))?
+        .map_err(|_| timed(m::STEP_LOGIN.as_str()))?
         .map_err(|e| login_failure(&e))?;
     let accepted = match answer {
         LoginAnswer::Accepted(a) => a,

@@ -575,6 +575,11 @@ fn in_words(d: Duration) -> String {
 /// something with it (not for the client's own reasons, nor for a client that broke the
 /// protocol).
 fn ending_notice(reason: EndReason, limits: &RelayLimits) -> Option<Ending> {
+    let limit_secs = match reason {
+        EndReason::IdleTimeout => Some(limits.idle_timeout.as_secs()),
+        EndReason::MaxLifetime => Some(limits.max_lifetime.as_secs()),
+        _ => None,
+    };
     let (reason, message) = match reason {
         EndReason::IdleTimeout => (
             GatewayEndReason::IdleTimeout,
@@ -619,6 +624,7 @@ fn ending_notice(reason: EndReason, limits: &RelayLimits) -> Option<Ending> {
         reason,
         message,
         failed_rules: Vec::new(),
+        limit_secs,
     })
 }
 
@@ -861,12 +867,16 @@ mod tests {
         };
         let notice = ending_notice(EndReason::MaxLifetime, &limits).unwrap();
         assert_eq!(notice.reason, GatewayEndReason::MaxLifetime);
+        assert_eq!(notice.limit_secs, Some(12 * 3_600));
         assert_eq!(
             notice.message,
             "Økten er avsluttet etter 12 timer; logg inn igjen."
         );
         let idle = ending_notice(EndReason::IdleTimeout, &limits).unwrap();
         assert!(idle.message.contains("90 minutter"), "{}", idle.message);
+        assert_eq!(idle.limit_secs, Some(90 * 60));
+        let revoked = ending_notice(EndReason::Revoked, &limits).unwrap();
+        assert_eq!(revoked.limit_secs, None);
         assert_eq!(in_words(Duration::from_secs(3_600)), "1 time");
         assert_eq!(in_words(Duration::from_secs(61)), "61 sekunder");
         assert!(ending_notice(EndReason::CardRemoved, &limits).is_none());

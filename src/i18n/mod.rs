@@ -8,6 +8,7 @@
 
 pub mod catalogue;
 
+use std::cell::Cell;
 use std::fmt::Display;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -34,12 +35,34 @@ pub fn set(lang: Lang) {
     );
 }
 
-/// The run's language.
+thread_local! {
+    /// A language for this thread only, set by [`with_lang`].
+    static THREAD_LANG: Cell<Option<Lang>> = const { Cell::new(None) };
+}
+
+/// The run's language (or the one [`with_lang`] set on this thread).
 pub fn current() -> Lang {
+    if let Some(lang) = THREAD_LANG.with(Cell::get) {
+        return lang;
+    }
     match CHOSEN.load(Ordering::Relaxed) {
         2 => Lang::En,
         _ => Lang::Nb,
     }
+}
+
+/// Runs `f` with messages in `lang` on this thread only, whatever the run chose: tests word
+/// the same thing in both languages side by side without touching other threads.
+pub fn with_lang<T>(lang: Lang, f: impl FnOnce() -> T) -> T {
+    /// Puts the thread's previous language back, also when `f` panics.
+    struct Restore(Option<Lang>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_LANG.with(|l| l.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD_LANG.with(|l| l.replace(Some(lang))));
+    f()
 }
 
 /// The language a locale name asks for (`nb_NO.UTF-8`, `en-US`, `no`); `None` for the
@@ -108,6 +131,11 @@ impl Msg {
     /// The text in the run's language, as it is.
     pub fn text(&self) -> String {
         self.in_lang(current()).to_string()
+    }
+
+    /// The text in the run's language, for a field that holds a `&'static str`.
+    pub fn as_str(&self) -> &'static str {
+        self.in_lang(current())
     }
 
     /// The text in the run's language with each `{name}` replaced by its value.
@@ -198,5 +226,18 @@ mod tests {
             "Connecting to gw:443 (2)"
         );
         assert_eq!(placeholders("{ not one } {x}"), ["x"]);
+    }
+
+    #[test]
+    fn a_thread_can_speak_another_language_for_a_while() {
+        let m = Msg {
+            id: "t",
+            nb: "hei",
+            en: "hello",
+        };
+        assert_eq!(with_lang(Lang::En, || m.text()), "hello");
+        assert_eq!(with_lang(Lang::Nb, || m.as_str()), "hei");
+        let nested = with_lang(Lang::En, || (with_lang(Lang::Nb, || m.text()), m.text()));
+        assert_eq!(nested, ("hei".to_string(), "hello".to_string()));
     }
 }

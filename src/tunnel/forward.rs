@@ -49,13 +49,13 @@ pub enum ForwardEvent {
         /// Address of the local program that connected.
         peer: SocketAddr,
     },
-    /// The gateway refused the stream; the message is for the person.
+    /// The gateway refused the stream.
     Refused {
         /// Address of the local program that connected.
         peer: SocketAddr,
-        /// Why, for programs.
+        /// Why; the client words it (`client/gateway_words.rs`).
         code: RefuseCode,
-        /// Why, for the person.
+        /// The gateway's own words, for a code the client does not know.
         message: String,
     },
     /// The stream could not be opened or answered (tunnel closed, timeout, protocol error).

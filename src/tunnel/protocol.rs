@@ -122,7 +122,7 @@ pub enum GatewayMessage {
 }
 
 /// A failed posture rule as the person reads it: what is wrong and what to do, in Norwegian
-/// (bokmål) and English, printed by the client as it is.
+/// (bokmål) and English; the client prints the one in the person's language as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostureNotice {
@@ -172,17 +172,23 @@ pub struct PublishedPolicy {
     pub gateway_time: Option<i64>,
 }
 
-/// Why the gateway ends a session, for the client to show.
+/// Why the gateway ends a session. The client words the reason itself, with the facts here;
+/// `message` is for a client that does not know the reason. Unlike the other messages, this
+/// one ignores fields this build does not know, so a newer gateway may add facts to a reason
+/// without costing an older client the message (`docs/protocol.md`, §2.1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Ending {
     /// Why, for programs.
     pub reason: GatewayEndReason,
-    /// Why, for the person (Norwegian), with what to do.
+    /// Why, for the person (bokmål), with what to do: the fallback for a reason the client
+    /// does not know.
     pub message: String,
     /// The posture rules that failed, when that is why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_rules: Vec<PostureNotice>,
+    /// With `idle-timeout` and `max-lifetime`: the limit the session reached, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_secs: Option<u64>,
 }
 
 /// The reasons the gateway gives when it ends a session.
@@ -275,20 +281,28 @@ impl Redirect {
     }
 }
 
-/// A refused login.
+/// A refused login. The client words the code itself, with the facts here; `message` and
+/// `remediation` are for a client that does not know the code. Fields this build does not
+/// know are ignored, as in [`Ending`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Rejected {
     /// Why, for programs.
     pub code: RejectCode,
-    /// Why, for the person.
+    /// Why, for the person (bokmål): the fallback for a code the client does not know.
     pub message: String,
-    /// What the person can do about it, where something helps.
+    /// What the person can do about it, where something helps (bokmål, the same fallback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
     /// The posture rules that failed, when the posture policy refused the login.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_rules: Vec<PostureNotice>,
+    /// With `locked-out`: seconds until the lock ends, rounded up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+    /// With `server-busy`: the person already has this many sessions open, as many as one
+    /// person may (absent when the gateway as a whole is busy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_sessions: Option<u32>,
 }
 
 /// The stream is connected.
@@ -299,13 +313,13 @@ pub struct Opened {
     pub target: String,
 }
 
-/// The stream was refused.
+/// The stream was refused. The client words the code; `message` is for a client that does
+/// not know it. Fields this build does not know are ignored, as in [`Ending`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Refused {
     /// Why, for programs.
     pub code: RefuseCode,
-    /// Why, for the person.
+    /// Why, for the person (bokmål): the fallback for a code the client does not know.
     pub message: String,
 }
 
@@ -876,6 +890,16 @@ mod tests {
                 message: "Feil brukernavn eller passord.".into(),
                 remediation: None,
                 failed_rules: Vec::new(),
+                retry_after_secs: None,
+                open_sessions: None,
+            }),
+            GatewayMessage::Rejected(Rejected {
+                code: RejectCode::LockedOut,
+                message: "Sperret.".into(),
+                remediation: None,
+                failed_rules: Vec::new(),
+                retry_after_secs: Some(300),
+                open_sessions: None,
             }),
             GatewayMessage::Opened(Opened {
                 target: "pc-17".into(),
@@ -888,6 +912,7 @@ mod tests {
                 reason: GatewayEndReason::MaxLifetime,
                 message: "Økten er avsluttet etter 12 timer; logg inn igjen.".into(),
                 failed_rules: Vec::new(),
+                limit_secs: Some(43_200),
             }),
             GatewayMessage::PostureChecked(PostureChecked {
                 warnings: Vec::new(),
@@ -910,6 +935,8 @@ mod tests {
             message: "m".into(),
             remediation: Some("r".into()),
             failed_rules: Vec::new(),
+            retry_after_secs: None,
+            open_sessions: None,
         }))
         .unwrap();
         assert_eq!(
@@ -991,11 +1018,12 @@ mod tests {
             reason: GatewayEndReason::IdleTimeout,
             message: "m".into(),
             failed_rules: Vec::new(),
+            limit_secs: Some(3_600),
         }))
         .unwrap();
         assert_eq!(
             body,
-            r#"{"type":"ending","reason":"idle-timeout","message":"m"}"#
+            r#"{"type":"ending","reason":"idle-timeout","message":"m","limit_secs":3600}"#
         );
         let m = decode_gateway(br#"{"type":"ending","reason":"maintenance","message":"x"}"#);
         assert!(matches!(
@@ -1019,6 +1047,36 @@ mod tests {
             GatewayMessage::Policy(p) => assert_eq!(p.gateway_time, Some(5)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn facts_from_a_newer_gateway_are_ignored_and_missing_ones_are_none() {
+        let m = decode_gateway(
+            br#"{"type":"rejected","code":"locked-out","message":"x","retry_after_secs":60,"until":"soon"}"#,
+        );
+        assert!(matches!(
+            m,
+            Ok(GatewayMessage::Rejected(Rejected {
+                code: RejectCode::LockedOut,
+                retry_after_secs: Some(60),
+                ..
+            }))
+        ));
+        let m = decode_gateway(br#"{"type":"ending","reason":"max-lifetime","message":"x"}"#);
+        assert!(matches!(
+            m,
+            Ok(GatewayMessage::Ending(Ending {
+                limit_secs: None,
+                ..
+            }))
+        ));
+        let m = decode_gateway(
+            br#"{"type":"refused","code":"maintenance","message":"x","until":1800000000}"#,
+        );
+        assert!(matches!(m, Ok(GatewayMessage::Refused(_))), "{m:?}");
+        // The answers the client words are lenient; the gateway's own messages are not.
+        let m = decode_gateway(br#"{"type":"opened","target":"pc","extra":1}"#);
+        assert!(m.is_err());
     }
 
     #[test]

@@ -135,7 +135,9 @@ machines = ["kontor-pc"]
         env: &[(&str, &OsStr)],
     ) -> (Proc, Events) {
         let listen = free_port();
+        // In bokmål whatever the locale, since the tests read its words.
         let mut child = Command::new(CLIENT)
+            .args(["--lang", "nb"])
             .args([
                 "connect",
                 "--json",

@@ -194,15 +194,12 @@ impl Run<'_> {
             ))),
             Ok(Ended::ConnectionLost) => None,
             Ok(Ended::ByGateway(ending)) => {
+                let said = crate::client::gateway_words::ending(&ending);
                 let (kind, code, message) = if ending.failed_rules.is_empty() {
-                    ("session-ended", exit::OTHER, ending.message)
+                    ("session-ended", exit::OTHER, said)
                 } else {
                     let rules = crate::client::posture::notices_text(&ending.failed_rules);
-                    (
-                        "posture-refused",
-                        exit::POSTURE,
-                        format!("{}\n{rules}", ending.message),
-                    )
+                    ("posture-refused", exit::POSTURE, format!("{said}\n{rules}"))
                 };
                 Some(Err(Failure::new(kind, code, message)))
             }
@@ -251,7 +248,12 @@ async fn ask_gateway_for(tunnel: &Tunnel, target: &str) -> Option<Failure> {
     .flatten()?;
     match answer {
         GatewayMessage::Refused(r) => Some(
-            Failure::new("target-refused", exit::CARD_UNUSABLE, r.message).fix(
+            Failure::new(
+                "target-refused",
+                exit::CARD_UNUSABLE,
+                crate::client::gateway_words::refusal(r.code, &r.message),
+            )
+            .fix(
                 crate::i18n::catalogue::TARGETS_YOU_CAN_REACH
                     .with(&[("targets", &list_targets(&tunnel.accepted.targets))]),
             ),

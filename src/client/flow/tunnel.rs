@@ -80,8 +80,10 @@ pub(super) async fn run_tunnel(
         {
             let ui = Arc::clone(ui);
             move |event| match event {
-                ForwardEvent::Refused { message, .. } => {
-                    ui.event(&FlowEvent::StreamRefused { message })
+                ForwardEvent::Refused { code, message, .. } => {
+                    ui.event(&FlowEvent::StreamRefused {
+                        message: crate::client::gateway_words::refusal(code, &message),
+                    })
                 }
                 ForwardEvent::Failed { reason, .. } => {
                     ui.event(&FlowEvent::StreamFailed { reason })

@@ -4,10 +4,10 @@
 use crate::cli::credential_words::explain_key;
 use crate::cli::failure::{exit, Failure};
 use crate::client::card_watch::card_pulled;
-use crate::client::posture;
+use crate::client::gateway_words;
 use crate::client::session::SessionError;
 use crate::i18n::catalogue as m;
-use crate::tunnel::protocol::{RejectCode, TargetInfo};
+use crate::tunnel::protocol::TargetInfo;
 use crate::tunnel::tls::SignerError;
 
 /// The card's signer failed.
@@ -46,16 +46,8 @@ pub fn session_failure(e: &SessionError) -> Failure {
                 .fix(m::SERVER_BUSY_FIX.text())
         }
         SessionError::Unavailable => gateway_unavailable(None),
-        SessionError::Rejected(r) if r.code == RejectCode::Unavailable => {
-            gateway_unavailable(Some(r.message.clone()))
-        }
-        SessionError::Rejected(r) if r.code == RejectCode::ServerBusy => {
-            Failure::new("server-busy", exit::OTHER, r.message.clone()).fix(
-                r.remediation
-                    .clone()
-                    .unwrap_or_else(|| m::SERVER_BUSY_WAIT.text()),
-            )
-        }
+        // The gateway's code, worded here; its own words only for a code we do not know.
+        SessionError::Rejected(r) => gateway_words::rejected(r),
         SessionError::BadAddress(a) => Failure::new(
             "bad-gateway",
             exit::USAGE,
@@ -78,21 +70,6 @@ pub fn session_failure(e: &SessionError) -> Failure {
             m::TLS_FAILED.with(&[("detail", detail)]),
         )
         .fix(m::TLS_FAILED_FIX.text()),
-        SessionError::Rejected(r) if r.code == RejectCode::PostureRefused => {
-            let message = format!("{}\n{}", r.message, posture::notices_text(&r.failed_rules));
-            let mut f = Failure::new("posture-refused", exit::POSTURE, message);
-            if let Some(fix) = &r.remediation {
-                f = f.fix(fix.clone());
-            }
-            f
-        }
-        SessionError::Rejected(r) => {
-            let mut f = Failure::new("login-rejected", exit::CARD_UNUSABLE, r.message.clone());
-            if let Some(fix) = &r.remediation {
-                f = f.fix(fix.clone());
-            }
-            f
-        }
         SessionError::Protocol(detail) => Failure::new(
             "protocol",
             exit::OTHER,

@@ -151,7 +151,8 @@ impl Gateway {
         };
         let answer = (message, "Installer den versjonen IT-ansvarlig anbefaler.");
         let recorded = self.refusals.record(peer, reason, refusal).await;
-        self.answer_recorded(tls, recorded, code, answer).await;
+        self.answer_recorded(tls, recorded, rejection(code, answer))
+            .await;
         None
     }
 
@@ -200,8 +201,8 @@ impl Gateway {
                     .refusals
                     .record(peer, RefusalReason::ServerBusy, record)
                     .await;
-                self.answer_recorded(tls, recorded, RejectCode::ServerBusy, busy_message())
-                    .await;
+                let answer = rejection(RejectCode::ServerBusy, busy_message());
+                self.answer_recorded(tls, recorded, answer).await;
                 return None;
             }
             LoginOutcome::Failed => return None,
@@ -218,22 +219,15 @@ impl Gateway {
             source: peer,
             detail: None,
         };
-        let code = match refusal.client {
-            auth::ClientRefusal::BadCredentials => RejectCode::BadCredentials,
-            auth::ClientRefusal::LockedOut { .. } => RejectCode::LockedOut,
-            auth::ClientRefusal::PostureRefused { .. } => RejectCode::PostureRefused,
-            auth::ClientRefusal::NoGrants => RejectCode::NoGrants,
-        };
-        let (message, fix) = (refusal.client.message(), refusal.client.fix());
+        let answer = refusal_answer(&refusal.client);
         let reason = RefusalReason::from(refusal.reason);
         if reason == RefusalReason::LockedOut {
             // Tries while locked are repeats by nature: the first of a window is recorded
             // with its user, the rest counted per address.
             let recorded = self.refusals.record(peer, reason, record).await;
-            self.answer_recorded(tls, recorded, code, (&message, &fix))
-                .await;
+            self.answer_recorded(tls, recorded, answer).await;
         } else {
-            self.refuse(tls, record, code, (&message, &fix)).await;
+            self.refuse(tls, record, answer).await;
         }
         None
     }
@@ -271,20 +265,15 @@ impl Gateway {
         let max_frame = self.config.limits.max_frame_bytes as usize;
         let answer = match recorded {
             Ok(()) => Rejected {
-                code: RejectCode::PostureRefused,
-                message: refusal.client.message(),
-                remediation: Some(refusal.client.fix()),
                 failed_rules: failed.iter().map(PostureNotice::from).collect(),
+                ..rejection(
+                    RejectCode::PostureRefused,
+                    (&refusal.client.message(), &refusal.client.fix()),
+                )
             },
             Err(e) => {
                 tracing::error!("a posture refusal could not be recorded: {e}");
-                let (message, fix) = unavailable();
-                Rejected {
-                    code: RejectCode::Unavailable,
-                    message: message.into(),
-                    remediation: Some(fix.into()),
-                    failed_rules: Vec::new(),
-                }
+                rejection(RejectCode::Unavailable, unavailable())
             }
         };
         let _ = send_rejected(tls, answer, max_frame).await;
@@ -297,15 +286,9 @@ impl Gateway {
 
     /// Records a login refusal, then answers it. Nothing is answered that was not recorded:
     /// if the record cannot be written, the answer is "unavailable" and says nothing more.
-    pub(super) async fn refuse(
-        &self,
-        tls: &mut ServerTls,
-        record: AuditEvent,
-        code: RejectCode,
-        words: (&str, &str),
-    ) {
+    pub(super) async fn refuse(&self, tls: &mut ServerTls, record: AuditEvent, answer: Rejected) {
         let recorded = self.audit_async(record).await;
-        self.answer_recorded(tls, recorded, code, words).await;
+        self.answer_recorded(tls, recorded, answer).await;
     }
 
     /// Answers a refusal whose recording came out as `recorded`.
@@ -313,18 +296,17 @@ impl Gateway {
         &self,
         tls: &mut ServerTls,
         recorded: Result<(), AuditError>,
-        code: RejectCode,
-        words: (&str, &str),
+        answer: Rejected,
     ) {
         let max_frame = self.config.limits.max_frame_bytes as usize;
-        let (code, words) = match recorded {
-            Ok(()) => (code, words),
+        let answer = match recorded {
+            Ok(()) => answer,
             Err(e) => {
                 tracing::error!("a login refusal could not be recorded: {e}");
-                (RejectCode::Unavailable, unavailable())
+                rejection(RejectCode::Unavailable, unavailable())
             }
         };
-        let _ = answer_refusal(tls, code, words, max_frame).await;
+        let _ = send_rejected(tls, answer, max_frame).await;
     }
 
     /// A handshake that failed. Certificate refusals were recorded by the verifier before the
@@ -360,20 +342,46 @@ pub(super) fn unavailable() -> (&'static str, &'static str) {
     )
 }
 
-/// Sends a login refusal (after it was recorded) and closes the TLS stream.
-pub(super) async fn answer_refusal(
-    tls: &mut ServerTls,
-    code: RejectCode,
-    (message, fix): (&str, &str),
-    max_frame: usize,
-) -> Result<(), protocol::FrameError> {
-    let answer = Rejected {
+/// The answer to a login the decision refused: its code, the gateway's own words, and the
+/// facts the client words it with (how long a lock lasts).
+fn refusal_answer(client: &auth::ClientRefusal) -> Rejected {
+    let code = match client {
+        auth::ClientRefusal::BadCredentials => RejectCode::BadCredentials,
+        auth::ClientRefusal::LockedOut { .. } => RejectCode::LockedOut,
+        auth::ClientRefusal::PostureRefused { .. } => RejectCode::PostureRefused,
+        auth::ClientRefusal::NoGrants => RejectCode::NoGrants,
+    };
+    let retry_after_secs = match client {
+        auth::ClientRefusal::LockedOut { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    };
+    Rejected {
+        retry_after_secs,
+        ..rejection(code, (&client.message(), &client.fix()))
+    }
+}
+
+/// A login refusal with the gateway's own words: the client words the code itself, and shows
+/// these only when it does not know the code (`docs/protocol.md`). Facts go on top of it.
+pub(super) fn rejection(code: RejectCode, (message, fix): (&str, &str)) -> Rejected {
+    Rejected {
         code,
         message: message.into(),
         remediation: Some(fix.into()),
         failed_rules: Vec::new(),
-    };
-    send_rejected(tls, answer, max_frame).await
+        retry_after_secs: None,
+        open_sessions: None,
+    }
+}
+
+/// Sends a login refusal (after it was recorded) and closes the TLS stream.
+pub(super) async fn answer_refusal(
+    tls: &mut ServerTls,
+    code: RejectCode,
+    words: (&str, &str),
+    max_frame: usize,
+) -> Result<(), protocol::FrameError> {
+    send_rejected(tls, rejection(code, words), max_frame).await
 }
 
 /// Sends a `rejected` and closes the TLS stream.

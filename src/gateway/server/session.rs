@@ -100,8 +100,8 @@ impl Gateway {
         let Ok(permit) = Arc::clone(&self.sessions).try_acquire_owned() else {
             tracing::info!(%peer, "session limit reached; login answered busy");
             let refusal = busy_record(&accepted.user, &personal_id, peer, "session limit reached");
-            self.refuse(&mut tls, refusal, RejectCode::ServerBusy, busy_message())
-                .await;
+            let answer = login::rejection(RejectCode::ServerBusy, busy_message());
+            self.refuse(&mut tls, refusal, answer).await;
             return None;
         };
         let session_id = new_session_id();
@@ -128,13 +128,11 @@ impl Gateway {
                 format!("Du har allerede {max_per_user} økter åpne mot gatewayen."),
                 "Avslutt en av dem (eller vent et minutt om en forbindelse nettopp ble brutt), og koble til igjen.",
             );
-            self.refuse(
-                &mut tls,
-                refusal,
-                RejectCode::ServerBusy,
-                (&words.0, words.1),
-            )
-            .await;
+            let answer = Rejected {
+                open_sessions: u32::try_from(max_per_user).ok(),
+                ..login::rejection(RejectCode::ServerBusy, (&words.0, words.1))
+            };
+            self.refuse(&mut tls, refusal, answer).await;
             return None;
         };
         let warned = (!accepted.posture_warnings.is_empty()).then(|| AuditEvent::PostureFailed {
@@ -371,6 +369,7 @@ impl SessionAuthorizer {
                           logg inn igjen."
                     .into(),
                 failed_rules: notices,
+                limit_secs: None,
             },
         }
     }

@@ -1,29 +1,9 @@
-//! The client's messages, in bokmål and English, by area. Each constant is one message; `ALL`
-//! lists every one, for the test that both languages are there with the same placeholders.
+//! The connection's messages (`hjemmekontor connect` and the flow in `client/flow/`): its
+//! progress, prompts and failures.
 
 use super::Msg;
 
-/// Declares messages: `NAME = "id" { nb: "…", en: "…" }`, and `ALL`.
-macro_rules! catalogue {
-    ($($name:ident = $id:literal { nb: $nb:literal, en: $en:literal })*) => {
-        $(
-            #[doc = $en]
-            pub const $name: Msg = Msg { id: $id, nb: $nb, en: $en };
-        )*
-        /// Every message of this catalogue.
-        pub const ALL: &[Msg] = &[$($name),*];
-    };
-}
-
 catalogue! {
-    // Every failure (`cli/failure.rs`).
-    ERROR = "failure.error" {
-        nb: "Feil: {message}",
-        en: "Error: {message}" }
-    DO_THIS = "failure.do-this" {
-        nb: "Gjør dette: {fix}",
-        en: "Do this: {fix}" }
-
     // The connection's progress (`connect`).
     READING_CARD = "connect.reading-card" {
         nb: "Leser kortet …",
@@ -238,30 +218,15 @@ catalogue! {
     CA_NOT_CERTIFICATE = "flow.ca-not-certificate" {
         nb: "{path} er ikke et sertifikat: {error}.",
         en: "{path} is not a certificate: {error}." }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::super::placeholders;
-    use super::*;
-
-    #[test]
-    fn every_message_is_in_both_languages_with_the_same_placeholders() {
-        let mut ids = std::collections::BTreeSet::new();
-        for m in ALL {
-            assert!(ids.insert(m.id), "{} twice", m.id);
-            assert!(
-                !m.nb.trim().is_empty() && !m.en.trim().is_empty(),
-                "{}",
-                m.id
-            );
-            let (mut nb, mut en) = (placeholders(m.nb), placeholders(m.en));
-            nb.sort_unstable();
-            en.sort_unstable();
-            assert_eq!(nb, en, "{}: placeholders differ", m.id);
-            // The same in both only where there is nothing to translate ("PIN: ").
-            let words = m.nb.chars().any(|c| c.is_lowercase());
-            assert!(!words || m.nb != m.en, "{}: not translated", m.id);
-        }
-    }
+    // The steps of a login that can take too long (`client/session.rs`), for `TIMEOUT`.
+    STEP_CONNECTING = "flow.step-connecting" {
+        nb: "oppkoblingen til gatewayen",
+        en: "connecting to the gateway" }
+    STEP_TLS = "flow.step-tls" {
+        nb: "TLS-håndtrykket",
+        en: "the TLS handshake" }
+    STEP_LOGIN = "flow.step-login" {
+        nb: "innloggingen",
+        en: "the login" }
 }
