@@ -24,6 +24,7 @@ pub mod card;
 pub mod cert;
 pub mod common;
 pub mod connect;
+pub mod doctor;
 pub mod gateway;
 pub mod posture;
 
@@ -38,6 +39,7 @@ pub const AREAS: &[&[Msg]] = &[
     cert::ALL,
     posture::ALL,
     gateway::ALL,
+    doctor::ALL,
 ];
 
 #[cfg(test)]
