@@ -30,7 +30,7 @@ fn the_split_dns_trap_is_exactly_one_feil_line_with_its_cause_and_fix() {
     assert_eq!(
         english,
         format!(
-            "FAILED    \"hjelp.nhn.no\" resolves to 104.18.20.5, but should resolve to 91.186.92.90.\n          Do this: {}",
+            "FAILED    “hjelp.nhn.no” resolves to 104.18.20.5, but should resolve to 91.186.92.90.\n          Do this: {}",
             m::DNS_FIX.en
         )
     );

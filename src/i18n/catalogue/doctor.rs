@@ -23,7 +23,7 @@ catalogue! {
         en: "Everything works, but look at the {n} warning(s) above." }
     FAILURES_ABOVE = "doctor.failures-above" {
         nb: "{n} feil må rettes før innlogging kan virke (se «Gjør dette» over).",
-        en: "{n} problem(s) must be fixed before logging in can work (see \"Do this\" above)." }
+        en: "{n} problem(s) must be fixed before logging in can work (see “Do this” above)." }
 
     // Name lookup (`doctor/network.rs`).
     DNS_FIX = "doctor.dns-fix" {
@@ -40,25 +40,25 @@ catalogue! {
         en: "The gateway is given as the IP address {ip}; no name lookup is needed." }
     DNS_WRONG = "doctor.dns-wrong" {
         nb: "«{host}» slår opp til {found}, men skal slå opp til {expected}.",
-        en: "\"{host}\" resolves to {found}, but should resolve to {expected}." }
+        en: "“{host}” resolves to {found}, but should resolve to {expected}." }
     DNS_SPLIT = "doctor.dns-split" {
         nb: "«{host}» slår opp til både {found}; bare {expected} er riktig, så forbindelsen kan havne feil.",
-        en: "\"{host}\" resolves to {found}; only {expected} is right, so the connection may end up in the wrong place." }
+        en: "“{host}” resolves to {found}; only {expected} is right, so the connection may end up in the wrong place." }
     DNS_AS_EXPECTED = "doctor.dns-as-expected" {
         nb: "«{host}» slår opp til {found}, som forventet.",
-        en: "\"{host}\" resolves to {found}, as expected." }
+        en: "“{host}” resolves to {found}, as expected." }
     DNS_RESOLVED = "doctor.dns-resolved" {
         nb: "«{host}» slår opp til {found}.",
-        en: "\"{host}\" resolves to {found}." }
+        en: "“{host}” resolves to {found}." }
     DNS_FAILED = "doctor.dns-failed" {
         nb: "Navnet «{host}» kunne ikke slås opp ({error}).",
-        en: "The name \"{host}\" could not be looked up ({error})." }
+        en: "The name “{host}” could not be looked up ({error})." }
     DNS_FAILED_FIX = "doctor.dns-failed-fix" {
         nb: "Sjekk at gateway-adressen er skrevet riktig og at maskinen er på nett. Hjelper ikke det, sjekk DNS-innstillingene eller kontakt IT-ansvarlig.",
         en: "Check that the gateway address is spelled right and that the computer is online. If that does not help, check the DNS settings or contact your IT administrator." }
     DNS_TIMED_OUT = "doctor.dns-timed-out" {
         nb: "Navneoppslaget for «{host}» fikk ikke svar innen {bound}.",
-        en: "The name lookup for \"{host}\" got no answer within {bound}." }
+        en: "The name lookup for “{host}” got no answer within {bound}." }
     DNS_TIMED_OUT_FIX = "doctor.dns-timed-out-fix" {
         nb: "DNS-tjeneren svarer ikke. Sjekk nettverket og DNS-innstillingene (er maskinen koblet til Helsenett?), eller kontakt IT-ansvarlig.",
         en: "The DNS server does not answer. Check the network and the DNS settings (is the computer connected to Helsenett?), or contact your IT administrator." }
@@ -101,7 +101,7 @@ catalogue! {
         en: "behind" }
     CLOCK_FIX = "doctor.clock-fix" {
         nb: "Still klokken automatisk: Windows: Innstillinger › Tid og språk › «Still klokken automatisk»; Linux: «timedatectl set-ntp true». Sjekk også tidssonen.",
-        en: "Set the clock automatically: Windows: Settings › Time & language › \"Set time automatically\"; Linux: \"timedatectl set-ntp true\". Check the time zone too." }
+        en: "Set the clock automatically: Windows: Settings › Time & language › “Set time automatically”; Linux: “timedatectl set-ntp true”. Check the time zone too." }
     CLOCK_IN_STEP = "doctor.clock-in-step" {
         nb: "Klokken går likt med gatewayens (avvik {n} s).",
         en: "The clock agrees with the gateway's (off by {n} s)." }
@@ -127,16 +127,16 @@ catalogue! {
     // TLS (`doctor/tls.rs`).
     TLS_OK = "doctor.tls-ok" {
         nb: "Sikker forbindelse til «{name}» ({addr}); sertifikatet er godkjent.",
-        en: "Secure connection to \"{name}\" ({addr}); the certificate is accepted." }
+        en: "Secure connection to “{name}” ({addr}); the certificate is accepted." }
     TLS_EXPIRES_SOON = "doctor.tls-expires-soon" {
         nb: "Sikker forbindelse til «{name}», men gatewayens sertifikat utløper {until} (om {days} dager).",
-        en: "Secure connection to \"{name}\", but the gateway's certificate expires {until} (in {days} days)." }
+        en: "Secure connection to “{name}”, but the gateway's certificate expires {until} (in {days} days)." }
     TLS_EXPIRES_SOON_FIX = "doctor.tls-expires-soon-fix" {
         nb: "Si fra til IT-ansvarlig: gatewayens sertifikat må fornyes før det går ut.",
         en: "Tell your IT administrator: the gateway's certificate must be renewed before it expires." }
     TLS_OK_UNTIL = "doctor.tls-ok-until" {
         nb: "Sikker forbindelse til «{name}» ({addr}); sertifikatet er godkjent og gjelder til {until}.",
-        en: "Secure connection to \"{name}\" ({addr}); the certificate is accepted and valid until {until}." }
+        en: "Secure connection to “{name}” ({addr}); the certificate is accepted and valid until {until}." }
     TLS_CLOCK_TOO = "doctor.tls-clock-too" {
         nb: "Sjekk også at klokken på maskinen er riktig.",
         en: "Also check that the computer's clock is right." }
@@ -145,10 +145,10 @@ catalogue! {
         en: "other names" }
     TLS_WRONG_NAME = "doctor.tls-wrong-name" {
         nb: "Gatewayen på {addr} viser et sertifikat for {names}, ikke for «{expected}», som du kobler til.",
-        en: "The gateway at {addr} shows a certificate for {names}, not for \"{expected}\", which you connect to." }
+        en: "The gateway at {addr} shows a certificate for {names}, not for “{expected}”, which you connect to." }
     TLS_WRONG_NAME_FIX = "doctor.tls-wrong-name-fix" {
         nb: "Bruk gateway-adressen med navnet i sertifikatet (--gateway), eller be IT-ansvarlig om et sertifikat for «{expected}». Gir DNS feil adresse, se DNS-linjen.",
-        en: "Use the gateway address with the name in the certificate (--gateway), or ask your IT administrator for a certificate for \"{expected}\". If DNS gives the wrong address, see the DNS line." }
+        en: "Use the gateway address with the name in the certificate (--gateway), or ask your IT administrator for a certificate for “{expected}”. If DNS gives the wrong address, see the DNS line." }
     TLS_UNKNOWN_ISSUER = "doctor.tls-unknown-issuer" {
         nb: "Gatewayens sertifikat på {addr} er ikke utstedt av CA-sertifikatet du har oppgitt (--gateway-ca).",
         en: "The gateway's certificate at {addr} is not issued by the CA certificate you gave (--gateway-ca)." }
@@ -205,7 +205,7 @@ catalogue! {
         en: "TLS handshake" }
     QUOTED = "doctor.quoted" {
         nb: "«{name}»",
-        en: "\"{name}\"" }
+        en: "“{name}”" }
 
     // The card (`doctor/card.rs`).
     SERVICE_RUNS = "doctor.service-runs" {
@@ -213,7 +213,7 @@ catalogue! {
         en: "The smart-card service is running." }
     READER_WITH_PIN_PAD = "doctor.reader-with-pin-pad" {
         nb: "«{name}» (med PIN-tastatur)",
-        en: "\"{name}\" (with PIN pad)" }
+        en: "“{name}” (with PIN pad)" }
     ONE_READER = "doctor.one-reader" {
         nb: "Kortleser: {reader}.",
         en: "Card reader: {reader}." }
@@ -222,7 +222,7 @@ catalogue! {
         en: "{n} card readers: {readers}." }
     CARD_IN = "doctor.card-in" {
         nb: "Kort i «{reader}» (ATR {atr}).",
-        en: "Card in \"{reader}\" (ATR {atr})." }
+        en: "Card in “{reader}” (ATR {atr})." }
     NO_CARD_IN_ANY = "doctor.no-card-in-any" {
         nb: "Det er ikke noe kort i noen av kortleserne ({readers}).",
         en: "There is no card in any of the card readers ({readers})." }
@@ -231,7 +231,7 @@ catalogue! {
         en: "Insert the smart card (chip first, facing up) and try again." }
     APP_PKCS11 = "doctor.app-pkcs11" {
         nb: "Token «{label}» ({manufacturer} {model}) gjennom PKCS#11-modulen {module}; modulen signerer.",
-        en: "Token \"{label}\" ({manufacturer} {model}) through the PKCS#11 module {module}; the module signs." }
+        en: "Token “{label}” ({manufacturer} {model}) through the PKCS#11 module {module}; the module signs." }
     APP_WINDOWS = "doctor.app-windows" {
         nb: "Kortet nås gjennom Windows sitt sertifikatlager; Windows signerer.",
         en: "The card is reached through the Windows certificate store; Windows signs." }
@@ -240,13 +240,13 @@ catalogue! {
         en: "{application} card{in_reader}; hjemmekontor signs with the card itself (PIV over PC/SC)." }
     IN_READER = "doctor.in-reader" {
         nb: " i «{reader}»",
-        en: " in \"{reader}\"" }
+        en: " in “{reader}”" }
     NO_NAME = "doctor.no-name" {
         nb: "(uten navn)",
         en: "(no name)" }
     CHAIN_TRUSTED = "doctor.chain-trusted" {
         nb: "kjeden er godkjent til «{anchor}»",
-        en: "the chain is trusted up to \"{anchor}\"" }
+        en: "the chain is trusted up to “{anchor}”" }
     THE_ROOT = "doctor.the-root" {
         nb: "rotsertifikatet",
         en: "the root certificate" }
@@ -302,7 +302,7 @@ catalogue! {
         en: "The signature test was not run: {why}" }
     SIGN_NOT_RUN_FIX = "doctor.sign-not-run-fix" {
         nb: "Rett feilen over, og kjør «hjemmekontor doctor --sign-test» igjen.",
-        en: "Fix the problem above, and run \"hjemmekontor doctor --sign-test\" again." }
+        en: "Fix the problem above, and run “hjemmekontor doctor --sign-test” again." }
 
     // Posture (`doctor/posture.rs`); the fact names are in `posture`.
     NOT_SEEN = "doctor.not-seen" {
@@ -319,7 +319,7 @@ catalogue! {
         en: "The computer is checked, but not judged: the gateway's requirements could not be fetched.{not_seen}" }
     POSTURE_NO_POLICY_FIX = "doctor.posture-no-policy-fix" {
         nb: "Se linjene om nettverket; når gatewayen svarer, kjør «hjemmekontor doctor» igjen.",
-        en: "See the network lines; when the gateway answers, run \"hjemmekontor doctor\" again." }
+        en: "See the network lines; when the gateway answers, run “hjemmekontor doctor” again." }
     POSTURE_REFUSED = "doctor.posture-refused" {
         nb: "Gatewayen ville avvist maskinen (krav som ikke er oppfylt: {rules}).",
         en: "The gateway would refuse the computer (requirements not met: {rules})." }
@@ -329,4 +329,77 @@ catalogue! {
     POSTURE_ADMITTED = "doctor.posture-admitted" {
         nb: "Gatewayen slipper maskinen inn: alle kravene er oppfylt.",
         en: "The gateway lets the computer in: every requirement is met." }
+
+    // The command (`cli/doctor.rs`).
+    REPORT_WRITTEN = "doctor.report-written" {
+        nb: "Rapporten er skrevet til {path} (bare du kan lese den).",
+        en: "The report is written to {path} (only you can read it)." }
+    REPORT_UNWRITABLE = "doctor.report-unwritable" {
+        nb: "Kunne ikke skrive rapporten til {path}: {error}.",
+        en: "Could not write the report to {path}: {error}." }
+    REPORT_UNWRITABLE_FIX = "doctor.report-unwritable-fix" {
+        nb: "Velg en fil i en mappe du har skrivetilgang til, for eksempel i hjemmemappen din.",
+        en: "Choose a file in a folder you may write to, for example in your home folder." }
+    NO_GATEWAY_CA = "doctor.no-gateway-ca" {
+        nb: "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker, så TLS-forbindelsen er ikke sjekket.",
+        en: "No CA certificate for the gateway is given, so the TLS connection was not checked." }
+    GATEWAY_CA_UNUSABLE_FIX = "doctor.gateway-ca-unusable-fix" {
+        nb: "Oppgi CA-filen du fikk av IT-ansvarlig med --gateway-ca FIL.",
+        en: "Give the CA file your IT administrator gave you with --gateway-ca FILE." }
+    PART_CARD = "doctor.part-card" {
+        nb: "kortet",
+        en: "the card" }
+    PART_POSTURE = "doctor.part-posture" {
+        nb: "maskinsjekken",
+        en: "the computer check" }
+    PART_NETWORK = "doctor.part-network" {
+        nb: "nettverket",
+        en: "the network" }
+    CHECKING_CARD = "doctor.checking-card" {
+        nb: "Sjekker smartkorttjenesten, kortleseren og kortet (ingen PIN-forsøk brukes) …",
+        en: "Checking the smart-card service, the card reader and the card (no PIN tries are used) …" }
+    CHECKING_NETWORK = "doctor.checking-network" {
+        nb: "Sjekker nettverket mot {host}:{port} …",
+        en: "Checking the network towards {host}:{port} …" }
+    STILL_WAITING = "doctor.still-waiting" {
+        nb: "… venter fortsatt på {parts}",
+        en: "… still waiting for {parts}" }
+    AND = "doctor.and" {
+        nb: " og ",
+        en: " and " }
+    CARD_HUNG = "doctor.card-hung" {
+        nb: "Kortleseren eller kortet svarte ikke innen {bound} s.",
+        en: "The card reader or the card did not answer within {bound} s." }
+    POSTURE_HUNG = "doctor.posture-hung" {
+        nb: "Maskinsjekken ble ikke ferdig innen {bound} s.",
+        en: "The computer check did not finish within {bound} s." }
+    NETWORK_HUNG = "doctor.network-hung" {
+        nb: "Nettverkssjekkene ble ikke ferdige innen {bound} s.",
+        en: "The network checks did not finish within {bound} s." }
+    HUNG_FIX = "doctor.hung-fix" {
+        nb: "Prøv igjen. Skjer det igjen, send rapporten fra «hjemmekontor doctor --report FIL» til IT-støtte.",
+        en: "Try again. If it happens again, send the report from “hjemmekontor doctor --report FILE” to IT support." }
+    NO_GATEWAY = "doctor.no-gateway" {
+        nb: "Ingen gateway er oppgitt eller husket, så nettverket er ikke sjekket (oppgi --gateway VERT:PORT).",
+        en: "No gateway is given or remembered, so the network was not checked (give --gateway HOST:PORT)." }
+
+    // The card phase and the signature test (`cli/doctor/card.rs`).
+    KEY_CANNOT_SIGN_TLS = "doctor.key-cannot-sign-tls" {
+        nb: "Nøkkelen til sertifikatet kan ikke signere noe TLS godtar, så kortet kan ikke logge inn.",
+        en: "The certificate's key cannot sign anything TLS accepts, so the card cannot log in." }
+    KEY_CANNOT_SIGN_TLS_FIX = "doctor.key-cannot-sign-tls-fix" {
+        nb: "Kontakt IT-støtte med utskriften fra «hjemmekontor card».",
+        en: "Contact IT support with the output of “hjemmekontor card”." }
+    CARD_UNUSABLE = "doctor.card-unusable" {
+        nb: "kortet eller sertifikatet kan ikke brukes (se linjene over).",
+        en: "the card or the certificate cannot be used (see the lines above)." }
+    SIGN_TEST_PIN = "doctor.sign-test-pin" {
+        nb: "PIN-kode for signaturtesten (prøves én gang): ",
+        en: "PIN for the signature test (tried once): " }
+    CARD_SILENT = "doctor.card-silent" {
+        nb: "Kortet svarte ikke innen {bound} s.",
+        en: "The card did not answer within {bound} s." }
+    CARD_SILENT_FIX = "doctor.card-silent-fix" {
+        nb: "Ta kortet ut og sett det inn igjen, lukk andre programmer som bruker kortet, og prøv igjen.",
+        en: "Take the card out and put it back in, close other programs that use the card, and try again." }
 }
