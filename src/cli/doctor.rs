@@ -124,7 +124,7 @@ fn unwritable(path: &Path, e: &std::io::Error) -> Failure {
         exit::USAGE,
         m::REPORT_UNWRITABLE.with(&[("path", &path.display()), ("error", e)]),
     )
-    .fix(m::REPORT_UNWRITABLE_FIX.text())
+    .fix(catalogue::common::WRITABLE_FOLDER_FIX.text())
 }
 
 /// Everything decided before any check runs: bad arguments and settings are found here.

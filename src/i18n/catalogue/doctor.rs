@@ -337,9 +337,6 @@ catalogue! {
     REPORT_UNWRITABLE = "doctor.report-unwritable" {
         nb: "Kunne ikke skrive rapporten til {path}: {error}.",
         en: "Could not write the report to {path}: {error}." }
-    REPORT_UNWRITABLE_FIX = "doctor.report-unwritable-fix" {
-        nb: "Velg en fil i en mappe du har skrivetilgang til, for eksempel i hjemmemappen din.",
-        en: "Choose a file in a folder you may write to, for example in your home folder." }
     NO_GATEWAY_CA = "doctor.no-gateway-ca" {
         nb: "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker, så TLS-forbindelsen er ikke sjekket.",
         en: "No CA certificate for the gateway is given, so the TLS connection was not checked." }

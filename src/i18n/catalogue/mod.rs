@@ -27,6 +27,7 @@ pub mod connect;
 pub mod doctor;
 pub mod gateway;
 pub mod posture;
+pub mod readers;
 
 pub use common::{DO_THIS, ERROR};
 pub use connect::*;
@@ -40,6 +41,7 @@ pub const AREAS: &[&[Msg]] = &[
     posture::ALL,
     gateway::ALL,
     doctor::ALL,
+    readers::ALL,
 ];
 
 #[cfg(test)]
