@@ -26,6 +26,7 @@ pub mod common;
 pub mod connect;
 pub mod doctor;
 pub mod gateway;
+pub mod launch;
 pub mod posture;
 pub mod readers;
 
@@ -42,6 +43,7 @@ pub const AREAS: &[&[Msg]] = &[
     gateway::ALL,
     doctor::ALL,
     readers::ALL,
+    launch::ALL,
 ];
 
 #[cfg(test)]
