@@ -84,6 +84,8 @@ fn gateway() -> (InProcessGateway, tokio::runtime::Runtime) {
 /// CA and the card certificate's chain, then `more`.
 fn doctor_args(dir: &Path, gateway: &str, more: &[&str]) -> Vec<String> {
     let mut args: Vec<String> = [
+        "--lang",
+        "nb",
         "doctor",
         "--settings",
         &dir.join("client.toml").display().to_string(),

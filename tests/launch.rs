@@ -54,6 +54,8 @@ fn helper_starts_the_stand_in() {
     let Some(dir) = std::env::var_os(HELPER_DIR).map(PathBuf::from) else {
         return;
     };
+    // The sentence below is read in bokmål, whatever the machine's locale.
+    hjemmekontor::i18n::set(hjemmekontor::i18n::Lang::Nb);
     let rdp = dir.join("session.rdp");
     let plan = Plan {
         program: dir.join("stand-in").display().to_string(),

@@ -1,6 +1,7 @@
 //! The client speaks bokmål or English as the locale or `--lang` says, in every command:
 //! here the ones that need no card and no gateway (a failure before any card, `cert inspect`
-//! of a TEST PKI certificate, the local `posture` report, a card backend this system lacks).
+//! of a TEST PKI certificate, the local `posture` report, a card backend this system lacks,
+//! `doctor` against a port nothing listens on).
 
 mod support;
 
@@ -181,4 +182,58 @@ fn a_backend_this_system_lacks_is_refused_in_the_locale_s_language() {
         bokmal.starts_with("Feil: Kortveien «windows» finnes bare på Windows."),
         "{bokmal}"
     );
+}
+
+/// `doctor` against 127.0.0.1:1, where nothing listens: the name needs no lookup and the port
+/// is refused at once. The card checks find what they find; their words follow the language
+/// all the same. Returns what it printed, stdout and stderr together.
+fn doctor_on_a_closed_port(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("client.toml");
+    let root = support::pki::dir().join("root-ca.pem");
+    let out = client(
+        env,
+        &[
+            "doctor",
+            "--settings",
+            settings.to_str().unwrap(),
+            "--gateway",
+            "127.0.0.1:1",
+            "--gateway-ca",
+            root.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    format!("{stdout}\n{stderr}")
+}
+
+#[test]
+fn doctor_speaks_the_locale_s_language() {
+    let english = doctor_on_a_closed_port(ENGLISH);
+    for said in [
+        "Checking the network towards 127.0.0.1:1 …",
+        "The gateway is given as the IP address 127.0.0.1; no name lookup is needed.",
+        "FAILED    Port 1 on 127.0.0.1 refuses the connection.",
+        "Do this: No service listens on the port, or a firewall refuses it.",
+        "must be fixed before logging in can work",
+    ] {
+        assert!(english.contains(said), "{said}: {english}");
+    }
+    for bokmal in ["Gjør dette", "Sjekker", "FEIL", "Kortleser", "Maskinen"] {
+        assert!(!english.contains(bokmal), "{bokmal}: {english}");
+    }
+
+    let bokmal = doctor_on_a_closed_port(BOKMAL);
+    for said in [
+        "Sjekker nettverket mot 127.0.0.1:1 …",
+        "Gatewayen er oppgitt med IP-adressen 127.0.0.1; ingen navneoppslag trengs.",
+        "FEIL      Port 1 på 127.0.0.1 avviser forbindelsen.",
+        "Gjør dette: Ingen tjeneste tar imot på porten",
+        "feil må rettes før innlogging kan virke",
+    ] {
+        assert!(bokmal.contains(said), "{said}: {bokmal}");
+    }
+    assert!(!bokmal.contains("Do this"), "{bokmal}");
 }

@@ -70,7 +70,7 @@ mod unix {
         ]);
         let reader = first_virtual_reader().unwrap();
         let mut child = Command::new(CLIENT)
-            .args(["readers", "--watch", "--json"])
+            .args(["--lang", "nb", "readers", "--watch", "--json"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -25,6 +25,8 @@ use crate::doctor::posture::{posture_check, Judge};
 use crate::doctor::report::{exit_code, render, write_private, Bundle, Summary};
 use crate::doctor::trace::Trace;
 use crate::doctor::{Bounds, CheckResult, Clock, SystemClock};
+use crate::i18n::catalogue::{self, doctor as m};
+use crate::i18n::Msg;
 use crate::posture::report::Report;
 
 use self::card::{card_phase, sign_test, CardPlan, Ready, Shared, CARD_CHECKS};
@@ -111,10 +113,7 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
         if let Err(e) = bundle.write(path) {
             return unwritable(path, &e).report(args.json);
         }
-        eprintln!(
-            "Rapporten er skrevet til {} (bare du kan lese den).",
-            path.display()
-        );
+        eprintln!("{}", m::REPORT_WRITTEN.with(&[("path", &path.display())]));
     }
     ExitCode::from(code)
 }
@@ -123,9 +122,9 @@ fn unwritable(path: &Path, e: &std::io::Error) -> Failure {
     Failure::new(
         "report-unwritable",
         exit::USAGE,
-        format!("Kunne ikke skrive rapporten til {}: {e}.", path.display()),
+        m::REPORT_UNWRITABLE.with(&[("path", &path.display()), ("error", e)]),
     )
-    .fix("Velg en fil i en mappe du har skrivetilgang til, for eksempel i hjemmemappen din.")
+    .fix(catalogue::common::WRITABLE_FOLDER_FIX.text())
 }
 
 /// Everything decided before any check runs: bad arguments and settings are found here.
@@ -191,9 +190,9 @@ fn gateway_plan(
         Failure::new(
             "bad-gateway",
             exit::USAGE,
-            format!("«{address}» er ikke en gateway-adresse."),
+            catalogue::BAD_GATEWAY.with(&[("address", &address)]),
         )
-        .fix("Skriv den som VERT:PORT, for eksempel hjemmekontor.kommune.no:443.")
+        .fix(catalogue::BAD_GATEWAY_FIX.text())
     })?;
     let port = address
         .rsplit_once(':')
@@ -204,16 +203,23 @@ fn gateway_plan(
         .clone()
         .or_else(|| remembered.gateway_ca.clone());
     let (roots, problem) = match ca {
-        None => (None, Some(CheckResult::fail(
-            "gateway-ca",
-            "Det er ikke oppgitt hvilket CA-sertifikat gatewayen bruker, så TLS-forbindelsen er ikke sjekket.",
-            "Oppgi filen med --gateway-ca FIL (du får den fra IT-ansvarlig).",
-        ))),
+        None => (
+            None,
+            Some(CheckResult::fail(
+                "gateway-ca",
+                m::NO_GATEWAY_CA.text(),
+                catalogue::posture::NO_GATEWAY_CA_FIX.text(),
+            )),
+        ),
         Some(path) => match crate::client::flow::gateway_target(&address, &path) {
             Ok(t) => (Some(t.roots), None),
-            Err(f) => (None, Some(CheckResult::from_failure("gateway-ca", &f).fix(
-                "Oppgi CA-filen du fikk av IT-ansvarlig med --gateway-ca FIL.",
-            ))),
+            Err(f) => (
+                None,
+                Some(
+                    CheckResult::from_failure("gateway-ca", &f)
+                        .fix(m::GATEWAY_CA_UNUSABLE_FIX.text()),
+                ),
+            ),
         },
     };
     let mut extra_ports = remembered.required_ports.clone();
@@ -239,9 +245,9 @@ fn chain_config(args: &DoctorArgs) -> Result<Option<ChainConfig>, Failure> {
             Failure::new(
                 "file-unreadable",
                 exit::USAGE,
-                format!("Kunne ikke lese {shown}: {e}."),
+                catalogue::common::FILE_UNREADABLE.with(&[("path", &shown), ("error", &e)]),
             )
-            .fix("Kontroller filnavnet og at du har lov til å lese filen.")
+            .fix(catalogue::common::FILE_UNREADABLE_FIX.text())
         })?;
         cert::certificates_from_bytes(&bytes).map_err(|e| {
             let mut f = super::cert_words::cert_error(&e, &shown);
@@ -273,19 +279,23 @@ enum Done {
 }
 
 /// The three parts in words, for the progress line: the card, the posture probes, the network.
-const PARTS: [&str; 3] = ["kortet", "maskinsjekken", "nettverket"];
+const PARTS: [Msg; 3] = [m::PART_CARD, m::PART_POSTURE, m::PART_NETWORK];
 
 fn run_checks(args: &DoctorArgs, setup: &Setup, trace: &Trace) -> Found {
     let bounds = Bounds::default();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (tx, rx) = mpsc::channel::<Done>();
-    eprintln!("Sjekker smartkorttjenesten, kortleseren og kortet (ingen PIN-forsøk brukes) …");
+    eprintln!("{}", m::CHECKING_CARD.text());
     let card_results = Shared::default();
     spawn_card(setup, clock.now(), trace, &card_results, tx.clone());
-    eprintln!("Sjekker maskinen (brannmur, antivirus, oppdateringer, diskkryptering, skjermlås) …");
+    eprintln!("{}", catalogue::posture::CHECKING.text());
     spawn_posture(trace, tx.clone());
     if let Some(plan) = &setup.gateway {
-        eprintln!("Sjekker nettverket mot {}:{} …", plan.host, plan.port);
+        let (host, port) = (&plan.host, &plan.port);
+        eprintln!(
+            "{}",
+            m::CHECKING_NETWORK.with(&[("host", host), ("port", port)])
+        );
         spawn_network(plan.clone(), Arc::clone(&clock), bounds, trace, tx);
     } else {
         drop(tx);
@@ -299,13 +309,14 @@ fn run_checks(args: &DoctorArgs, setup: &Setup, trace: &Trace) -> Found {
     loop {
         let pending: Vec<&str> = (0..PARTS.len())
             .filter(|&i| !done[i] && started.elapsed() < deadlines[i])
-            .map(|i| PARTS[i])
+            .map(|i| PARTS[i].as_str())
             .collect();
         if pending.is_empty() {
             break;
         }
         if last_said.elapsed() >= Duration::from_secs(5) {
-            eprintln!("… venter fortsatt på {}", pending.join(" og "));
+            let parts = pending.join(m::AND.as_str());
+            eprintln!("{}", m::STILL_WAITING.with(&[("parts", &parts)]));
             last_said = Instant::now();
         }
         match rx.recv_timeout(Duration::from_millis(250)) {
@@ -338,8 +349,7 @@ fn assemble(
         None => {
             // The check that was running when the bound passed.
             let id = CARD_CHECKS.get(done).copied().unwrap_or("card");
-            let what = "Kortleseren eller kortet svarte ikke";
-            results.push(hung(id, what, bounds.card));
+            results.push(hung(id, m::CARD_HUNG, bounds.card));
             None
         }
     };
@@ -359,29 +369,22 @@ fn assemble(
             let now = SystemClock.now().unix_timestamp();
             results.push(posture_check(report, judge, now));
         }
-        None => results.push(hung(
-            "posture",
-            "Maskinsjekken ble ikke ferdig",
-            bounds.posture,
-        )),
+        None => results.push(hung("posture", m::POSTURE_HUNG, bounds.posture)),
     }
     results.extend(setup.ca_problem.clone());
     match (&setup.gateway, network) {
-        (None, _) => results.push(CheckResult::ok(
-            "gateway",
-            "Ingen gateway er oppgitt eller husket, så nettverket er ikke sjekket (oppgi --gateway VERT:PORT).",
-        )),
+        (None, _) => results.push(CheckResult::ok("gateway", m::NO_GATEWAY.text())),
         (Some(_), Some(n)) => results.extend(n.results),
-        (Some(_), None) => results.push(hung("network", "Nettverkssjekkene ble ikke ferdige", bounds.tls)),
+        (Some(_), None) => results.push(hung("network", m::NETWORK_HUNG, bounds.tls)),
     }
     Found { results, posture }
 }
 
-fn hung(id: &str, what: &str, bound: Duration) -> CheckResult {
+fn hung(id: &str, what: Msg, bound: Duration) -> CheckResult {
     CheckResult::fail(
         id,
-        format!("{what} innen {} s.", bound.as_secs()),
-        "Prøv igjen. Skjer det igjen, send rapporten fra «hjemmekontor doctor --report FIL» til IT-støtte.",
+        what.with(&[("bound", &bound.as_secs())]),
+        m::HUNG_FIX.text(),
     )
 }
 

@@ -10,6 +10,7 @@ use crate::card::identify::identify;
 use crate::card::pcsc::{self, PcscTransport};
 use crate::card::trace::{TraceSink, TracedTransport};
 use crate::card::CardTransport;
+use crate::i18n::catalogue::{common, readers as m};
 
 use super::card_words::explain_transport;
 use super::failure::{exit, Failure};
@@ -122,31 +123,34 @@ fn show(report: &ReaderReport) {
     let r = report.info;
     println!("{}", r.name);
     let card = if r.card_mute {
-        "kort satt inn, men det svarer ikke (snudd feil vei eller skadet?)"
+        m::CARD_MUTE
     } else if r.card_present {
         match report.application {
-            Some("buypass") => {
-                "Buypass-kort (BEID); brukes gjennom Buypass sin mellomvare (Buypass Access)"
-            }
-            Some("piv") => "PIV-kort",
-            _ => "kort satt inn (ukjent applikasjon)",
+            Some("buypass") => m::BUYPASS_CARD,
+            Some("piv") => m::PIV_CARD,
+            _ => m::UNKNOWN_CARD,
         }
     } else {
-        "ingen kort"
+        m::NO_CARD
     };
-    println!("  Kort:          {card}");
+    field(m::CARD.as_str(), card.as_str());
     if let Some(atr) = &r.atr {
-        println!("  ATR:           {}", crate::card::apdu::hex_spaced(atr));
+        field("ATR", &crate::card::apdu::hex_spaced(atr));
     }
     if r.exclusive {
-        println!("  Merk:          et annet program bruker kortet alene akkurat nå");
+        field(m::NOTE.as_str(), m::EXCLUSIVE.as_str());
     }
     let pad = match r.pin_pad {
-        Some(true) => "ja (PIN tastes på leseren)",
-        Some(false) => "nei",
-        None => "ukjent",
+        Some(true) => m::PAD_YES,
+        Some(false) => m::PAD_NO,
+        None => m::PAD_UNKNOWN,
     };
-    println!("  PIN-tastatur:  {pad}");
+    field(m::PIN_PAD.as_str(), pad.as_str());
+}
+
+/// One `  Label:  value` line, the values in one column.
+fn field(label: &str, value: &str) {
+    println!("  {:<15}{value}", format!("{label}:"));
 }
 
 fn trace_unwritable(args: &ReadersArgs, e: &std::io::Error) -> Failure {
@@ -154,7 +158,7 @@ fn trace_unwritable(args: &ReadersArgs, e: &std::io::Error) -> Failure {
     Failure::new(
         "trace-unwritable",
         exit::IO,
-        format!("Kunne ikke lage sporingsfilen {}: {e}.", path.display()),
+        common::TRACE_FILE_UNMAKEABLE.with(&[("path", &path.display()), ("error", e)]),
     )
-    .fix("Velg en fil i en mappe du har skrivetilgang til, for eksempel i hjemmemappen din.")
+    .fix(common::WRITABLE_FOLDER_FIX.text())
 }

@@ -17,6 +17,8 @@ use crate::card::apdu::hex_spaced;
 use crate::card::monitor::{diff, CardEvent, Monitor, Snapshot};
 use crate::card::trace::TraceSink;
 use crate::card::TransportError;
+use crate::i18n::catalogue::readers as m;
+use crate::i18n::Msg;
 
 /// How long one wait on the stack lasts: the bound on noticing Ctrl-C.
 const WAIT: Duration = Duration::from_millis(250);
@@ -152,49 +154,49 @@ pub fn json_line(time: &str, change: &Change) -> String {
     serde_json::to_string(&Line { time, change }).unwrap_or_default()
 }
 
-/// One line for people (bokmål).
+/// One line for people, in the run's language.
 pub fn human_line(time: &str, change: &Change) -> String {
+    let card = |msg: Msg, reader: &str, atr: &str, application: Option<&str>| {
+        let application = application_words(application);
+        msg.with(&[
+            ("reader", &reader),
+            ("application", &application),
+            ("atr", &atr),
+        ])
+    };
     let what = match change {
-        Change::ReaderPresent { reader } => format!("Kortleser: «{reader}»"),
+        Change::ReaderPresent { reader } => m::READER_PRESENT.with(&[("reader", reader)]),
         Change::CardPresent {
             reader,
             atr,
             application,
-        } => format!(
-            "Kort i «{reader}»: {}, ATR {atr}",
-            application_words(*application)
-        ),
-        Change::ReaderAttached { reader } => format!("Kortleser koblet til: «{reader}»"),
-        Change::ReaderDetached { reader } => format!("Kortleser koblet fra: «{reader}»"),
+        } => card(m::CARD_PRESENT, reader, atr, *application),
+        Change::ReaderAttached { reader } => m::READER_ATTACHED.with(&[("reader", reader)]),
+        Change::ReaderDetached { reader } => m::READER_DETACHED.with(&[("reader", reader)]),
         Change::CardInserted {
             reader,
             atr,
             application,
-        } => format!(
-            "Kort satt inn i «{reader}»: {}, ATR {atr}",
-            application_words(*application)
-        ),
-        Change::CardRemoved { reader } => format!("Kort tatt ut av «{reader}»"),
-        Change::ServiceLost => {
-            "Smartkorttjenesten svarer ikke; venter på at den kommer tilbake …".into()
-        }
-        Change::ServiceBack => "Smartkorttjenesten svarer igjen.".into(),
+        } => card(m::CARD_INSERTED, reader, atr, *application),
+        Change::CardRemoved { reader } => m::CARD_REMOVED.with(&[("reader", reader)]),
+        Change::ServiceLost => m::SERVICE_LOST.text(),
+        Change::ServiceBack => m::SERVICE_BACK.text(),
     };
     format!("{time}  {what}")
 }
 
 fn application_words(application: Option<&str>) -> &'static str {
     match application {
-        Some("piv") => "PIV-kort",
-        Some("buypass") => "Buypass-kort (BEID)",
-        _ => "ukjent applikasjon",
+        Some("piv") => m::PIV_CARD.as_str(),
+        Some("buypass") => m::BUYPASS_SHORT.as_str(),
+        _ => m::UNKNOWN_APPLICATION.as_str(),
     }
 }
 
 /// Watches until Ctrl-C, printing every change; exits 0.
 pub fn run(json: bool, trace: Option<&TraceSink>) -> ExitCode {
     let stop = stop_on_ctrl_c();
-    eprintln!("Følger med på kortlesere og kort. Trykk Ctrl-C for å avslutte.");
+    eprintln!("{}", m::WATCHING.text());
     let mut watcher = Watcher { watching: None };
     let mut before: Option<Stack> = None;
     while !stop.load(Ordering::SeqCst) {
@@ -468,5 +470,9 @@ mod tests {
             human_line(&time, &removed("R")),
             "2026-12-02T07:00:01.500Z  Kort tatt ut av «R»"
         );
+        let english = crate::i18n::with_lang(crate::i18n::Lang::En, || {
+            human_line("2026-12-02T07:00:01.500Z", &removed("R"))
+        });
+        assert_eq!(english, "2026-12-02T07:00:01.500Z  Card taken out of “R”");
     }
 }

@@ -15,6 +15,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use crate::i18n::catalogue::launch as m;
+
 pub use crate::tunnel::protocol::Redirect;
 
 /// The operating system, as far as launching goes.
@@ -158,41 +160,29 @@ pub enum LaunchError {
 }
 
 impl LaunchError {
-    /// What went wrong, for the person (bokmål).
+    /// What went wrong, for the person, in the run's language.
     pub fn message(&self) -> String {
         match self {
-            LaunchError::NoDisplay => {
-                "Fant ingen skjerm å vise fjernskrivebordet på (verken X11 eller Wayland).".into()
-            }
-            LaunchError::NoClient { tried } => format!(
-                "Fant ikke noe fjernskrivebordsprogram (så etter {}).",
-                tried.join(", ")
-            ),
+            LaunchError::NoDisplay => m::NO_DISPLAY.text(),
+            LaunchError::NoClient { tried } => m::NO_CLIENT.with(&[("tried", &tried.join(", "))]),
             LaunchError::File { path, source } => {
-                format!("Kunne ikke skrive {}: {source}.", path.display())
+                m::FILE.with(&[("path", &path.display()), ("error", source)])
             }
             LaunchError::Spawn { program, source } => {
-                format!("Kunne ikke starte {program}: {source}.")
+                m::SPAWN.with(&[("program", program), ("error", source)])
             }
         }
     }
 
-    /// What to do about it (bokmål). The tunnel stays up either way.
+    /// What to do about it, in the run's language. The tunnel stays up either way.
     pub fn fix(&self, addr: SocketAddr) -> String {
-        match self {
-            LaunchError::NoDisplay => format!(
-                "Start hjemmekontor fra skrivebordet, eller koble et fjernskrivebordsprogram til {addr} selv."
-            ),
-            LaunchError::NoClient { .. } => format!(
-                "Installer FreeRDP (for eksempel «sudo apt install freerdp3-sdl» eller «sudo apt install freerdp2-x11»), eller koble et fjernskrivebordsprogram til {addr} selv."
-            ),
-            LaunchError::File { .. } => format!(
-                "Sjekk at det er plass og skrivetilgang i den midlertidige mappen, eller koble fjernskrivebordet til {addr} selv."
-            ),
-            LaunchError::Spawn { .. } => {
-                format!("Start fjernskrivebordet selv og koble det til {addr}.")
-            }
-        }
+        let fix = match self {
+            LaunchError::NoDisplay => m::NO_DISPLAY_FIX,
+            LaunchError::NoClient { .. } => m::NO_CLIENT_FIX,
+            LaunchError::File { .. } => m::FILE_FIX,
+            LaunchError::Spawn { .. } => m::SPAWN_FIX,
+        };
+        fix.with(&[("addr", &addr)])
     }
 }
 
@@ -375,14 +365,14 @@ pub struct Exited {
 }
 
 impl Exited {
-    /// The sentence to show (bokmål).
+    /// The sentence to show, in the run's language.
     pub fn sentence(&self) -> String {
         let how = match self.code {
-            Some(code) => format!("Fjernskrivebordet ble avsluttet (kode {code})."),
-            None => "Fjernskrivebordet ble avsluttet.".to_string(),
+            Some(code) => m::EXITED_WITH.with(&[("code", &code)]),
+            None => m::EXITED.text(),
         };
         match &self.log {
-            Some(log) => format!("{how} Det skrev dette i {}.", log.display()),
+            Some(log) => m::WROTE_LOG.with(&[("how", &how), ("log", &log.display())]),
             None => how,
         }
     }
@@ -746,5 +736,10 @@ mod tests {
             ..exited
         };
         assert!(with_log.sentence().ends_with("Det skrev dette i rdp.log."));
+        let english = crate::i18n::with_lang(crate::i18n::Lang::En, || with_log.sentence());
+        assert_eq!(
+            english,
+            "The remote desktop ended (code 3). What it wrote is in rdp.log."
+        );
     }
 }

@@ -12,8 +12,9 @@ use crate::card::TransportError;
 use crate::cert::{verdict::days_left, Inspection, Warning};
 use crate::cli::card_words::{blocked, explain_transport, no_login_certificate};
 use crate::cli::cert_words;
-use crate::cli::output::norwegian_date;
+use crate::cli::output::date;
 use crate::cli::Failure;
+use crate::i18n::catalogue::doctor as m;
 
 /// A login certificate this close to its end gets a warning.
 pub const EXPIRY_WARNING_DAYS: u32 = 30;
@@ -21,7 +22,7 @@ pub const EXPIRY_WARNING_DAYS: u32 = 30;
 /// Whether the smart-card service answered (`pcsc::establish`).
 pub fn service_check(established: Result<(), &TransportError>) -> CheckResult {
     match established {
-        Ok(()) => CheckResult::ok("smartcard-service", "Smartkorttjenesten kjører."),
+        Ok(()) => CheckResult::ok("smartcard-service", m::SERVICE_RUNS.text()),
         Err(e) => CheckResult::from_failure("smartcard-service", &explain_transport(e)),
     }
 }
@@ -41,13 +42,13 @@ pub fn readers_check(listed: Result<&[ReaderInfo], &TransportError>) -> CheckRes
     let named: Vec<String> = readers
         .iter()
         .map(|r| match r.pin_pad {
-            Some(true) => format!("«{}» (med PIN-tastatur)", r.name),
-            _ => format!("«{}»", r.name),
+            Some(true) => m::READER_WITH_PIN_PAD.with(&[("name", &r.name)]),
+            _ => m::QUOTED.with(&[("name", &r.name)]),
         })
         .collect();
     let summary = match named.as_slice() {
-        [one] => format!("Kortleser: {one}."),
-        many => format!("{} kortlesere: {}.", many.len(), many.join(", ")),
+        [one] => m::ONE_READER.with(&[("reader", one)]),
+        many => m::MANY_READERS.with(&[("n", &many.len()), ("readers", &many.join(", "))]),
     };
     CheckResult::ok("readers", summary).details(json!({ "readers": readers }))
 }
@@ -83,23 +84,27 @@ pub fn card_check(readers: &[ReaderInfo], wanted: Option<&str>) -> CheckResult {
         return CheckResult::from_failure("card", &explain_transport(&TransportError::Busy))
             .details(details);
     }
-    CheckResult::ok("card", format!("Kort i «{}» (ATR {atr}).", reader.name)).details(details)
+    CheckResult::ok(
+        "card",
+        m::CARD_IN.with(&[("reader", &reader.name), ("atr", &atr)]),
+    )
+    .details(details)
 }
 
 fn no_card(readers: &[&ReaderInfo]) -> Failure {
     match readers {
         [only] => explain_transport(&TransportError::NoCard(only.name.clone())),
         many => {
-            let names: Vec<&str> = many.iter().map(|r| r.name.as_str()).collect();
+            let names: Vec<String> = many
+                .iter()
+                .map(|r| m::QUOTED.with(&[("name", &r.name)]))
+                .collect();
             Failure::new(
                 "no-card",
                 crate::cli::failure::exit::NO_CARD,
-                format!(
-                    "Det er ikke noe kort i noen av kortleserne («{}»).",
-                    names.join("», «")
-                ),
+                m::NO_CARD_IN_ANY.with(&[("readers", &names.join(", "))]),
             )
-            .fix("Sett inn smartkortet (brikken inn og opp) og prøv igjen.")
+            .fix(m::NO_CARD_IN_ANY_FIX.text())
         }
     }
 }
@@ -112,20 +117,23 @@ pub fn application_check(opened: Result<&CredentialInfo, &Failure>) -> CheckResu
         Err(failure) => return CheckResult::from_failure("card-application", failure),
     };
     let summary = match (&info.backend, &info.token) {
-        (Backend::Pkcs11, Some(t)) => format!(
-            "Token «{}» ({} {}) gjennom PKCS#11-modulen {}; modulen signerer.",
-            t.label, t.manufacturer, t.model, t.module
-        ),
-        (Backend::Windows, _) => {
-            "Kortet nås gjennom Windows sitt sertifikatlager; Windows signerer.".to_string()
-        }
-        _ => format!(
-            "{}-kort{}; hjemmekontor signerer selv med kortet (PIV over PC/SC).",
-            info.application.to_uppercase(),
-            info.reader
-                .as_deref()
-                .map_or(String::new(), |r| format!(" i «{r}»"))
-        ),
+        (Backend::Pkcs11, Some(t)) => m::APP_PKCS11.with(&[
+            ("label", &t.label),
+            ("manufacturer", &t.manufacturer),
+            ("model", &t.model),
+            ("module", &t.module),
+        ]),
+        (Backend::Windows, _) => m::APP_WINDOWS.text(),
+        _ => m::APP_PIV.with(&[
+            ("application", &info.application.to_uppercase()),
+            (
+                "in_reader",
+                &info
+                    .reader
+                    .as_deref()
+                    .map_or(String::new(), |r| m::IN_READER.with(&[("reader", &r)])),
+            ),
+        ]),
     };
     CheckResult::ok("card-application", summary).details(json!(info))
 }
@@ -145,18 +153,18 @@ pub fn certificate_check(
         return CheckResult::from_failure("certificate", &refused).details(details);
     }
     let f = &inspection.facts;
-    let who = f.common_name.as_deref().unwrap_or("(uten navn)");
+    let who = f.common_name.clone().unwrap_or_else(|| m::NO_NAME.text());
     let days = days_left(f.not_after, inspection.at);
     let chain = match &inspection.chain {
-        Some(c) => format!(
-            "kjeden er godkjent til «{}»",
-            c.anchor.as_deref().unwrap_or("rotsertifikatet")
-        ),
-        None => "kjeden er ikke kontrollert (oppgi --roots)".to_string(),
+        Some(c) => m::CHAIN_TRUSTED.with(&[(
+            "anchor",
+            &c.anchor.clone().unwrap_or_else(|| m::THE_ROOT.text()),
+        )]),
+        None => m::CHAIN_UNCHECKED.text(),
     };
     let level = cert_words::level_words(inspection.verdict.level);
     let test = if inspection.verdict.test_certificate {
-        " (testsertifikat)"
+        m::TEST_CERTIFICATE.as_str()
     } else {
         ""
     };
@@ -174,10 +182,14 @@ pub fn certificate_check(
         })
         .map(|w| cert_words::warning(w, f))
         .collect();
-    let summary = format!(
-        "Sertifikatet for {who}{test}: {level}, kan brukes til innlogging, gyldig til {} ({days} dager igjen); {chain}.",
-        norwegian_date(f.not_after)
-    );
+    let summary = m::CERTIFICATE_USABLE.with(&[
+        ("who", &who),
+        ("test", &test),
+        ("level", &level),
+        ("until", &date(f.not_after)),
+        ("days", &days),
+        ("chain", &chain),
+    ]);
     if notable.is_empty() {
         return CheckResult::ok("certificate", summary).details(details);
     }
@@ -218,8 +230,8 @@ pub fn pin_check(state: Result<PinState, &Failure>, entry: PinEntry) -> CheckRes
         Err(failure) => return CheckResult::from_failure("pin", failure),
     };
     let how = match entry {
-        PinEntry::PinPad => "; tastes på kortleseren",
-        PinEntry::Middleware => "; mellomvaren spør selv etter den",
+        PinEntry::PinPad => m::PIN_ON_READER.as_str(),
+        PinEntry::Middleware => m::PIN_BY_MIDDLEWARE.as_str(),
         PinEntry::Keyboard { .. } | PinEntry::NotNeeded => "",
     };
     let details = json!({
@@ -231,22 +243,19 @@ pub fn pin_check(state: Result<PinState, &Failure>, entry: PinEntry) -> CheckRes
         PinState::Blocked => CheckResult::from_failure("pin", &blocked()),
         PinState::TriesLeft(1) | PinState::FinalTry => CheckResult::warning(
             "pin",
-            format!("PIN-koden har bare 1 forsøk igjen før kortet sperres{how}."),
-            "Vær helt sikker på PIN-koden neste gang. Usikker? Lås den opp eller bytt den med PUK-koden fra kortutstederen først.",
+            m::PIN_LAST_TRY.with(&[("how", &how)]),
+            m::PIN_LAST_TRY_FIX.text(),
         ),
         PinState::TriesLeft(n) => {
-            CheckResult::ok("pin", format!("PIN-koden har {n} forsøk igjen{how}."))
+            CheckResult::ok("pin", m::PIN_TRIES_LEFT.with(&[("n", &n), ("how", &how)]))
         }
         PinState::CountLow => CheckResult::warning(
             "pin",
-            format!("Feil PIN-kode er tastet siden sist; kortet sier ikke hvor mange forsøk som er igjen{how}."),
-            "Vær sikker på PIN-koden neste gang; kortet sperres etter for mange feil på rad.",
+            m::PIN_TRIED_WRONG.with(&[("how", &how)]),
+            m::PIN_TRIED_WRONG_FIX.text(),
         ),
-        PinState::Verified => CheckResult::ok("pin", format!("PIN-koden er godkjent i kortet nå{how}.")),
-        PinState::Unknown => CheckResult::ok(
-            "pin",
-            format!("PIN-koden er ikke sperret så langt kortet sier; antall forsøk igjen er ukjent{how}."),
-        ),
+        PinState::Verified => CheckResult::ok("pin", m::PIN_VERIFIED.with(&[("how", &how)])),
+        PinState::Unknown => CheckResult::ok("pin", m::PIN_UNKNOWN_TRIES.with(&[("how", &how)])),
     };
     result.details(details)
 }

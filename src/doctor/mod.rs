@@ -33,6 +33,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::cli::Failure;
+use crate::i18n::catalogue::doctor as m;
 
 /// How a check came out. Warnings do not fail the command; a failure does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -48,12 +49,13 @@ pub enum Status {
 }
 
 impl Status {
-    /// The word people read: `OK`, `ADVARSEL`, `FEIL`.
+    /// The word people read, in the run's language: `OK`, `ADVARSEL`, `FEIL` (`OK`,
+    /// `WARNING`, `FAILED`).
     pub fn word(self) -> &'static str {
         match self {
             Status::Ok => "OK",
-            Status::Warning => "ADVARSEL",
-            Status::Fail => "FEIL",
+            Status::Warning => m::STATUS_WARNING.as_str(),
+            Status::Fail => m::STATUS_FAIL.as_str(),
         }
     }
 }
@@ -65,7 +67,7 @@ pub struct CheckResult {
     pub id: String,
     /// OK, warning or failure.
     pub status: Status,
-    /// What was found, in one Norwegian sentence or two.
+    /// What was found, in a sentence or two in the run's language.
     pub summary: String,
     /// What to do, when the status is not OK.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,6 +202,8 @@ mod tests {
     fn statuses_order_and_name_themselves() {
         assert!(Status::Fail > Status::Warning && Status::Warning > Status::Ok);
         assert_eq!(Status::Warning.word(), "ADVARSEL");
+        let english = crate::i18n::with_lang(crate::i18n::Lang::En, || Status::Fail.word());
+        assert_eq!(english, "FAILED");
         assert_eq!(serde_json::to_value(Status::Fail).unwrap(), "fail");
     }
 

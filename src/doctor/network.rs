@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use super::tls::{self, TlsOutcome};
 use super::trace::Trace;
 use super::{seconds, Bounds, CheckResult, Clock};
+use crate::i18n::catalogue::doctor as m;
 use crate::tunnel::protocol::PublishedPolicy;
 
 /// Looks names up. The real one asks the operating system; tests answer as they like, or
@@ -113,11 +114,6 @@ fn list(addresses: &[IpAddr]) -> String {
         .join(", ")
 }
 
-const DNS_FIX: &str = "Maskinen får svar fra en DNS-tjener utenfor Helsenett. Navn som finnes \
-både i Helsenett og på internett må slås opp i Helsenetts DNS: sjekk at maskinen er koblet til \
-Helsenett og bruker DNS-tjeneren derfra, og at ingen hosts-fil eller egen DNS-innstilling \
-(i nettleseren, ruteren eller et VPN) overstyrer navnet. Kontakt IT-ansvarlig om det ikke hjelper.";
-
 /// The name lookup, judged against the expected address when there is one.
 pub fn dns_check(host: &str, lookup: &Lookup, expected: Option<IpAddr>) -> CheckResult {
     let details = json!({
@@ -132,39 +128,37 @@ pub fn dns_check(host: &str, lookup: &Lookup, expected: Option<IpAddr>) -> Check
     let result = match (lookup, expected) {
         (Lookup::Literal(ip), Some(e)) if *ip != e => CheckResult::fail(
             "dns",
-            format!("Gatewayen er oppgitt med IP-adressen {ip}, men innstillingene sier at den skal nås på {e}."),
-            "Bruk adressen du fikk av IT-ansvarlig (--gateway), eller rett expect_address i innstillingene.",
+            m::DNS_LITERAL_WRONG.with(&[("ip", ip), ("expected", &e)]),
+            m::DNS_LITERAL_WRONG_FIX.text(),
         ),
-        (Lookup::Literal(ip), _) => CheckResult::ok(
-            "dns",
-            format!("Gatewayen er oppgitt med IP-adressen {ip}; ingen navneoppslag trengs."),
-        ),
+        (Lookup::Literal(ip), _) => CheckResult::ok("dns", m::DNS_LITERAL.with(&[("ip", ip)])),
         (Lookup::Resolved(all), Some(e)) if !all.contains(&e) => CheckResult::fail(
             "dns",
-            format!("«{host}» slår opp til {}, men skal slå opp til {e}.", list(all)),
-            DNS_FIX,
+            m::DNS_WRONG.with(&[("host", &host), ("found", &list(all)), ("expected", &e)]),
+            m::DNS_FIX.text(),
         ),
         (Lookup::Resolved(all), Some(e)) if all.len() > 1 => CheckResult::warning(
             "dns",
-            format!("«{host}» slår opp til både {}; bare {e} er riktig, så forbindelsen kan havne feil.", list(all)),
-            DNS_FIX,
+            m::DNS_SPLIT.with(&[("host", &host), ("found", &list(all)), ("expected", &e)]),
+            m::DNS_FIX.text(),
         ),
         (Lookup::Resolved(all), Some(_)) => CheckResult::ok(
             "dns",
-            format!("«{host}» slår opp til {}, som forventet.", list(all)),
+            m::DNS_AS_EXPECTED.with(&[("host", &host), ("found", &list(all))]),
         ),
-        (Lookup::Resolved(all), None) => {
-            CheckResult::ok("dns", format!("«{host}» slår opp til {}.", list(all)))
-        }
+        (Lookup::Resolved(all), None) => CheckResult::ok(
+            "dns",
+            m::DNS_RESOLVED.with(&[("host", &host), ("found", &list(all))]),
+        ),
         (Lookup::Failed(e), _) => CheckResult::fail(
             "dns",
-            format!("Navnet «{host}» kunne ikke slås opp ({e})."),
-            "Sjekk at gateway-adressen er skrevet riktig og at maskinen er på nett. Hjelper ikke det, sjekk DNS-innstillingene eller kontakt IT-ansvarlig.",
+            m::DNS_FAILED.with(&[("host", &host), ("error", e)]),
+            m::DNS_FAILED_FIX.text(),
         ),
         (Lookup::TimedOut(d), _) => CheckResult::fail(
             "dns",
-            format!("Navneoppslaget for «{host}» fikk ikke svar innen {}.", seconds(*d)),
-            "DNS-tjeneren svarer ikke. Sjekk nettverket og DNS-innstillingene (er maskinen koblet til Helsenett?), eller kontakt IT-ansvarlig.",
+            m::DNS_TIMED_OUT.with(&[("host", &host), ("bound", &seconds(*d))]),
+            m::DNS_TIMED_OUT_FIX.text(),
         ),
     };
     result.details(details)
@@ -215,7 +209,7 @@ pub fn port_check(host: &str, addr: SocketAddr, outcome: &PortOutcome) -> CheckR
     let place = if host == addr.ip().to_string() {
         host.to_string()
     } else {
-        format!("«{host}» ({})", addr.ip())
+        format!("{} ({})", m::QUOTED.with(&[("name", &host)]), addr.ip())
     };
     let details = json!({ "host": host, "address": addr.to_string(), "outcome": match outcome {
         PortOutcome::Open => "open",
@@ -224,21 +218,23 @@ pub fn port_check(host: &str, addr: SocketAddr, outcome: &PortOutcome) -> CheckR
         PortOutcome::Failed(_) => "failed",
     }});
     let result = match outcome {
-        PortOutcome::Open => CheckResult::ok(id, format!("Port {port} på {place} svarer.")),
+        PortOutcome::Open => {
+            CheckResult::ok(id, m::PORT_OPEN.with(&[("port", &port), ("place", &place)]))
+        }
         PortOutcome::Refused => CheckResult::fail(
             id,
-            format!("Port {port} på {place} avviser forbindelsen."),
-            "Ingen tjeneste tar imot på porten, eller en brannmur avviser den. Sjekk adressen og porten; er de riktige, kontakt IT-ansvarlig.",
+            m::PORT_REFUSED.with(&[("port", &port), ("place", &place)]),
+            m::PORT_REFUSED_FIX.text(),
         ),
         PortOutcome::TimedOut(d) => CheckResult::fail(
             id,
-            format!("Port {port} på {place} svarte ikke innen {}.", seconds(*d)),
-            "En brannmur stopper trolig forbindelsen (på maskinen, i ruteren eller hos nettleverandøren). Sjekk at porten er åpen ut fra maskinen, eller kontakt IT-ansvarlig.",
+            m::PORT_TIMED_OUT.with(&[("port", &port), ("place", &place), ("bound", &seconds(*d))]),
+            m::PORT_TIMED_OUT_FIX.text(),
         ),
         PortOutcome::Failed(e) => CheckResult::fail(
             id,
-            format!("Port {port} på {place} kan ikke nås ({e})."),
-            "Sjekk at maskinen er på nett, og prøv igjen. Kontakt IT-ansvarlig om det varer.",
+            m::PORT_FAILED.with(&[("port", &port), ("place", &place), ("error", e)]),
+            m::PORT_FAILED_FIX.text(),
         ),
     };
     result.details(details)
@@ -253,30 +249,28 @@ pub const CLOCK_FAIL_SECS: i64 = 300;
 /// The computer's clock (`local`, when the gateway's answer came) against the gateway's.
 pub fn clock_check(local: OffsetDateTime, gateway_time: Option<i64>) -> CheckResult {
     let Some(gateway) = gateway_time else {
-        return CheckResult::ok(
-            "clock",
-            "Gatewayen oppgir ikke klokken sin (eldre versjon), så klokken er ikke sammenlignet.",
-        );
+        return CheckResult::ok("clock", m::CLOCK_NOT_TOLD.text());
     };
     let off = local.unix_timestamp() - gateway;
     let details = json!({ "local_time": local.unix_timestamp(), "gateway_time": gateway, "offset_secs": off });
-    let way = if off > 0 { "foran" } else { "etter" };
+    let way = if off > 0 {
+        m::CLOCK_AHEAD
+    } else {
+        m::CLOCK_BEHIND
+    }
+    .text();
     let by = span(off.unsigned_abs());
-    let fix = "Still klokken automatisk: Windows: Innstillinger › Tid og språk › «Still klokken automatisk»; \
-Linux: «timedatectl set-ntp true». Sjekk også tidssonen.";
+    let fix = m::CLOCK_FIX.text();
     let result = match off.abs() {
-        n if n <= CLOCK_WARN_SECS => CheckResult::ok(
-            "clock",
-            format!("Klokken går likt med gatewayens (avvik {n} s)."),
-        ),
+        n if n <= CLOCK_WARN_SECS => CheckResult::ok("clock", m::CLOCK_IN_STEP.with(&[("n", &n)])),
         n if n <= CLOCK_FAIL_SECS => CheckResult::warning(
             "clock",
-            format!("Klokken går {by} {way} gatewayens."),
+            m::CLOCK_OFF.with(&[("by", &by), ("way", &way)]),
             fix,
         ),
         _ => CheckResult::fail(
             "clock",
-            format!("Klokken går {by} {way} gatewayens. Sertifikater og sperrelister vurderes etter klokken, så innloggingen kan bli avvist."),
+            m::CLOCK_FAR_OFF.with(&[("by", &by), ("way", &way)]),
             fix,
         ),
     };
@@ -288,8 +282,8 @@ fn span(secs: u64) -> String {
     match secs {
         s if s < 60 => format!("{s} s"),
         s if s < 3_600 => format!("{} min {} s", s / 60, s % 60),
-        s if s < 86_400 => format!("{} t {} min", s / 3_600, s % 3_600 / 60),
-        s => format!("{} døgn", s / 86_400),
+        s if s < 86_400 => m::HOURS.with(&[("h", &(s / 3_600)), ("min", &(s % 3_600 / 60))]),
+        s => m::DAYS.with(&[("d", &(s / 86_400))]),
     }
 }
 
@@ -342,8 +336,7 @@ pub async fn check_gateway<R: Resolver>(
     let lookup = resolve(resolver, &plan.host, plan.port, bounds.dns, trace).await;
     let mut dns = dns_check(&plan.host, &lookup, plan.expect);
     let Some(ip) = lookup.first() else {
-        dns.summary
-            .push_str(" Porter, TLS og klokke er ikke sjekket.");
+        dns.summary.push_str(m::NOT_CHECKED_AFTER_DNS.as_str());
         return NetworkOutcome {
             results: vec![dns],
             policy: Err("the gateway's name did not resolve".into()),
@@ -392,10 +385,8 @@ fn after_tls(
         Err(e) => {
             results.push(CheckResult::warning(
                 "clock",
-                format!(
-                    "Gatewayen sendte ikke kravene sine ({e}), så klokken er ikke sammenlignet."
-                ),
-                "Prøv igjen om litt; varer det, kontakt IT-ansvarlig.",
+                m::CLOCK_NO_POLICY.with(&[("error", &e)]),
+                m::TRY_AGAIN_LATER.text(),
             ));
             Err(e)
         }

@@ -5,6 +5,7 @@
 use serde_json::json;
 
 use super::CheckResult;
+use crate::i18n::catalogue::doctor as m;
 use crate::posture::policy::evaluate;
 use crate::posture::report::{Fact, Report};
 use crate::tunnel::protocol::{PostureNotice, PublishedPolicy};
@@ -41,16 +42,17 @@ pub fn unknown_facts(report: &Report) -> Vec<(&'static str, String)> {
     .collect()
 }
 
-/// A fact's name in Norwegian.
-fn fact_words(name: &str) -> &'static str {
+/// A fact's name in the run's language, as it stands inside a sentence.
+fn fact_words(name: &str) -> String {
+    use crate::i18n::catalogue::posture as p;
     match name {
-        "os" => "operativsystem",
-        "firewall" => "brannmur",
-        "antivirus" => "antivirus",
-        "updates" => "oppdateringer",
-        "disk_encryption" => "diskkryptering",
-        "screen_lock" => "skjermlås",
-        _ => "ukjent",
+        "os" => p::OPERATING_SYSTEM.text().to_lowercase(),
+        "firewall" => p::FIREWALL.text().to_lowercase(),
+        "antivirus" => "antivirus".to_string(),
+        "updates" => p::UPDATES.text().to_lowercase(),
+        "disk_encryption" => p::DISK_ENCRYPTION.text().to_lowercase(),
+        "screen_lock" => p::SCREEN_LOCK.text().to_lowercase(),
+        _ => m::UNKNOWN_FACT.text(),
     }
 }
 
@@ -65,24 +67,22 @@ pub fn posture_check(report: &Report, judge: Judge<'_>, now: i64) -> CheckResult
     let not_seen = if unknown.is_empty() {
         String::new()
     } else {
-        let names: Vec<&str> = unknown.iter().map(|(n, _)| fact_words(n)).collect();
-        format!(" Ikke sett: {}.", names.join(", "))
+        let names: Vec<String> = unknown.iter().map(|(n, _)| fact_words(n)).collect();
+        m::NOT_SEEN.with(&[("facts", &names.join(", "))])
     };
     let policy = match judge {
         Judge::NoGateway => {
             return CheckResult::ok(
                 "posture",
-                format!(
-                    "Maskinen er sjekket, men ikke vurdert: ingen gateway er oppgitt.{not_seen}"
-                ),
+                m::POSTURE_NO_GATEWAY.with(&[("not_seen", &not_seen)]),
             )
             .details(json!({ "judged": false, "unknown": unknown_json }));
         }
         Judge::Unavailable(why) => {
             return CheckResult::warning(
                 "posture",
-                format!("Maskinen er sjekket, men ikke vurdert: gatewayens krav kunne ikke hentes.{not_seen}"),
-                "Se linjene om nettverket; når gatewayen svarer, kjør «hjemmekontor doctor» igjen.",
+                m::POSTURE_NO_POLICY.with(&[("not_seen", &not_seen)]),
+                m::POSTURE_NO_POLICY_FIX.text(),
             )
             .details(json!({ "judged": false, "why": why, "unknown": unknown_json }));
         }
@@ -101,7 +101,10 @@ pub fn posture_check(report: &Report, judge: Judge<'_>, now: i64) -> CheckResult
     });
     let said = |list: &[crate::posture::policy::Failed]| {
         list.iter()
-            .map(|f| f.nb.as_str())
+            .map(|f| match crate::i18n::current() {
+                crate::i18n::Lang::Nb => f.nb.as_str(),
+                crate::i18n::Lang::En => f.en.as_str(),
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -109,27 +112,18 @@ pub fn posture_check(report: &Report, judge: Judge<'_>, now: i64) -> CheckResult
         let rules: Vec<&str> = verdict.denied.iter().map(|f| f.rule).collect();
         CheckResult::fail(
             "posture",
-            format!(
-                "Gatewayen ville avvist maskinen (krav som ikke er oppfylt: {}).",
-                rules.join(", ")
-            ),
+            m::POSTURE_REFUSED.with(&[("rules", &rules.join(", "))]),
             said(&verdict.denied),
         )
     } else if !verdict.warned.is_empty() {
         let rules: Vec<&str> = verdict.warned.iter().map(|f| f.rule).collect();
         CheckResult::warning(
             "posture",
-            format!(
-                "Gatewayen slipper maskinen inn, med advarsler ({}).",
-                rules.join(", ")
-            ),
+            m::POSTURE_WARNED.with(&[("rules", &rules.join(", "))]),
             said(&verdict.warned),
         )
     } else {
-        CheckResult::ok(
-            "posture",
-            "Gatewayen slipper maskinen inn: alle kravene er oppfylt.",
-        )
+        CheckResult::ok("posture", m::POSTURE_ADMITTED.text())
     };
     result.details(details)
 }

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::trace::Step;
 use super::{CheckResult, Status};
+use crate::i18n::catalogue::doctor as m;
 use crate::posture::report::Report;
 
 /// Exit code when every check passed (warnings allowed).
@@ -45,8 +46,9 @@ pub fn line(result: &CheckResult) -> String {
     );
     if let (Some(fix), false) = (&result.fix, result.status == Status::Ok) {
         text.push_str(&format!(
-            "\n{:<width$}Gjør dette: {fix}",
+            "\n{:<width$}{}",
             "",
+            m::FIX_PREFIX.with(&[("fix", fix)]),
             width = STATUS_WIDTH
         ));
     }
@@ -60,9 +62,9 @@ pub fn render(results: &[CheckResult]) -> String {
     let (failed, warned) = (count(Status::Fail), count(Status::Warning));
     text.push(String::new());
     text.push(match (failed, warned) {
-        (0, 0) => "Alt er i orden.".to_string(),
-        (0, w) => format!("Alt virker, men se på {w} advarsel(er) over."),
-        (f, _) => format!("{f} feil må rettes før innlogging kan virke (se «Gjør dette» over)."),
+        (0, 0) => m::ALL_OK.text(),
+        (0, w) => m::WARNINGS_ABOVE.with(&[("n", &w)]),
+        (f, _) => m::FAILURES_ABOVE.with(&[("n", &f)]),
     });
     text.join("\n")
 }
@@ -249,6 +251,11 @@ mod tests {
         assert_eq!(exit_code(&r), EXIT_FAILED);
         assert_eq!(exit_code(&r[..2]), EXIT_OK);
         assert!(render(&r[..1]).ends_with("Alt er i orden."));
+        let english = crate::i18n::with_lang(crate::i18n::Lang::En, || line(&r[2]));
+        assert_eq!(
+            english,
+            "FAILED    Port 8041 avviser forbindelsen.\n          Do this: Sjekk brannmuren."
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::CheckResult;
 use crate::card::credential::LoginKey;
 use crate::cli::Failure;
+use crate::i18n::catalogue::doctor as m;
 use crate::tunnel::tls::{card_error_of, CardSigner, CardSigningKey, SignerError};
 
 /// What comes first in the signed message, so a signature made here can never pass for one
@@ -129,24 +130,20 @@ pub fn sign_check(outcome: &SignOutcome) -> CheckResult {
     match outcome {
         SignOutcome::Verified(s) => CheckResult::ok(
             "sign-test",
-            format!(
-                "Kortet signerte en tilfeldig utfordring ({}, {} ms), og signaturen stemmer med sertifikatet.",
-                s.scheme,
-                s.took.as_millis()
-            ),
+            m::SIGNED.with(&[("scheme", &s.scheme), ("ms", &s.took.as_millis())]),
         )
         .details(json!({ "scheme": s.scheme, "took_ms": s.took.as_millis() as u64 })),
         SignOutcome::Refused(f) => CheckResult::from_failure("sign-test", f),
         SignOutcome::Mismatch(why) => CheckResult::fail(
             "sign-test",
-            "Kortet signerte, men signaturen stemmer ikke med sertifikatet: nøkkelen på kortet hører ikke til sertifikatet.",
-            "Kortet kan ikke brukes til innlogging slik det er. Kontakt kortutstederen eller IT-støtte.",
+            m::SIGNATURE_MISMATCH.text(),
+            m::SIGNATURE_MISMATCH_FIX.text(),
         )
         .details(json!({ "why": why })),
         SignOutcome::NotRun(why) => CheckResult::warning(
             "sign-test",
-            format!("Signaturtesten ble ikke gjort: {why}"),
-            "Rett feilen over, og kjør «hjemmekontor doctor --sign-test» igjen.",
+            m::SIGN_NOT_RUN.with(&[("why", why)]),
+            m::SIGN_NOT_RUN_FIX.text(),
         ),
     }
 }

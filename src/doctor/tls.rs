@@ -17,7 +17,8 @@ use time::OffsetDateTime;
 
 use super::trace::Trace;
 use super::{seconds, CheckResult, Clock};
-use crate::cli::output::norwegian_date;
+use crate::cli::output::date;
+use crate::i18n::catalogue::doctor as m;
 use crate::tunnel::protocol::{self, GatewayMessage, PublishedPolicy, DEFAULT_MAX_FRAME_LEN};
 
 /// A gateway certificate this close to its end gets a warning.
@@ -311,7 +312,7 @@ pub fn tls_check(
     let Some(cert) = &seen.presented else {
         return CheckResult::ok(
             "tls",
-            format!("Sikker forbindelse til «{server_name}» ({addr}); sertifikatet er godkjent."),
+            m::TLS_OK.with(&[("name", &server_name), ("addr", &addr)]),
         )
         .details(details);
     };
@@ -322,17 +323,17 @@ pub fn tls_check(
         "not_after": cert.not_after.unix_timestamp(),
         "days_left": days,
     });
-    let until = norwegian_date(cert.not_after);
+    let until = date(cert.not_after);
     let result = if days <= EXPIRY_WARNING_DAYS {
         CheckResult::warning(
             "tls",
-            format!("Sikker forbindelse til «{server_name}», men gatewayens sertifikat utløper {until} (om {days} dager)."),
-            "Si fra til IT-ansvarlig: gatewayens sertifikat må fornyes før det går ut.",
+            m::TLS_EXPIRES_SOON.with(&[("name", &server_name), ("until", &until), ("days", &days)]),
+            m::TLS_EXPIRES_SOON_FIX.text(),
         )
     } else {
         CheckResult::ok(
             "tls",
-            format!("Sikker forbindelse til «{server_name}» ({addr}); sertifikatet er godkjent og gjelder til {until}."),
+            m::TLS_OK_UNTIL.with(&[("name", &server_name), ("addr", &addr), ("until", &until)]),
         )
     };
     result.details(details)
@@ -340,65 +341,82 @@ pub fn tls_check(
 
 fn refused(server_name: &str, addr: SocketAddr, failure: &TlsFailure) -> CheckResult {
     let details = json!({ "address": addr.to_string(), "server_name": server_name, "failure": failure.to_string() });
-    let clock_too = "Sjekk også at klokken på maskinen er riktig.";
+    let clock_too = m::TLS_CLOCK_TOO.text();
     let result = match failure {
-        TlsFailure::WrongName { expected, presented } => {
-            let expected = if expected.is_empty() { server_name } else { expected };
-            let names = if presented.is_empty() {
-                "andre navn".to_string()
+        TlsFailure::WrongName {
+            expected,
+            presented,
+        } => {
+            let expected = if expected.is_empty() {
+                server_name
             } else {
-                format!("«{}»", presented.join("», «"))
+                expected
+            };
+            let names = if presented.is_empty() {
+                m::TLS_OTHER_NAMES.text()
+            } else {
+                presented
+                    .iter()
+                    .map(|n| m::QUOTED.with(&[("name", n)]))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             CheckResult::fail(
                 "tls",
-                format!("Gatewayen på {addr} viser et sertifikat for {names}, ikke for «{expected}», som du kobler til."),
-                format!("Bruk gateway-adressen med navnet i sertifikatet (--gateway), eller be IT-ansvarlig om et sertifikat for «{expected}». Gir DNS feil adresse, se DNS-linjen."),
+                m::TLS_WRONG_NAME.with(&[
+                    ("addr", &addr),
+                    ("names", &names),
+                    ("expected", &expected),
+                ]),
+                m::TLS_WRONG_NAME_FIX.with(&[("expected", &expected)]),
             )
         }
         TlsFailure::UnknownIssuer => CheckResult::fail(
             "tls",
-            format!("Gatewayens sertifikat på {addr} er ikke utstedt av CA-sertifikatet du har oppgitt (--gateway-ca)."),
-            "Sjekk at --gateway-ca er CA-filen du fikk av IT-ansvarlig. Går nettet gjennom en proxy som bryter opp krypterte forbindelser, må gatewayen unntas.",
+            m::TLS_UNKNOWN_ISSUER.with(&[("addr", &addr)]),
+            m::TLS_UNKNOWN_ISSUER_FIX.text(),
         ),
         TlsFailure::Expired { not_after } => {
             let when = not_after
                 .and_then(|s| OffsetDateTime::from_unix_timestamp(i64::try_from(s).ok()?).ok())
-                .map_or(String::new(), |t| format!(" {}", norwegian_date(t)));
+                .map_or(String::new(), |t| format!(" {}", date(t)));
             CheckResult::fail(
                 "tls",
-                format!("Gatewayens sertifikat gikk ut{when}."),
-                format!("Si fra til IT-ansvarlig: sertifikatet må fornyes. {clock_too}"),
+                m::TLS_EXPIRED.with(&[("when", &when)]),
+                m::TLS_EXPIRED_FIX.with(&[("clock_too", &clock_too)]),
             )
         }
         TlsFailure::NotYetValid => CheckResult::fail(
             "tls",
-            "Gatewayens sertifikat gjelder ikke ennå, etter klokken på denne maskinen.",
-            format!("{clock_too} Stemmer den, si fra til IT-ansvarlig."),
+            m::TLS_NOT_YET.text(),
+            m::TLS_NOT_YET_FIX.with(&[("clock_too", &clock_too)]),
         ),
-        TlsFailure::Revoked => CheckResult::fail(
-            "tls",
-            "Gatewayens sertifikat er trukket tilbake.",
-            "Si fra til IT-ansvarlig: gatewayen trenger et nytt sertifikat.",
-        ),
+        TlsFailure::Revoked => {
+            CheckResult::fail("tls", m::TLS_REVOKED.text(), m::TLS_REVOKED_FIX.text())
+        }
         TlsFailure::NoPolicyProtocol => CheckResult::warning(
             "tls",
-            "Gatewayen svarer, men er av en eldre versjon som ikke publiserer kravene sine, så sertifikatet, kravene og klokken er ikke sjekket.",
-            "Be IT-ansvarlig oppdatere gatewayen. Innlogging kan likevel virke.",
+            m::TLS_OLD_GATEWAY.text(),
+            m::TLS_OLD_GATEWAY_FIX.text(),
         ),
         TlsFailure::TimedOut { step, bound } => CheckResult::fail(
             "tls",
-            format!("Gatewayen på {addr} svarte ikke innen {} ({}).", seconds(*bound), step_words(step)),
-            "Noe mellom maskinen og gatewayen stopper forbindelsen (en brannmur eller proxy). Kontakt IT-ansvarlig.",
+            m::TLS_TIMED_OUT.with(&[
+                ("addr", &addr),
+                ("bound", &seconds(*bound)),
+                ("step", &step_words(step)),
+            ]),
+            m::TLS_TIMED_OUT_FIX.text(),
         ),
         TlsFailure::Connect(e) => CheckResult::fail(
             "tls",
-            format!("Fikk ikke forbindelse med gatewayen på {addr} ({e})."),
-            "Sjekk nettverket og adressen; se også port-linjene.",
+            m::TLS_NO_CONNECTION.with(&[("addr", &addr), ("error", e)]),
+            m::TLS_NO_CONNECTION_FIX.text(),
         ),
         TlsFailure::Certificate(e) | TlsFailure::Handshake(e) => CheckResult::fail(
             "tls",
-            format!("Den sikre forbindelsen til gatewayen på {addr} kunne ikke opprettes ({e})."),
-            "Sjekk at --gateway-ca er CA-filen du fikk av IT-ansvarlig, eller kontakt IT-ansvarlig.",
+            m::TLS_FAILED.with(&[("addr", &addr), ("error", e)]),
+            m::TLS_FAILED_FIX.text(),
         ),
     };
     result.details(details)
@@ -406,8 +424,8 @@ fn refused(server_name: &str, addr: SocketAddr, failure: &TlsFailure) -> CheckRe
 
 fn step_words(step: &str) -> &'static str {
     match step {
-        "connecting" => "oppkobling",
-        _ => "TLS-håndtrykk",
+        "connecting" => m::STEP_CONNECTING.as_str(),
+        _ => m::STEP_HANDSHAKE.as_str(),
     }
 }
 

@@ -27,6 +27,7 @@ use super::super::credential_words::explain_key;
 use super::super::failure::{exit, Failure};
 use super::super::prompt::{read_pin, SecretSource};
 use crate::client::flow::signer_failure;
+use crate::i18n::catalogue::{self, doctor as m};
 
 /// A card whose login certificate can log in and whose PIN is not blocked: what the signature
 /// test needs.
@@ -221,8 +222,8 @@ fn check_login(
     if checked.status != Status::Fail && tls.is_none() {
         checked = CheckResult::fail(
             "certificate",
-            "Nøkkelen til sertifikatet kan ikke signere noe TLS godtar, så kortet kan ikke logge inn.",
-            "Kontakt IT-støtte med utskriften fra «hjemmekontor card».",
+            m::KEY_CANNOT_SIGN_TLS.text(),
+            m::KEY_CANNOT_SIGN_TLS_FIX.text(),
         )
         .details(checked.details);
     }
@@ -254,9 +255,7 @@ pub(super) fn sign_test(
         certificate,
     }) = ready
     else {
-        return sign_check(&SignOutcome::NotRun(
-            "kortet eller sertifikatet kan ikke brukes (se linjene over).".into(),
-        ));
+        return sign_check(&SignOutcome::NotRun(m::CARD_UNUSABLE.text()));
     };
     let key = match unlock(session, &certificate, source, bound, trace) {
         Ok(key) => key,
@@ -298,12 +297,9 @@ fn unlock(
     trace: &Trace,
 ) -> Result<Box<dyn LoginKey>, Failure> {
     let pin = match session.pin_entry() {
-        PinEntry::Keyboard { .. } => Some(read_pin(
-            source,
-            "PIN-kode for signaturtesten (prøves én gang): ",
-        )?),
+        PinEntry::Keyboard { .. } => Some(read_pin(source, m::SIGN_TEST_PIN.as_str())?),
         PinEntry::PinPad => {
-            eprintln!("Tast PIN-koden på kortleseren.");
+            eprintln!("{}", catalogue::PIN_ON_PIN_PAD.text());
             None
         }
         PinEntry::Middleware | PinEntry::NotNeeded => None,
@@ -318,7 +314,13 @@ fn unlock(
             drop(pin);
             let _ = tx.send(unlocked.map_err(|(_, e)| e));
         })
-        .map_err(|e| Failure::new("thread", exit::OTHER, format!("Kunne ikke starte: {e}.")))?;
+        .map_err(|e| {
+            Failure::new(
+                "thread",
+                exit::OTHER,
+                catalogue::RUNTIME.with(&[("error", &e)]),
+            )
+        })?;
     let what = "verify the PIN (once)";
     match rx.recv_timeout(bound) {
         Ok(Ok(key)) => {
@@ -341,10 +343,7 @@ fn card_silent(bound: Duration) -> Failure {
     Failure::new(
         "card-silent",
         exit::NO_CARD,
-        format!(
-            "Kortet svarte ikke innen {} s.",
-            bound.as_secs()
-        ),
+        m::CARD_SILENT.with(&[("bound", &bound.as_secs())]),
     )
-    .fix("Ta kortet ut og sett det inn igjen, lukk andre programmer som bruker kortet, og prøv igjen.")
+    .fix(m::CARD_SILENT_FIX.text())
 }

@@ -36,7 +36,12 @@ pub(super) fn precheck(
         Some(i) => i,
         None => {
             let e = cert::inspect_der(&certificate.der, policy, OffsetDateTime::now_utc(), None)
-                .map_err(|e| crate::cli::cert_words::cert_error(&e, "kortet"))?;
+                .map_err(|e| {
+                    crate::cli::cert_words::cert_error(
+                        &e,
+                        crate::i18n::catalogue::cert::THE_CARD.as_str(),
+                    )
+                })?;
             return Err(certificate_refused(&e));
         }
     };

@@ -15,10 +15,25 @@ fn the_split_dns_trap_is_exactly_one_feil_line_with_its_cause_and_fix() {
     assert_eq!(
         line(&result),
         format!(
-            "FEIL      «hjelp.nhn.no» slår opp til 104.18.20.5, men skal slå opp til 91.186.92.90.\n          Gjør dette: {DNS_FIX}"
+            "FEIL      «hjelp.nhn.no» slår opp til 104.18.20.5, men skal slå opp til 91.186.92.90.\n          Gjør dette: {}",
+            m::DNS_FIX.nb
         )
     );
-    assert!(DNS_FIX.contains("Helsenetts DNS"));
+    assert!(m::DNS_FIX.nb.contains("Helsenetts DNS"));
+    let english = crate::i18n::with_lang(crate::i18n::Lang::En, || {
+        line(&dns_check(
+            "hjelp.nhn.no",
+            &lookup,
+            Some(ip("91.186.92.90")),
+        ))
+    });
+    assert_eq!(
+        english,
+        format!(
+            "FAILED    “hjelp.nhn.no” resolves to 104.18.20.5, but should resolve to 91.186.92.90.\n          Do this: {}",
+            m::DNS_FIX.en
+        )
+    );
     assert_eq!(result.details["expected"], "91.186.92.90");
     assert_eq!(result.details["addresses"][0], "104.18.20.5");
 }

@@ -92,4 +92,10 @@ catalogue! {
     TRACE_UNWRITABLE = "file.trace-unwritable" {
         nb: "Kunne ikke skrive sporingen til {path}: {error}.",
         en: "Could not write the trace to {path}: {error}." }
+    TRACE_FILE_UNMAKEABLE = "file.trace-file-unmakeable" {
+        nb: "Kunne ikke lage sporingsfilen {path}: {error}.",
+        en: "Could not make the trace file {path}: {error}." }
+    WRITABLE_FOLDER_FIX = "file.writable-folder-fix" {
+        nb: "Velg en fil i en mappe du har skrivetilgang til, for eksempel i hjemmemappen din.",
+        en: "Choose a file in a folder you may write to, for example in your home folder." }
 }

@@ -24,8 +24,11 @@ pub mod card;
 pub mod cert;
 pub mod common;
 pub mod connect;
+pub mod doctor;
 pub mod gateway;
+pub mod launch;
 pub mod posture;
+pub mod readers;
 
 pub use common::{DO_THIS, ERROR};
 pub use connect::*;
@@ -38,6 +41,9 @@ pub const AREAS: &[&[Msg]] = &[
     cert::ALL,
     posture::ALL,
     gateway::ALL,
+    doctor::ALL,
+    readers::ALL,
+    launch::ALL,
 ];
 
 #[cfg(test)]
