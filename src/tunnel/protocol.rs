@@ -751,8 +751,19 @@ pub async fn client_login<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     login: &Login,
     max: usize,
 ) -> Result<LoginAnswer, FrameError> {
-    write_message(io, &ClientMessage::Posture(Box::new(posture.clone())), max).await?;
-    write_message(io, &ClientMessage::Login(login.clone()), max).await?;
+    let sent = async {
+        write_message(io, &ClientMessage::Posture(Box::new(posture.clone())), max).await?;
+        write_message(io, &ClientMessage::Login(login.clone()), max).await
+    }
+    .await;
+    if let Err(written) = sent {
+        // A gateway that refused the handshake (TLS 1.3 finishes it on the client's side
+        // first) has sent its alert and closed: the alert says why, the broken pipe does not.
+        return Err(match read_gateway_message(io, max).await {
+            Err(FrameError::Io(alert)) => FrameError::Io(alert),
+            _ => written,
+        });
+    }
     match read_gateway_message(io, max).await? {
         GatewayMessage::Accepted(a) => Ok(LoginAnswer::Accepted(a)),
         GatewayMessage::Rejected(r) => Ok(LoginAnswer::Rejected(r)),
