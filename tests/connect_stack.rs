@@ -366,17 +366,6 @@ fn ctrl_c_closes_the_session_and_tells_the_gateway_why() {
     assert_eq!(closed["reason"], "client-closed", "{closed}");
     let status = wait_exit(&mut client, WAIT).expect("the client ends on Ctrl-C");
     assert_eq!(status, 0, "{}", world.log("client.log"));
-    let deadline = Instant::now() + WAIT;
-    let ended = loop {
-        if let Some(r) = world
-            .audit()
-            .into_iter()
-            .find(|r| r["event"] == "session-ended")
-        {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "no session-ended record");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let ended = world.wait_for("session-ended");
     assert_eq!(ended["reason"], "client-closed");
 }

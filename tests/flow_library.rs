@@ -153,18 +153,7 @@ fn a_front_end_drives_the_whole_connection_and_closes_it() {
         ]
     );
     // The gateway heard why the session ended.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let ended = loop {
-        if let Some(r) = world
-            .audit()
-            .into_iter()
-            .find(|r| r["event"] == "session-ended")
-        {
-            break r;
-        }
-        assert!(Instant::now() < deadline, "no session-ended record");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let ended = world.wait_for("session-ended");
     assert_eq!(ended["reason"], "client-closed");
 }
 

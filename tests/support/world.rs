@@ -175,6 +175,18 @@ machines = ["kontor-pc"]
             .collect()
     }
 
+    /// Waits (bounded by [`WAIT`], failing the test) for the first audit record of `event`.
+    pub fn wait_for(&self, event: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(r) = self.audit().into_iter().find(|r| r["event"] == event) {
+                return r;
+            }
+            assert!(Instant::now() < deadline, "no {event} record");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The audit records' event names, in order.
     pub fn audit_events(&self) -> Vec<String> {
         self.audit()
