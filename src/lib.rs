@@ -13,8 +13,9 @@
 //!   protocol, stream multiplexing and the client's port forwarder;
 //! - [`vcard`]: the virtual PIV card and the TEST PKI, for tests and the demo.
 //!
-//! Cargo features choose what is built (all three by default): `client` (the PC/SC shell,
-//! [`client`], the client's commands), `gateway` ([`gateway`]) and `vcard` ([`vcard`]). The
+//! Cargo features choose what is built (all by default): `client` (the PC/SC shell,
+//! [`client`], the client's commands), `gateway` ([`gateway`]), `vcard` ([`vcard`]) and
+//! `manuals` (manual pages and completions from both command lines, for the installers). The
 //! pure cores are always there.
 
 pub mod card;

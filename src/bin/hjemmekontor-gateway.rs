@@ -1,48 +1,9 @@
 //! `hjemmekontor-gateway`: the gateway at the edge of Helsenettet. Parses arguments and hands
 //! over to `gateway`.
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::process::ExitCode;
 
-use hjemmekontor::gateway::audit;
-use hjemmekontor::gateway::config_cli;
-
-/// Hjemmekontor gateway: lets health personnel reach their office PC through a TLS tunnel
-/// opened with a personal smartcard.
-///
-/// Start with `hjemmekontor-gateway check-config gateway.toml`; make password hashes for the
-/// `[[user]]` entries with `hjemmekontor-gateway hash-password`.
-/// Check the audit log with `hjemmekontor-gateway audit verify FILE`.
-#[derive(Parser)]
-#[command(name = "hjemmekontor-gateway", version, propagate_version = true)]
-struct Cli {
-    /// Show more of what happens (passwords are never shown).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    verbose: u8,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the gateway: listen, verify cards, log users in, relay to their office PCs, audit
-    /// every attempt. SIGHUP re-reads trust anchors and CRLs; Ctrl-C/SIGTERM stops cleanly.
-    Run(hjemmekontor::gateway::run_cli::RunArgs),
-    /// Check a configuration file: every error with its line, or a summary.
-    CheckConfig(config_cli::CheckConfigArgs),
-    /// Make an argon2id hash of a password (asked twice, or one line on stdin; never argv).
-    HashPassword(config_cli::HashPasswordArgs),
-    /// The audit log: check its chain (`verify`) or show records (`query`).
-    Audit(audit::cli::AuditArgs),
-}
-
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    hjemmekontor::cli::logging::init(cli.verbose);
-    match cli.command {
-        Command::Run(args) => hjemmekontor::gateway::run_cli::run(&args),
-        Command::CheckConfig(args) => config_cli::check_config(&args),
-        Command::HashPassword(args) => config_cli::hash_password(&args),
-        Command::Audit(args) => audit::cli::run(&args),
-    }
+    hjemmekontor::gateway::app::run(hjemmekontor::gateway::app::Cli::parse())
 }

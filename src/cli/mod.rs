@@ -5,6 +5,8 @@
 //! keys and `kind` codes are English and stable, for scripts.
 
 #[cfg(feature = "client")]
+pub mod app;
+#[cfg(feature = "client")]
 pub mod card;
 #[cfg(feature = "client")]
 pub mod card_open;
@@ -22,6 +24,8 @@ pub mod credential_words;
 pub mod doctor;
 pub mod failure;
 pub mod logging;
+#[cfg(feature = "manuals")]
+pub mod manuals;
 pub mod output;
 #[cfg(feature = "client")]
 pub mod posture;

@@ -9,10 +9,12 @@
 //! - [`auth`]: argon2id password hashes, lockout, and the login decision in its fixed order;
 //! - [`password_pool`]: the password checks on a fixed pool of threads, lockout first;
 //! - [`relay`]: streams of a logged-in session relayed to the office PCs its user may reach;
-//! - [`config_cli`]: `check-config` and `hash-password`.
+//! - [`config_cli`]: `check-config` and `hash-password`;
+//! - [`app`]: the command line as a whole.
 
 pub mod access;
 pub mod admission;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
