@@ -19,6 +19,10 @@ pub struct Cli {
     /// (`LC_ALL`, `LC_MESSAGES`, `LANG`; on Windows and macOS the system's language), else nb.
     #[arg(long, value_enum, global = true, value_name = "LANG")]
     lang: Option<crate::i18n::Lang>,
+    /// Wait for Enter before exiting, so that a window opened by a menu entry or a shortcut
+    /// stays open until its last message has been read. Does nothing without a terminal.
+    #[arg(long, global = true)]
+    hold: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,12 +81,25 @@ enum CertCommand {
 pub fn run(cli: Cli) -> ExitCode {
     crate::i18n::init(cli.lang);
     crate::cli::logging::init(cli.verbose);
-    match cli.command {
+    let code = match cli.command {
         Command::Readers(args) => crate::cli::readers::run(&args),
         Command::Card(args) => crate::cli::card::run(&args),
         Command::Connect(args) => crate::cli::connect::run(&args),
         Command::Posture(args) => crate::cli::posture::run(&args),
         Command::Doctor(args) => crate::cli::doctor::run(&args),
         Command::Cert(CertCommand::Inspect(args)) => crate::cli::cert_inspect::run(&args),
+    };
+    if cli.hold {
+        hold();
+    }
+    code
+}
+
+/// Waits for Enter (or the end of input) when a person is there to press it.
+fn hold() {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprintln!("\n{}", crate::i18n::catalogue::common::HOLD.text());
+        let _ = std::io::stdin().lock().read_line(&mut String::new());
     }
 }

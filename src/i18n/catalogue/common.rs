@@ -17,6 +17,10 @@ catalogue! {
     QUOTED = "common.quoted" {
         nb: "«{text}»",
         en: "“{text}”" }
+    // `--hold`: a window opened by a menu entry or shortcut stays until the person has read it.
+    HOLD = "common.hold" {
+        nb: "Trykk Enter for å lukke vinduet.",
+        en: "Press Enter to close this window." }
     NONE = "common.none" {
         nb: "ingen",
         en: "none" }
