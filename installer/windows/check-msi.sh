@@ -10,7 +10,8 @@
 #    ProgramFiles64Folder\Hjemmekontor (the Directory table); the Shortcut table holds both
 #    Start-menu entries with their target and arguments; the Environment table appends the
 #    folder to the system PATH and removes it on uninstall; the version, the UpgradeCode and
-#    the major-upgrade rule are there. Every problem is named, then it stops.
+#    the major-upgrade rule are there, and the codepage is 1252. Every problem is named, then
+#    it stops.
 # 2. Under wine, in a throwaway prefix, without a display: `msiexec /i … /qn` puts the .exe in
 #    C:\Program Files\Hjemmekontor, the folder in the system PATH and the entry in «Apps and
 #    features»; the installed .exe prints the version (found through PATH too); each Start-menu
@@ -156,6 +157,9 @@ rows Upgrade | awk -F '\t' -v u="$upgrade_code" -v v="$version" \
   '$1 == u && $2 == "" && $3 == v && $7 == "WIX_UPGRADE_DETECTED" { found = 1 } END { exit !found }' ||
   missing "the Upgrade table has no rule that finds older versions (UpgradeCode $upgrade_code, up to $version)"
 msiinfo suminfo "$msi" | grep -q '^Template: x64;' || missing "the package is not a 64-bit package (its Template is not x64)"
+# The database codepage, without which Windows reads «ø» and «–» in its own codepage.
+msiinfo export "$msi" _ForceCodepage 2>/dev/null | tr -d '\r' | grep -qx $'1252\t_ForceCodepage' ||
+  missing "the package's database codepage is not 1252"
 
 if [ ${#problems[@]} -gt 0 ]; then
   printf 'check-msi: FAILED: %s\n' "${problems[@]}" >&2
