@@ -88,7 +88,7 @@ target/release/hjemmekontor-manuals --out "$work/manuals"
 # What the package installs, laid out under / (everything in /usr/local, which macOS leaves to
 # software the user installs):
 #   /usr/local/bin/hjemmekontor
-#   /usr/local/share/man/man1/*.1                                  (man hjemmekontor)
+#   /usr/local/share/man/man1/hjemmekontor*.1                      (man hjemmekontor, one a command)
 #   /usr/local/share/zsh/site-functions/_hjemmekontor              (macOS's zsh looks here)
 #   /usr/local/share/bash-completion/completions/hjemmekontor      (bash-completion 2)
 #   /usr/local/share/fish/vendor_completions.d/hjemmekontor.fish   (fish)
@@ -97,8 +97,16 @@ install -d -m 755 "$stage/usr/local/bin" "$stage/usr/local/share/man/man1" \
   "$stage/usr/local/share/zsh/site-functions" "$stage/usr/local/share/bash-completion/completions" \
   "$stage/usr/local/share/fish/vendor_completions.d"
 install -m 755 "$work/hjemmekontor" "$stage/usr/local/bin/hjemmekontor"
-pages=("$work"/manuals/man/man1/*.1)
-[ -e "${pages[0]}" ] || fail "hjemmekontor-manuals wrote no man pages in $work/manuals/man/man1"
+# The generator writes the gateway's pages too (hjemmekontor-gateway*.1): only the client's go.
+pages=()
+for page in "$work"/manuals/man/man1/hjemmekontor.1 "$work"/manuals/man/man1/hjemmekontor-*.1; do
+  case ${page##*/} in
+  hjemmekontor-gateway.1 | hjemmekontor-gateway-*.1) continue ;;
+  esac
+  if [ -e "$page" ]; then pages+=("$page"); fi
+done
+[ -e "$work/manuals/man/man1/hjemmekontor.1" ] ||
+  fail "hjemmekontor-manuals wrote no hjemmekontor.1 in $work/manuals/man/man1"
 install -m 644 "${pages[@]}" "$stage/usr/local/share/man/man1/"
 install -m 644 "$work/manuals/completions/zsh/_hjemmekontor" "$stage/usr/local/share/zsh/site-functions/_hjemmekontor"
 install -m 644 "$work/manuals/completions/bash/hjemmekontor" "$stage/usr/local/share/bash-completion/completions/hjemmekontor"
