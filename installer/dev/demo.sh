@@ -103,7 +103,7 @@ printf '%s\n%s\n' "$DEMO_PIN" "$DEMO_PASSWORD" | "$bin/hjemmekontor" connect \
   --pin-stdin --password-stdin --test-environment --listen "$LISTEN" --no-reconnect --json \
   --settings "$work/client.toml" >"$work/events" &
 connect_pid=$!
-pids+=($connect_pid)
+pids+=("$connect_pid")
 exec 4<"$work/events"
 read -r up <&4
 echo "$up"

@@ -52,7 +52,7 @@ on_exit() {
 trap on_exit EXIT
 
 setup() {
-  bash installer/dev/setup.sh --windows
+  bash installer/dev/setup.sh --windows --packaging
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
 }
 
@@ -95,8 +95,32 @@ run_tests() {
   cargo test --locked 2>&1 | tee "$log" || status=$?
 }
 
+# The installers, built and checked as a user and an operator meet them: the Debian packages
+# installed, used and removed on this machine; the MSI's tables read and the MSI installed,
+# run, upgraded and removed under wine; the macOS script refusing to run off a Mac.
+scripts_lint() {
+  shellcheck -x -S warning installer/dev/*.sh installer/dev/wine/*.sh installer/debian/*.sh \
+    installer/debian/gateway/postinst installer/debian/gateway/prerm \
+    installer/debian/gateway/postrm installer/windows/*.sh installer/macos/*.sh \
+    installer/gateway/refresh-crls
+}
+debian_packages() {
+  bash installer/debian/build-debs.sh "$target_dir/dist"
+  cargo build --locked --bin hjemmekontor-vcard
+  bash installer/debian/check-debs.sh "$target_dir/dist" "$target_dir/debug/hjemmekontor-vcard"
+}
+windows_installer() {
+  local exe=$target_dir/$windows/release/hjemmekontor.exe msi rc=0
+  cargo build --release --locked --target "$windows" --no-default-features --features client --bin hjemmekontor
+  msi=$(bash installer/windows/build-msi.sh "$exe" "$target_dir/dist")
+  bash installer/windows/check-msi.sh "$msi" "$exe"
+  bash installer/macos/build-pkg.sh "$target_dir/dist" 2>/dev/null || rc=$?
+  [ "$rc" = 2 ] || { echo "build-pkg.sh off a Mac: exit $rc, not 2" >&2; return 1; }
+}
+
 phase setup setup
 phase fmt cargo fmt --all -- --check
+phase "shellcheck" scripts_lint
 phase "clippy (host)" cargo clippy --all-targets --locked -- -D warnings
 # The Windows client, and the library with its unit tests (the Windows posture probes live
 # behind cfg(windows) and are linted only here).
@@ -109,6 +133,8 @@ phase "clippy (windows)" windows_clippy
 phase "feature builds" feature_builds
 phase "windows build + wine smoke" windows_smoke
 phase "cargo test" run_tests
+phase "debian packages" debian_packages
+phase "windows installer (msi)" windows_installer
 summary
 # One closing line over every test binary (cargo prints one per binary, doc tests last).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
