@@ -64,11 +64,11 @@ struct Report {
 
 /// Checks every file: a verdict per CRL, exit code 0 when every one may be used.
 pub fn check_crl(args: &CheckCrlArgs) -> ExitCode {
-    let report = match run(args, OffsetDateTime::now_utc()) {
+    let now = OffsetDateTime::now_utc();
+    let report = match run(args, now) {
         Ok(report) => report,
         Err(failure) => return failure.report(args.json),
     };
-    let now = OffsetDateTime::now_utc();
     if args.json {
         print_json(&report);
     } else {
