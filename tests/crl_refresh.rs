@@ -362,7 +362,8 @@ fn one_bad_source_does_not_stop_the_others() {
         format!("{broken} other.crl"),
         format!("{} gone.crl", server.url("gone.crl")),
         format!("{good} ../outside.crl"),
-        format!("{good} test.crl"),
+        // A comment after the file name, and a line end from Windows.
+        format!("{good} test.crl   # the TEST person CA\r"),
     ]);
     assert_eq!(run.code, 1, "{}", run.out);
     assert!(run.line("other.crl").contains("Filen er ikke en CRL"));
