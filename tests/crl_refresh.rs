@@ -3,6 +3,7 @@
 //! newer list of the configured CA replaces the old one; everything else (an error page, a
 //! 404, a list of a CA the gateway does not trust, an older list, an expired one) leaves the
 //! old file byte for byte, says why, and makes the run fail, without stopping other sources.
+//! And `check-crl` by hand: its JSON and exit codes.
 
 mod support;
 
@@ -404,4 +405,55 @@ fn the_shipped_sources_file_names_no_real_address_and_says_so() {
     assert_eq!(run.code, 2, "{}", run.out);
     assert!(run.out.contains("Ingen kilder i"), "{}", run.out);
     assert_eq!(std::fs::read(site.crl("test.crl")).unwrap(), initial_crl());
+}
+
+/// Runs `check-crl` as an operator would.
+fn check_crl(args: &[&str]) -> (i32, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hjemmekontor-gateway"))
+        .arg("check-crl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), json)
+}
+
+#[test]
+fn check_crl_by_hand_answers_scripts_with_json_and_exit_codes() {
+    let site = Site::new();
+    let config = site.dir.path().join("gateway.toml");
+    let config = config.to_str().unwrap();
+    let current = site.crl("test.crl");
+    let current = current.to_str().unwrap();
+
+    let (code, v) = check_crl(&["--json", config, current]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["ok"], true);
+    let crl = &v["files"][0]["crls"][0];
+    assert_eq!(crl["revoked"], 1);
+    assert_eq!(crl["refusal"], serde_json::Value::Null);
+    assert!(crl["next_update"].is_string() && crl["this_update"].is_string());
+    assert!(crl["issuer"].as_str().unwrap().contains("TEST Class 3 CA"));
+
+    let expired = site.dir.path().join("expired.crl");
+    let old = OffsetDateTime::now_utc() - time::Duration::days(100);
+    std::fs::write(&expired, person_ca_crl(old, 3)).unwrap();
+    let expired = expired.to_str().unwrap();
+    let (code, v) = check_crl(&["--json", config, expired, "--replaces", current]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["files"][0]["crls"][0]["refusal"]["code"], "expired");
+
+    let certificate = support::pki::dir().join("root-ca.pem");
+    let (code, v) = check_crl(&["--json", config, certificate.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["files"][0]["problem"]["code"], "certificate");
+
+    let (code, v) = check_crl(&["--json", config, "/nonexistent/list.crl"]);
+    assert_eq!(code, 5, "{v}");
+    assert_eq!(v["files"][0]["error"]["kind"], "crl-unreadable");
+
+    let (code, v) = check_crl(&["--json", config, current, current, "--replaces", current]);
+    assert_eq!(code, 2, "{v}");
+    assert_eq!(v["error"]["kind"], "replaces-mismatch");
 }
