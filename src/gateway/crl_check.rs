@@ -297,7 +297,7 @@ fn is_older(new: &CrlFacts, old: &CrlFacts) -> bool {
     new.this_update < old.this_update || by_number
 }
 
-/// The same CA: the same name and, where the lists name one, the same key.
+/// The same CA: the same name, and the same authority key identifier (or neither names one).
 fn same_ca(a: &CrlFacts, b: &CrlFacts) -> bool {
     a.issuer_der == b.issuer_der && a.signer_key == b.signer_key
 }
