@@ -259,7 +259,8 @@ fn attr_text(text: Option<&str>, raw: &[u8]) -> String {
 }
 
 /// Formats a name in certificate order with the short labels Norwegian CAs' documents use.
-fn name_to_string(name: &X509Name<'_>) -> String {
+/// A name as `C=NO, O=…, CN=…`, in the order the certificate (or CRL) writes it.
+pub(crate) fn name_to_string(name: &X509Name<'_>) -> String {
     let parts: Vec<String> = name
         .iter_attributes()
         .map(|a| {

@@ -83,7 +83,8 @@ pub fn gateway() -> Program {
             ),
             (
                 "1",
-                "Something else went wrong; for audit verify: the chain is broken.",
+                "Something else went wrong; for audit verify: the chain is broken; for \
+                 check-crl: a CRL may not be used.",
             ),
             (
                 "2",

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use super::audit;
 use super::config_cli;
+use super::crl_check_cli;
 
 /// Hjemmekontor gateway: lets health personnel reach their office PC through a TLS tunnel
 /// opened with a personal smartcard.
@@ -30,6 +31,9 @@ enum Command {
     Run(crate::gateway::run_cli::RunArgs),
     /// Check a configuration file: every error with its line, or a summary.
     CheckConfig(config_cli::CheckConfigArgs),
+    /// Check downloaded CRLs before they replace the gateway's: signed by a configured CA,
+    /// not past nextUpdate, not older than the list they replace (`--replaces`).
+    CheckCrl(crl_check_cli::CheckCrlArgs),
     /// Make an argon2id hash of a password (asked twice, or one line on stdin; never argv).
     HashPassword(config_cli::HashPasswordArgs),
     /// The audit log: check its chain (`verify`) or show records (`query`).
@@ -42,6 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => crate::gateway::run_cli::run(&args),
         Command::CheckConfig(args) => config_cli::check_config(&args),
+        Command::CheckCrl(args) => crl_check_cli::check_crl(&args),
         Command::HashPassword(args) => config_cli::hash_password(&args),
         Command::Audit(args) => audit::cli::run(&args),
     }

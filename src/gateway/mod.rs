@@ -10,6 +10,8 @@
 //! - [`password_pool`]: the password checks on a fixed pool of threads, lockout first;
 //! - [`relay`]: streams of a logged-in session relayed to the office PCs its user may reach;
 //! - [`config_cli`]: `check-config` and `hash-password`;
+//! - [`crl_check`], [`crl_check_cli`]: `check-crl`, whether a downloaded CRL may replace the
+//!   one in use;
 //! - [`app`]: the command line as a whole.
 
 pub mod access;
@@ -19,6 +21,8 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod config_cli;
+pub mod crl_check;
+pub mod crl_check_cli;
 pub mod live;
 pub mod lockout;
 pub mod lockout_file;

@@ -41,7 +41,7 @@ use super::{provider, TlsError, ALPN, POLICY_ALPN};
 use crate::cert::{certificates_from_bytes, crls_from_bytes, inspect_der, AuthPolicy};
 
 /// Largest trust file read: CRLs of big CAs run to megabytes, never near this.
-const MAX_TRUST_FILE: u64 = 64 * 1024 * 1024;
+pub const MAX_TRUST_FILE: u64 = 64 * 1024 * 1024;
 
 /// Trust anchors, intermediates and CRLs, as DER: what the gateway re-reads on SIGHUP and on
 /// its timer.
