@@ -84,12 +84,9 @@ stage_gateway() {
   local pkg=hjemmekontor-gateway tree=$work/hjemmekontor-gateway
   local examples=$tree/usr/share/doc/$pkg/examples
   stage_common "$pkg" hjemmekontor-gateway
-  install -D -m 0644 "$root/installer/gateway/systemd/hjemmekontor-gateway.service" \
-    "$tree/lib/systemd/system/hjemmekontor-gateway.service"
-  install -D -m 0644 "$root/installer/gateway/systemd/hjemmekontor-gateway-crl.service" \
-    "$tree/lib/systemd/system/hjemmekontor-gateway-crl.service"
-  install -D -m 0644 "$root/installer/gateway/systemd/hjemmekontor-gateway-crl.timer" \
-    "$tree/lib/systemd/system/hjemmekontor-gateway-crl.timer"
+  install -d "$tree/lib/systemd/system"
+  install -m 0644 "$root"/installer/gateway/systemd/hjemmekontor-gateway*.{service,timer} \
+    "$tree/lib/systemd/system/"
   install -D -m 0755 "$root/installer/gateway/refresh-crls" \
     "$tree/usr/libexec/hjemmekontor-gateway/refresh-crls"
   install -D -m 0644 "$root/installer/gateway/logrotate" "$tree/etc/logrotate.d/$pkg"
@@ -118,7 +115,7 @@ packaged_config() {
   text=$(replace_line "$text" 'anchors = ["pki/root-ca.pem"]' 'anchors = ["/etc/hjemmekontor/ca/root-ca.pem"]')
   text=$(replace_line "$text" 'intermediates = ["pki/person-ca.pem"]' 'intermediates = ["/etc/hjemmekontor/ca/person-ca.pem"]')
   text=$(replace_line "$text" 'crls = ["pki/crl.pem"]' 'crls = ["/var/lib/hjemmekontor-gateway/crl/person-ca.crl"]')
-  text=$(replace_line "$text" 'path = "audit.log"' 'path = "/var/lib/hjemmekontor-gateway/audit.log"')
+  text=$(replace_line "$text" 'path = "audit.log"' 'path = "/var/lib/hjemmekontor-gateway/audit.jsonl"')
   printf '%s\n' "$text"
 }
 

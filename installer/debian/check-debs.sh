@@ -82,16 +82,17 @@ check_gateway_install() {
   [ "$(stat -c '%U:%G %a' "$state")" = "$user:$user 750" ] || fail "$state is $(stat -c '%U:%G %a' "$state")"
   ok "system user, configuration 0640 root:$user, $state"
   [ -L /etc/systemd/system/multi-user.target.wants/hjemmekontor-gateway.service ] || fail "the service is not enabled"
-  ok "service enabled"
+  [ -L /etc/systemd/system/timers.target.wants/hjemmekontor-gateway-audit-verify.timer ] ||
+    fail "the daily audit-log check is not enabled"
+  ok "service and the daily audit-log check enabled"
 }
 
 check_units() {
   local unit_file score stated
-  for unit_file in "$unit" /lib/systemd/system/hjemmekontor-gateway-crl.service \
-    /lib/systemd/system/hjemmekontor-gateway-crl.timer; do
+  for unit_file in /lib/systemd/system/hjemmekontor-gateway*; do
     (cd "$work" && systemd-analyze verify --man=no "$unit_file") || fail "systemd-analyze verify $unit_file"
   done
-  ok "systemd-analyze verify: the service, the CRL service and its timer"
+  ok "systemd-analyze verify: $(cd /lib/systemd/system && echo hjemmekontor-gateway*)"
   score=$(cd "$work" && systemd-analyze security --offline=true "$unit" 2>&1 |
     sed -n 's/.*Overall exposure level for hjemmekontor-gateway.service: \([0-9.]*\).*/\1/p')
   [ -n "$score" ] || fail "systemd-analyze security gave no score"
@@ -132,8 +133,8 @@ check_config_and_run() {
   kill -TERM "$gateway_pid"
   wait "$gateway_pid" || fail "the gateway did not stop cleanly: $(cat "$work/run.log")"
   gateway_pid=
-  [ "$(stat -c %U "$state/audit.log")" = "$user" ] || fail "no audit log written by the service user"
-  as_service hjemmekontor-gateway audit verify "$state/audit.log" >/dev/null || fail "audit verify"
+  [ "$(stat -c %U "$state/audit.jsonl")" = "$user" ] || fail "no audit log written by the service user"
+  as_service hjemmekontor-gateway audit verify "$state/audit.jsonl" >/dev/null || fail "audit verify"
   ok "run as the service user: listened, stopped on SIGTERM, audit log written and verified"
 }
 
@@ -142,27 +143,27 @@ check_logrotate() {
   install -d -o "$user" -g "$user" -m 0750 /var/log/hjemmekontor-gateway
   echo "a diagnostic line" >/var/log/hjemmekontor-gateway/gateway.log
   chown "$user:$user" /var/log/hjemmekontor-gateway/gateway.log
-  before=$(sha256sum <"$state/audit.log")
+  before=$(sha256sum <"$state/audit.jsonl")
   logrotate -f -s "$work/logrotate.state" /etc/logrotate.d/hjemmekontor-gateway || fail "logrotate"
   [ -e /var/log/hjemmekontor-gateway/gateway.log.1 ] || fail "logrotate did not rotate gateway.log"
-  [ "$(sha256sum <"$state/audit.log")" = "$before" ] || fail "logrotate changed the audit log"
-  # Beside the log: its lock and the lockout state; anything else (audit.log.1, .gz) is a copy.
-  compgen -G "$state/audit.log.[0-9]*" >/dev/null && fail "logrotate made a copy of the audit log"
-  compgen -G "$state/audit.log*.gz" >/dev/null && fail "logrotate compressed the audit log"
+  [ "$(sha256sum <"$state/audit.jsonl")" = "$before" ] || fail "logrotate changed the audit log"
+  # Beside the log: its lock and the lockout state; anything else (audit.jsonl.1, .gz) is a copy.
+  compgen -G "$state/audit.jsonl.[0-9]*" >/dev/null && fail "logrotate made a copy of the audit log"
+  compgen -G "$state/audit.jsonl*.gz" >/dev/null && fail "logrotate compressed the audit log"
   logrotate -d /etc/logrotate.conf 2>&1 | grep -q "$state" && fail "some logrotate rule reaches $state"
   ok "logrotate rotates the diagnostic log and never the audit log"
 }
 
 check_removal() {
   local before
-  before=$(sha256sum <"$state/audit.log")
+  before=$(sha256sum <"$state/audit.jsonl")
   dpkg -r hjemmekontor-gateway >/dev/null
   [ ! -e /usr/bin/hjemmekontor-gateway ] || fail "the program is still there after removal"
-  [ "$(sha256sum <"$state/audit.log")" = "$before" ] || fail "removal changed the audit log"
+  [ "$(sha256sum <"$state/audit.jsonl")" = "$before" ] || fail "removal changed the audit log"
   [ -e "$config" ] || fail "removal (not purge) deleted the configuration"
   dpkg --purge hjemmekontor-gateway >/dev/null 2>"$work/purge.txt"
   [ ! -e "$config" ] || fail "purge left $config"
-  [ "$(sha256sum <"$state/audit.log")" = "$before" ] || fail "purge changed the audit log"
+  [ "$(sha256sum <"$state/audit.jsonl")" = "$before" ] || fail "purge changed the audit log"
   grep -q "audit log" "$work/purge.txt" || fail "purge did not say the audit log is kept"
   ok "remove and purge keep the audit log; purge removes the configuration"
   dpkg -r hjemmekontor >/dev/null

@@ -98,7 +98,7 @@ pub fn gateway() -> Program {
                 "The configuration (from the package; mode 0640, group of the service user).",
             ),
             (
-                "/var/lib/hjemmekontor-gateway/audit.log",
+                "/var/lib/hjemmekontor-gateway/audit.jsonl",
                 "The audit log: every login attempt and connection, hash-chained. Never \
                  rotated or truncated; check it with \"audit verify\".",
             ),
@@ -277,7 +277,7 @@ mod tests {
         assert!(pages[0].path.ends_with("hjemmekontor-gateway.1"));
         for needle in [
             ".SH \"EXIT STATUS\"",
-            "audit.log",
+            "audit.jsonl",
             "hjemmekontor\\-gateway\\-check\\-config",
         ] {
             assert!(top.contains(needle), "{needle} in {top}");
