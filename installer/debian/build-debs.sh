@@ -45,6 +45,10 @@ build_programs() {
 stage_common() {
   local pkg=$1 program=$2 tree=$work/$1 page name
   install -D -m 0755 "$target_dir/release/$program" "$tree/usr/bin/$program"
+  strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tree/usr/bin/$program"
+  if [ -f "$here/$pkg.lintian-overrides" ]; then
+    install -D -m 0644 "$here/$pkg.lintian-overrides" "$tree/usr/share/lintian/overrides/$pkg"
+  fi
   install -d "$tree/usr/share/man/man1"
   for page in "$work/manuals/man/man1/$program".1 "$work/manuals/man/man1/$program"-*.1; do
     # The client's pages are hjemmekontor*.1 except the gateway's hjemmekontor-gateway*.1.
