@@ -75,6 +75,14 @@ pub struct Ca {
 }
 
 fn ca_params(cn: &str) -> CertificateParams {
+    ca_params_with(
+        cn,
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign],
+    )
+}
+
+/// A CA's parameters (NO, "Eksempel AS", valid 2020–2040) with the key usages given.
+pub(crate) fn ca_params_with(cn: &str, usages: Vec<KeyUsagePurpose>) -> CertificateParams {
     let mut p = CertificateParams::default();
     p.distinguished_name = DistinguishedName::new();
     p.distinguished_name.push(DnType::CountryName, "NO");
@@ -82,7 +90,7 @@ fn ca_params(cn: &str) -> CertificateParams {
         .push(DnType::OrganizationName, "Eksempel AS");
     p.distinguished_name.push(DnType::CommonName, cn);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.key_usages = usages;
     p.not_before = datetime!(2020-01-01 00:00 UTC);
     p.not_after = datetime!(2040-01-01 00:00 UTC);
     p

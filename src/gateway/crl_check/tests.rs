@@ -1,7 +1,7 @@
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SerialNumber,
-    SignatureAlgorithm, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
+    CertificateParams, CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevokedCertParams, SerialNumber, SignatureAlgorithm, PKCS_ECDSA_P256_SHA256,
+    PKCS_ECDSA_P384_SHA384,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -20,17 +20,7 @@ struct TestCa {
 }
 
 fn ca_params(cn: &str, usages: Vec<KeyUsagePurpose>) -> CertificateParams {
-    let mut p = CertificateParams::default();
-    p.distinguished_name = DistinguishedName::new();
-    p.distinguished_name.push(DnType::CountryName, "NO");
-    p.distinguished_name
-        .push(DnType::OrganizationName, "Eksempel AS");
-    p.distinguished_name.push(DnType::CommonName, cn);
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = usages;
-    p.not_before = datetime!(2020-01-01 00:00 UTC);
-    p.not_after = datetime!(2040-01-01 00:00 UTC);
-    p
+    crate::cert::testutil::ca_params_with(cn, usages)
 }
 
 impl TestCa {
