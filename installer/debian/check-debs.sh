@@ -11,7 +11,8 @@
 #   score must be the one docs/gateway-operations.md states), check-config on the shipped
 #   configuration with a TEST PKI put where the comments say, a short run as the service user
 #   (on 127.0.0.1) that writes and verifies its audit log, logrotate leaving the audit log
-#   alone, and removal and purge leaving the audit log in place.
+#   alone, an upgrade keeping the operator's configuration, and removal and purge leaving the
+#   audit log in place.
 #
 # The second argument is the development tool that writes the TEST PKI. Needs root; changes the
 # machine (installs, then purges, both packages) and removes the test's state at the end.
@@ -141,6 +142,25 @@ check_config_and_run() {
   ok "run as the service user: listened, stopped on SIGTERM, audit log written and verified"
 }
 
+# An upgrade (the same package as revision 2) over an operator's edited configuration: dpkg
+# keeps the edit, the modes and the enabled units, and the audit log is untouched.
+check_upgrade() {
+  local before
+  dpkg-deb -R "$gateway_deb" "$work/next"
+  sed -i "s/^Version: .*/Version: $version-2/" "$work/next/DEBIAN/control"
+  dpkg-deb --build --root-owner-group "$work/next" "$work/next.deb" >/dev/null
+  echo "# edited by the operator" >>"$config"
+  before=$(sha256sum <"$state/audit.jsonl")
+  dpkg -i "$work/next.deb" >/dev/null 2>"$work/upgrade.txt" || fail "upgrade: $(cat "$work/upgrade.txt")"
+  [ "$(dpkg-query -W -f='${Version}' hjemmekontor-gateway)" = "$version-2" ] || fail "upgrade: not installed"
+  tail -n 1 "$config" | grep -qx "# edited by the operator" || fail "upgrade replaced the operator's configuration"
+  [ "$(stat -c '%U:%G %a' "$config")" = "root:$user 640" ] || fail "upgrade: $config is $(stat -c '%U:%G %a' "$config")"
+  [ "$(sha256sum <"$state/audit.jsonl")" = "$before" ] || fail "upgrade changed the audit log"
+  [ -L /etc/systemd/system/multi-user.target.wants/hjemmekontor-gateway.service ] || fail "upgrade disabled the service"
+  as_service hjemmekontor-gateway check-config "$config" >/dev/null || fail "check-config after the upgrade"
+  ok "upgrade: the operator's configuration, its mode, the enabled service and the audit log are kept"
+}
+
 check_logrotate() {
   local before
   install -d -o "$user" -g "$user" -m 0750 /var/log/hjemmekontor-gateway
@@ -189,6 +209,7 @@ check_client
 check_gateway_install
 check_units
 check_config_and_run
+check_upgrade
 check_logrotate
 check_removal
 echo "check-debs: both packages install, work and uninstall as they should" >&2
