@@ -161,7 +161,8 @@ stage_client
 stage_gateway
 control hjemmekontor "pcscd" "opensc, freerdp2-x11" net \
   "reach your office PC in Helsenettet from home with your smart card"
-control hjemmekontor-gateway "adduser, curl, openssl" "logrotate" net \
+# procps: /bin/kill, which the unit's ExecReload sends SIGHUP with.
+control hjemmekontor-gateway "adduser, curl, openssl, procps" "logrotate" net \
   "gateway that lets health personnel reach their office PCs with a smart card"
 for pkg in hjemmekontor hjemmekontor-gateway; do
   file="$out/${pkg}_${version}-${revision}_${arch}.deb"

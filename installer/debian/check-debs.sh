@@ -22,6 +22,8 @@ usage="usage: check-debs.sh DEB_DIR PATH/hjemmekontor-vcard"
 debs=$(cd "${1:?$usage}" && pwd)
 vcard=${2:?$usage}
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=installer/debian/test-pki.sh
+. "$root/installer/debian/test-pki.sh"
 [ "$(id -u)" = 0 ] || { echo "check-debs: run as root (it installs packages)" >&2; exit 2; }
 
 user=hjemmekontor-gateway
@@ -105,19 +107,8 @@ check_units() {
   ok "systemd-analyze security: exposure level $score, as the docs say"
 }
 
-# Puts a TEST PKI where the packaged configuration expects the real one, as an operator would.
-place_test_pki() {
-  "$vcard" pki --out "$work/pki" >/dev/null 2>&1 || fail "$vcard pki"
-  cat "$work/pki/gateway.pem" "$work/pki/person-ca.pem" >"$work/chain.pem"
-  install -m 0640 -o root -g "$user" "$work/chain.pem" /etc/hjemmekontor/tls/gateway.pem
-  install -m 0600 -o "$user" -g "$user" "$work/pki/gateway.key" /etc/hjemmekontor/tls/gateway.key
-  install -m 0644 "$work/pki/root-ca.pem" /etc/hjemmekontor/ca/root-ca.pem
-  install -m 0644 "$work/pki/person-ca.pem" /etc/hjemmekontor/ca/person-ca.pem
-  install -m 0644 -o "$user" -g "$user" "$work/pki/crl.pem" "$state/crl/person-ca.crl"
-}
-
 check_config_and_run() {
-  place_test_pki
+  place_test_pki "$vcard" "$work" "" "$(id -u "$user")" "$(id -g "$user")"
   as_service hjemmekontor-gateway check-config "$config" >"$work/check.txt" ||
     fail "check-config on the shipped configuration: $(cat "$work/check.txt")"
   ok "check-config $config (as the service user)"

@@ -8,7 +8,8 @@
 #   setup.sh --windows    also the Windows cross-build (MinGW, the Rust target
 #                         x86_64-pc-windows-gnu) and wine to run its result
 #   setup.sh --packaging  also what builds and checks the installers: dpkg-dev, lintian,
-#                         wixl and msitools (the MSI), desktop-file-utils, logrotate, shellcheck
+#                         wixl and msitools (the MSI), desktop-file-utils, logrotate, shellcheck,
+#                         debootstrap and systemd-container (the service booted under systemd)
 # CI gives both flags.
 set -euo pipefail
 
@@ -18,7 +19,7 @@ for flag in "$@"; do
   case "$flag" in
     --windows) windows=1; packages+=(gcc-mingw-w64-x86-64 wine wine64) ;;
     # adduser, curl and openssl: what the gateway package depends on, so dpkg -i finds them.
-    --packaging) packages+=(dpkg-dev lintian wixl msitools desktop-file-utils logrotate shellcheck man-db adduser curl openssl) ;;
+    --packaging) packages+=(dpkg-dev lintian wixl msitools desktop-file-utils logrotate shellcheck man-db adduser curl openssl procps debootstrap systemd-container) ;;
     *) echo "usage: setup.sh [--windows] [--packaging]" >&2; exit 2 ;;
   esac
 done

@@ -96,7 +96,8 @@ run_tests() {
 }
 
 # The installers, built and checked as a user and an operator meet them: the Debian packages
-# installed, used and removed on this machine; the MSI's tables read and the MSI installed,
+# installed, used and removed on this machine, and the gateway's service booted under a real
+# systemd in a container; the MSI's tables read and the MSI installed,
 # run, upgraded and removed under wine; the macOS script refusing to run off a Mac.
 scripts_lint() {
   shellcheck -x -S warning installer/dev/*.sh installer/dev/wine/*.sh installer/debian/*.sh \
@@ -108,6 +109,7 @@ debian_packages() {
   bash installer/debian/build-debs.sh "$target_dir/dist"
   cargo build --locked --bin hjemmekontor-vcard
   bash installer/debian/check-debs.sh "$target_dir/dist" "$target_dir/debug/hjemmekontor-vcard"
+  bash installer/debian/check-service.sh "$target_dir/dist" "$target_dir/debug/hjemmekontor-vcard"
 }
 windows_installer() {
   local exe=$target_dir/$windows/release/hjemmekontor.exe msi rc=0
