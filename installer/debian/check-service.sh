@@ -9,7 +9,9 @@
 #   - reload (SIGHUP) keeps the process and records the reload in the audit log;
 #   - the daily audit-log check succeeds; stop is clean and the log verifies;
 #   - port 443 is refused without the low-port drop-in, and served with it, holding only
-#     CAP_NET_BIND_SERVICE.
+#     CAP_NET_BIND_SERVICE;
+#   - the client, installed beside it, reaches the smart-card service (pcscd, started by its
+#     socket) and finds no reader there.
 #
 #   sudo bash installer/debian/check-service.sh DEB_DIR PATH/hjemmekontor-vcard
 #
@@ -38,12 +40,13 @@ debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus \
   "$suite" "$system" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   fail "debootstrap: $(tail -n 5 "$work/debootstrap.log")"
 
-echo "==> the gateway package in it, and a TEST PKI where the configuration expects certificates" >&2
+echo "==> both packages in it (by apt, with their dependencies), and a TEST PKI where the configuration expects certificates" >&2
 cp "$debs"/hjemmekontor-gateway_*.deb "$system/tmp/gateway.deb"
+cp "$debs"/hjemmekontor_*.deb "$system/tmp/client.deb"
 # apt takes what the package says it depends on, and only that: a missing dependency shows.
 cp /etc/resolv.conf "$system/etc/resolv.conf"
 chroot "$system" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  /tmp/gateway.deb >"$work/apt.log" 2>&1 || fail "apt-get install: $(tail -n 20 "$work/apt.log")"
+  /tmp/gateway.deb /tmp/client.deb >"$work/apt.log" 2>&1 || fail "apt-get install: $(tail -n 20 "$work/apt.log")"
 place_test_pki "$vcard" "$work" "$system" \
   "$(chroot "$system" id -u hjemmekontor-gateway)" "$(chroot "$system" id -g hjemmekontor-gateway)"
 install -m 0755 "$root/installer/debian/service-probe.sh" "$system/usr/local/sbin/service-probe"

@@ -82,5 +82,12 @@ check "and listens on 443" wait_listening 01BB
 check "holding CAP_NET_BIND_SERVICE only" contained "$(main_pid)" 0000000000000400
 systemctl stop "$unit"
 
+# The client's package: pcscd comes with it and starts when a program asks (its socket).
+client_reaches_pcscd() {
+	hjemmekontor --lang en readers --json >"$out/readers" 2>&1
+	! grep -q no-smartcard-service "$out/readers" && grep -qi reader "$out/readers"
+}
+check "the client reaches the smart-card service (socket-activated pcscd)" client_reaches_pcscd
+
 journalctl -u "$unit" --no-pager >"$out/journal" 2>&1
 ok "done"
