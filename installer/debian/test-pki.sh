@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by check-debs.sh and check-service.sh: puts a fresh TEST PKI where the packaged
 # gateway configuration expects the real certificates, with the owners and modes an operator
 # gives them (docs/gateway-operations.md, "First configuration").
