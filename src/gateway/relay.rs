@@ -2,7 +2,7 @@
 //! allow it, the gateway connects to that office PC and copies bytes both ways until either
 //! side is done. Around the streams, the session itself: how long it may live and what ends it.
 //!
-//! Every stream runs in its own task with its own bounded buffers and its own yamux window,
+//! Every stream runs in its own task with its own bounded buffers and its own flow-control window,
 //! so a slow or dead office PC holds up only its own stream. Every wait has a bound: the
 //! `open` frame, the connection to the target, the answer, and traffic (idle timeout).
 //! Who may reach what is not decided here: an [`Authorizer`] (the access policy) maps a
@@ -179,7 +179,7 @@ impl RelayLimits {
         }
     }
 
-    /// The yamux settings that go with these limits: room above `max_streams_per_session`
+    /// The multiplexer settings that go with these limits: room above `max_streams_per_session`
     /// so extra streams can be refused with a message instead of ending the connection.
     pub fn mux_config(&self) -> MuxConfig {
         MuxConfig {
@@ -644,7 +644,7 @@ async fn send_ending(server: &MuxServer, notice: Ending, limits: &RelayLimits) {
 /// `max_streams_per_session` relayed at once, and the totals and end reason when it is over.
 ///
 /// Spawn the server's driver before calling this. The session ends at the first of: the
-/// client's `end`; a protocol violation (an invalid `open`, or a yamux frame the driver
+/// client's `end`; a protocol violation (an invalid `open`, or a multiplexing frame the driver
 /// refuses); no stream open for `idle_timeout`; `max_lifetime` after the start; `handle.end`
 /// from outside; the connection's end. When the gateway ends it for a reason the person can
 /// act on, the client gets an `ending` notice first; then the connection is closed. Streams

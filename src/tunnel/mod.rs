@@ -4,7 +4,7 @@
 //!   checks the chain, the CRLs and the certificate rules);
 //! - [`protocol`]: length-prefixed JSON frames, the login exchange and the per-stream `open`
 //!   (pure encoding and decoding, plus thin async read/write helpers);
-//! - [`mux`]: many TCP connections as yamux streams over one TLS session;
+//! - [`mux`]: many TCP connections as multiplexed streams (yamux's wire format) over one TLS session;
 //! - [`pump`]: copying both ways with backpressure, half-close, idle timeout and byte counts;
 //! - [`busy`]: the gateway's one-line "busy" answer before TLS, and how the client sees it;
 //! - [`forward`]: the client's local listener that turns each RDP connection into a stream.

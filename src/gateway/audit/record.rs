@@ -121,7 +121,7 @@ pub enum EndReason {
     NetworkLost,
     /// An error ended the session.
     Error,
-    /// The client broke the protocol (a frame that is not ours or not yamux, an invalid
+    /// The client broke the protocol (a frame that is not ours or not a valid multiplexing frame, an invalid
     /// `open`); the gateway closed the connection.
     ProtocolError,
     /// The session reached its longest allowed lifetime (`max_session_secs`).
