@@ -13,6 +13,8 @@
 mod external;
 mod ours;
 mod paths;
+#[path = "../support/procfs.rs"]
+mod procfs;
 mod report;
 mod sessions;
 mod target;
@@ -20,6 +22,7 @@ mod target;
 use std::time::Duration;
 
 use paths::Path;
+use procfs::load_average;
 use report::Samples;
 
 /// What one run measures.
@@ -286,14 +289,6 @@ fn rtt_phase(paths: &[Path], options: &Options, samples: &mut Samples) -> std::i
         std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
-}
-
-/// The system's one-minute load average: other work on the machine shows in every number.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
 }
 
 /// The commit measured, if this is a git checkout.

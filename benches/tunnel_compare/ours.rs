@@ -86,16 +86,10 @@ username = "{USER}"
 personal_id = "UN:NO-9578-4050-{id}"
 password_hash = "{hash}"
 
-[[group]]
-id = "legesenter"
-name = "Legesenter"
-kind = "legesenter"
-
 [[machine]]
 id = "{MACHINE}"
 name = "Kontor-PC"
 address = "{target}"
-group = "legesenter"
 
 [[grant]]
 user = "{USER}"

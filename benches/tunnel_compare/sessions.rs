@@ -58,19 +58,6 @@ pub struct Report {
     pub skipped: Vec<String>,
 }
 
-/// The soft limit on open files: each session holds one in the gateway and one here.
-fn open_files_limit() -> usize {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(1024)
-}
-
 /// `VmRSS` of process `pid`, KiB.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -222,7 +209,7 @@ pub fn measure(
     secs: f64,
 ) -> std::io::Result<Report> {
     // Each session holds a socket here and one in the gateway (which inherits this limit).
-    let room = open_files_limit().saturating_sub(200);
+    let room = crate::procfs::open_files_limit().saturating_sub(200);
     let (fits, skipped): (Vec<usize>, Vec<usize>) = counts.iter().partition(|&&n| n <= room);
     let skipped = skipped
         .iter()
