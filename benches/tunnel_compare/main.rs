@@ -73,9 +73,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
                 let list = value("--sessions")?;
                 let mut counts = Vec::new();
                 for n in list.split(',').filter(|n| !n.is_empty()) {
-                    counts.push(number(n.to_string())? as usize);
+                    // Fewer would be mostly the warm-up before the baseline.
+                    counts.push((number(n.to_string())? as usize).max(2 * sessions::WARM));
                 }
                 counts.sort_unstable();
+                counts.dedup();
                 options.sessions = counts;
             }
             "--json" => options.json = Some(value("--json")?),

@@ -32,7 +32,7 @@ const PER_USER: usize = 100;
 /// Logins under way at once while filling.
 const AT_ONCE: usize = 32;
 /// Sessions opened before the baseline is read: the gateway's pools and buffers warm up.
-const WARM: usize = 50;
+pub const WARM: usize = 50;
 
 /// What the gateway holds for `sessions` idle sessions.
 #[derive(serde::Serialize)]
