@@ -805,3 +805,35 @@ fn write_reports_an_unwritable_place() {
         other => panic!("expected CreateDir, got {other:?}"),
     }
 }
+
+#[test]
+fn another_person_gets_a_person_high_ec_card_of_their_own_from_the_person_ca() {
+    let other = pki().person_high_ec(NOW, "27182818").expect("issued");
+    let same_shape = issued("person-high-ec");
+    let cert = parse(&other.cert_der);
+    let ca_der = person_ca_der();
+    let person_ca = parse(&ca_der);
+
+    assert_eq!(other.name, "person-high-ec");
+    assert_eq!(
+        other.personal_id.as_deref(),
+        Some("UN:NO-9578-4050-27182818")
+    );
+    assert!(name_attributes(cert.subject()).contains(&attr(
+        "2.5.4.5",
+        Tag::PrintableString,
+        "UN:NO-9578-4050-27182818"
+    )));
+    assert_eq!(cert.issuer().as_raw(), person_ca.subject().as_raw());
+    assert_eq!(cert.verify_signature(Some(person_ca.public_key())), Ok(()));
+    let shape = parse(&same_shape.cert_der);
+    assert_eq!(policies(&cert), policies(&shape));
+    assert_eq!(key_usage(&cert), key_usage(&shape));
+    assert_eq!(validity(&cert), validity(&shape));
+    assert_ne!(other.key_pem, same_shape.key_pem);
+    check_key(&cert, &other, Key::P256);
+    assert!(matches!(
+        pki().person_high_ec(NOW, "12a"),
+        Err(pki::PkiError::BadPersonId { .. })
+    ));
+}

@@ -128,11 +128,14 @@ const SMOKE: Sizes = Sizes {
 
 mod attacker;
 mod process;
+#[path = "../support/procfs.rs"]
+mod procfs;
 mod user;
 mod world;
 
 use attacker::*;
 use process::*;
+use procfs::{load_average, open_files_limit};
 use user::*;
 use world::*;
 

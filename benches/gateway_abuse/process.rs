@@ -231,19 +231,6 @@ pub(super) fn rss_cap_kib() -> u64 {
     (available / 2).min(8 * 1024 * 1024)
 }
 
-/// The soft limit on open files, which bounds the silent connections one process can hold.
-pub(super) fn open_files_limit() -> usize {
-    std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(1024)
-}
-
 /// `line` without its ANSI colour sequences (the gateway's log colours even a pipe).
 pub(super) fn without_colours(line: &str) -> String {
     let mut plain = String::with_capacity(line.len());
@@ -256,12 +243,4 @@ pub(super) fn without_colours(line: &str) -> String {
         }
     }
     plain
-}
-
-/// The system's one-minute load average: other work on the machine shows in the latencies.
-pub(super) fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|text| text.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
 }

@@ -10,7 +10,9 @@
 #   setup.sh --packaging  also what builds and checks the installers: dpkg-dev, lintian,
 #                         wixl and msitools (the MSI), desktop-file-utils, logrotate, shellcheck,
 #                         debootstrap and systemd-container (the service booted under systemd)
-# CI gives both flags.
+#   setup.sh --bench      also what the benchmark compares the tunnel with: stunnel4 and
+#                         OpenSSH's client and server (installer/dev/bench.sh)
+# CI gives all three.
 set -euo pipefail
 
 packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables iproute2)
@@ -20,7 +22,8 @@ for flag in "$@"; do
     --windows) windows=1; packages+=(gcc-mingw-w64-x86-64 wine wine64) ;;
     # adduser, curl and openssl: what the gateway package depends on, so dpkg -i finds them.
     --packaging) packages+=(dpkg-dev lintian wixl msitools desktop-file-utils logrotate shellcheck man-db adduser curl openssl procps debootstrap systemd-container) ;;
-    *) echo "usage: setup.sh [--windows] [--packaging]" >&2; exit 2 ;;
+    --bench) packages+=(stunnel4 openssh-client openssh-server) ;;
+    *) echo "usage: setup.sh [--windows] [--packaging] [--bench]" >&2; exit 2 ;;
   esac
 done
 

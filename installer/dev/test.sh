@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every check CI runs: formatting, lints (Linux and the Windows
-# client), the single-feature builds, the Windows client under wine, and all tests, including
-# those that go through the real PC/SC stack with the virtual card and OpenSC.
+# client), the single-feature builds, the Windows client under wine, all tests, including
+# those that go through the real PC/SC stack with the virtual card and OpenSC, and a quick run
+# of the benchmark command.
 #
 # Every phase prints `==> NAME` when it starts and `<== NAME: N s` when it ends; a table of
 # the phase times follows, and the last line is the test count. All phases share one target
@@ -52,7 +53,7 @@ on_exit() {
 trap on_exit EXIT
 
 setup() {
-  bash installer/dev/setup.sh --windows --packaging
+  bash installer/dev/setup.sh --windows --packaging --bench
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
 }
 
@@ -135,6 +136,9 @@ phase "clippy (windows)" windows_clippy
 phase "feature builds" feature_builds
 phase "windows build + wine smoke" windows_smoke
 phase "cargo test" run_tests
+# The benchmark command end to end, small: it builds in release mode, measures the tunnel
+# beside stunnel and ssh, and prints numbers; it asserts nothing about time.
+phase "bench (quick)" bash installer/dev/bench.sh --quick
 phase "debian packages" debian_packages
 phase "windows installer (msi)" windows_installer
 summary

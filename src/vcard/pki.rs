@@ -488,19 +488,7 @@ impl TestPki {
         revoked: &[&str],
     ) -> Result<String, PkiError> {
         let dates = Dates::new(now)?;
-        let key = KeyPair::from_pem(&self.person_ca_key.0).map_err(|source| PkiError::Key {
-            what: "person-ca",
-            source,
-        })?;
-        let params = ca_params(
-            "person-ca",
-            PERSON_CA_CN,
-            ORG,
-            Some(0),
-            &dates,
-            random_serial()?,
-        )?;
-        let ca = Issuer::new(params, key);
+        let ca = self.person_ca(&dates)?;
         let mut listed = Vec::with_capacity(revoked.len());
         for name in revoked {
             let issued = self.get(name).ok_or(PkiError::UnknownVariant {
@@ -529,6 +517,53 @@ impl TestPki {
         .signed_by(&ca)
         .and_then(|crl| crl.pem())
         .map_err(|source| PkiError::Crl { source })
+    }
+
+    /// Another `person-high-ec` card (a fresh P-256 key) from the person CA, for the personal
+    /// id `person_id`: a benchmark that logs in as many people needs a card for each, and a
+    /// whole TEST PKI per person would cost a second or two of RSA key generation each.
+    pub fn person_high_ec(&self, now: OffsetDateTime, person_id: &str) -> Result<Issued, PkiError> {
+        check_person_id(person_id)?;
+        let dates = Dates::new(now)?;
+        let ca = self.person_ca(&dates)?;
+        let leaf = LEAVES
+            .iter()
+            .find(|leaf| leaf.name == "person-high-ec")
+            .ok_or(PkiError::UnknownVariant {
+                name: "person-high-ec".to_owned(),
+            })?;
+        let key = make_key(leaf.name, leaf.key)?;
+        let personal_id = format!("UN:NO-9578-4050-{person_id}");
+        let cert = leaf_params(leaf, &personal_id, &dates, random_serial()?)?
+            .signed_by(&key, &ca)
+            .map_err(|source| PkiError::Certificate {
+                what: leaf.name,
+                source,
+            })?;
+        Ok(Issued {
+            name: leaf.name,
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            cert_der: cert.der().to_vec(),
+            personal_id: Some(personal_id),
+        })
+    }
+
+    /// The person CA as an issuer, its dates counted from `dates`.
+    fn person_ca(&self, dates: &Dates) -> Result<Issuer<'static, KeyPair>, PkiError> {
+        let key = KeyPair::from_pem(&self.person_ca_key.0).map_err(|source| PkiError::Key {
+            what: "person-ca",
+            source,
+        })?;
+        let params = ca_params(
+            "person-ca",
+            PERSON_CA_CN,
+            ORG,
+            Some(0),
+            dates,
+            random_serial()?,
+        )?;
+        Ok(Issuer::new(params, key))
     }
 }
 
