@@ -255,7 +255,7 @@ fn certificate_seeds(pki: &TestPki) {
     for name in ["person-high", "person-standard", "enterprise"] {
         let der = &pki.get(name).unwrap().cert_der;
         if let Some(value) = qc_statements(der) {
-            seed("qc_statements", &format!("{name}"), &value);
+            seed("qc_statements", name, &value);
         }
     }
     let id = high.personal_id.as_deref().unwrap();
@@ -474,7 +474,7 @@ fn config_seeds() {
     seed("gateway_config", "example.toml", example.as_bytes());
     // The same without its posture policy and users: what a first configuration looks like.
     let end = example.find("[[user]]").unwrap();
-    seed("gateway_config", "no-users.toml", example[..end].as_bytes());
+    seed("gateway_config", "no-users.toml", &example.as_bytes()[..end]);
 }
 
 fn audit_events() -> Vec<AuditEvent> {

@@ -10,17 +10,21 @@
 #   setup.sh --packaging  also what builds and checks the installers: dpkg-dev, lintian,
 #                         wixl and msitools (the MSI), desktop-file-utils, logrotate, shellcheck,
 #                         debootstrap and systemd-container (the service booted under systemd)
-# CI gives both flags.
+#   setup.sh --fuzzing    also what the fuzz targets need (docs/fuzzing.md): g++, which builds
+#                         libFuzzer, and cargo-fuzz
+# CI gives all three flags.
 set -euo pipefail
 
 packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables iproute2)
 windows=0
+fuzzing=0
 for flag in "$@"; do
   case "$flag" in
     --windows) windows=1; packages+=(gcc-mingw-w64-x86-64 wine wine64) ;;
     # adduser, curl and openssl: what the gateway package depends on, so dpkg -i finds them.
     --packaging) packages+=(dpkg-dev lintian wixl msitools desktop-file-utils logrotate shellcheck man-db adduser curl openssl procps debootstrap systemd-container) ;;
-    *) echo "usage: setup.sh [--windows] [--packaging]" >&2; exit 2 ;;
+    --fuzzing) fuzzing=1; packages+=(g++) ;;
+    *) echo "usage: setup.sh [--windows] [--packaging] [--fuzzing]" >&2; exit 2 ;;
   esac
 done
 
@@ -56,6 +60,11 @@ if [ "$windows" = 1 ] && ! rustup target list --installed 2>/dev/null | grep -qx
   command -v rustup >/dev/null || { echo "The Windows build needs rustup (rustup target add x86_64-pc-windows-gnu)." >&2; exit 1; }
   say "adding the Rust target x86_64-pc-windows-gnu (the Windows client)"
   rustup target add x86_64-pc-windows-gnu
+fi
+
+if [ "$fuzzing" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz (the fuzz targets)"
+  cargo install cargo-fuzz --locked
 fi
 
 # vpcd (the virtual reader driver) listens on 127.0.0.1:35963 once pcscd has loaded it.
