@@ -11,12 +11,15 @@
 //! PKI differ from run to run, so rewritten seeds differ in their bytes, not in their form.
 //! The input forms (two parts, a scripted card) are those of `tests/fuzz/src/lib.rs`.
 
+#[allow(dead_code)] // the helpers of every target; the seeds need the card's steps
+#[path = "fuzz/src/lib.rs"]
+mod fuzz_input;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use hjemmekontor::card::emulated::SimulatedCard;
-use hjemmekontor::card::identify::{identify, Application};
-use hjemmekontor::card::piv::{KeyAlgorithm, Slot};
+use hjemmekontor::card::piv::Slot;
 use hjemmekontor::card::{CardTransport, Transmit, TransportError};
 use hjemmekontor::gateway::audit::{AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
 use hjemmekontor::posture::policy::{Action, Policy, Rule};
@@ -40,6 +43,9 @@ use time::OffsetDateTime;
 const PKI_TIME: OffsetDateTime = datetime!(2026-05-31 00:00 UTC);
 const NOW_UNIX: i64 = 1_780_272_000;
 const MAX_FRAME: usize = 65_536;
+/// The instructions that end a PIV session (a signature) and a Buypass one (the PIN state).
+const GENERAL_AUTHENTICATE: u8 = 0x87;
+const VERIFY: u8 = 0x20;
 
 fn corpus(target: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -120,33 +126,28 @@ impl<C: SimulatedCard> CardTransport for Recorder<C> {
     }
 }
 
-/// Drives a card exactly as the `card_answers` target does, and returns what was said.
-fn session<C: SimulatedCard + 'static>(card: C, extended: bool) -> (Vec<u8>, Recording) {
+/// Drives a card with the `card_answers` target's own steps, and returns what was said. The
+/// virtual cards answer every step, so the last step's instruction, `last_ins`, is sent.
+fn session<C: SimulatedCard + 'static>(
+    card: C,
+    extended: bool,
+    last_ins: u8,
+) -> (Vec<u8>, Recording) {
     let atr = card.atr();
     let log = Arc::new(Mutex::new(Recording::default()));
-    let recorder = Recorder {
+    fuzz_input::drive_card(Recorder {
         card,
         extended,
         log: Arc::clone(&log),
-    };
-    match identify(Box::new(recorder)) {
-        Ok(Application::Piv(mut piv)) => {
-            piv.read_chuid().unwrap();
-            for slot in Slot::ALL {
-                piv.read_certificate(slot).unwrap();
-            }
-            piv.pin_status().unwrap();
-            let pin = Pin::from_input("123456".into()).unwrap();
-            let mut verified = piv.verify_pin(&pin).map_err(|(_, e)| e).unwrap();
-            let _ = verified.sign(Slot::Authentication, KeyAlgorithm::EccP256, &[7; 32]);
-            let _ = verified.sign(Slot::Authentication, KeyAlgorithm::Rsa2048, &[7; 256]);
-        }
-        Ok(Application::Buypass(mut beid)) => {
-            beid.pin_tries().unwrap();
-        }
-        Err(e) => panic!("the virtual card is not identified: {e}"),
-    }
+    });
     let recording = std::mem::take(&mut *log.lock().unwrap());
+    assert!(
+        recording
+            .commands
+            .iter()
+            .any(|c| c.get(1) == Some(&last_ins)),
+        "the session stopped before its last step"
+    );
     (atr, recording)
 }
 
@@ -191,7 +192,7 @@ fn card_seeds(pki: &TestPki) {
     let ec = VirtualPiv::new(gz).unwrap();
     let beid = VirtualBeid::new(&Pin::from_input("1234".into()).unwrap()).unwrap();
 
-    let (atr, rec) = session(rsa, false);
+    let (atr, rec) = session(rsa, false, GENERAL_AUTHENTICATE);
     seed(
         "card_answers",
         "piv-rsa-short",
@@ -202,7 +203,7 @@ fn card_seeds(pki: &TestPki) {
     for (i, object) in data_objects(&rec.answers).iter().enumerate() {
         seed("tlv", &format!("piv-object-{i}"), object);
     }
-    let (atr, rec) = session(ec, true);
+    let (atr, rec) = session(ec, true, GENERAL_AUTHENTICATE);
     seed(
         "card_answers",
         "piv-ec-gzip-extended",
@@ -211,7 +212,7 @@ fn card_seeds(pki: &TestPki) {
     if let Some(cmd) = rec.commands.iter().find(|c| c.len() > 260) {
         seed("apdu", "extended-command", cmd);
     }
-    let (atr, rec) = session(beid, false);
+    let (atr, rec) = session(beid, false, VERIFY);
     seed(
         "card_answers",
         "buypass",
@@ -474,7 +475,11 @@ fn config_seeds() {
     seed("gateway_config", "example.toml", example.as_bytes());
     // The same without its posture policy and users: what a first configuration looks like.
     let end = example.find("[[user]]").unwrap();
-    seed("gateway_config", "no-users.toml", &example.as_bytes()[..end]);
+    seed(
+        "gateway_config",
+        "no-users.toml",
+        &example.as_bytes()[..end],
+    );
 }
 
 fn audit_events() -> Vec<AuditEvent> {

@@ -10,8 +10,10 @@
 # stable accept the -Z flags cargo-fuzz passes. Built without a sanitizer (the main package
 # forbids unsafe code, so AddressSanitizer finds nothing the Rust checks do not) but with
 # debug assertions and overflow checks, so an arithmetic overflow is a crash. New inputs a run
-# finds go to a scratch directory, never into the seed corpus. docs/fuzzing.md explains the
-# targets and what to do with a crash.
+# finds go to a scratch directory, never into the seed corpus. The build goes to
+# tests/fuzz/target, or to CARGO_TARGET_DIR when that is set (under the host's target triple,
+# apart from the main package's builds). docs/fuzzing.md explains the targets and what to do
+# with a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -52,8 +54,8 @@ for target in "${targets[@]}"; do
   cargo fuzz run "${build_flags[@]}" "$target" "$work" "$fuzz_dir/corpus/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$log" 2>&1 || rc=$?
-  inited=$(grep -E '^#[0-9]+ +INITED' "$log" | tail -n 1 || true)
-  last=$(grep -E '^#[0-9]+ +(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -n 1 || true)
+  inited=$(grep -E '^#[0-9]+[[:space:]]+INITED' "$log" | tail -n 1 || true)
+  last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|NEW|REDUCE|pulse|INITED)' "$log" | tail -n 1 || true)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   new=$(sed -n 's/^stat::new_units_added: *//p' "$log")
   coverage="$(field "$inited" cov)->$(field "$last" cov)"

@@ -3,11 +3,15 @@
 //! gateway really uses.
 //!
 //! The seed writer (`tests/fuzz_seeds.rs` in the main package) writes inputs in these same
-//! forms.
+//! forms, and the regression tests (`tests/fuzz_regressions.rs`) replay kept crashes through
+//! these same functions.
 
+use hjemmekontor::card::identify::{identify, Application};
+use hjemmekontor::card::piv::{KeyAlgorithm, Slot};
 use hjemmekontor::card::{CardTransport, Transmit, TransportError};
 use hjemmekontor::gateway::config::BOUNDS;
 use hjemmekontor::posture::policy::{Action, Policy, Rule, SupportedOs};
+use hjemmekontor::secret::Pin;
 use hjemmekontor::tunnel::protocol::DEFAULT_MAX_FRAME_LEN;
 use time::OffsetDateTime;
 
@@ -100,6 +104,30 @@ impl CardTransport for ScriptedCard {
 
     fn describe(&self) -> String {
         "fuzz input".into()
+    }
+}
+
+/// What the client does with a card, as far as the card's answers let it: identification
+/// (PIV, then Buypass BEID), then PIV: CHUID, the four certificates, the PIN state, VERIFY
+/// and a signature of each kind; Buypass: the PIN tries.
+pub fn drive_card(card: impl CardTransport + 'static) {
+    match identify(Box::new(card)) {
+        Ok(Application::Piv(mut piv)) => {
+            let _ = piv.read_chuid();
+            for slot in Slot::ALL {
+                let _ = piv.read_certificate(slot);
+            }
+            let _ = piv.pin_status();
+            let pin = Pin::from_input("123456".into()).expect("a well-formed PIN");
+            if let Ok(mut verified) = piv.verify_pin(&pin) {
+                let _ = verified.sign(Slot::Authentication, KeyAlgorithm::EccP256, &[7; 32]);
+                let _ = verified.sign(Slot::Authentication, KeyAlgorithm::Rsa2048, &[7; 256]);
+            }
+        }
+        Ok(Application::Buypass(mut beid)) => {
+            let _ = beid.pin_tries();
+        }
+        Err(_) => {}
     }
 }
 
