@@ -7,9 +7,9 @@
 #   bash installer/dev/fuzz.sh [SECONDS]
 #
 # Installs cargo-fuzz if it is missing. Works on a stable toolchain: RUSTC_BOOTSTRAP=1 lets
-# stable accept the -Z flags cargo-fuzz passes. Built without a sanitizer (the main package
-# forbids unsafe code, so AddressSanitizer finds nothing the Rust checks do not) but with
-# debug assertions and overflow checks, so an arithmetic overflow is a crash. New inputs a run
+# stable accept the -Z flags cargo-fuzz passes. Built without a sanitizer (the parsers are safe
+# Rust, the main package forbids unsafe code, so a sanitizer would mostly slow the runs) but
+# with debug assertions and overflow checks, so an arithmetic overflow is a crash. New inputs a run
 # finds go to a scratch directory, never into the seed corpus. The build goes to
 # tests/fuzz/target, or to CARGO_TARGET_DIR when that is set (under the host's target triple,
 # apart from the main package's builds). docs/fuzzing.md explains the targets and what to do
