@@ -12,18 +12,22 @@
 #                         debootstrap and systemd-container (the service booted under systemd)
 #   setup.sh --bench      also what the benchmark compares the tunnel with: stunnel4 and
 #                         OpenSSH's client and server (installer/dev/bench.sh)
-# CI gives all three.
+#   setup.sh --fuzzing    also what the fuzz targets need (docs/fuzzing.md): g++, which builds
+#                         libFuzzer, and cargo-fuzz
+# CI gives all four flags.
 set -euo pipefail
 
 packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables iproute2)
 windows=0
+fuzzing=0
 for flag in "$@"; do
   case "$flag" in
     --windows) windows=1; packages+=(gcc-mingw-w64-x86-64 wine wine64) ;;
     # adduser, curl and openssl: what the gateway package depends on, so dpkg -i finds them.
     --packaging) packages+=(dpkg-dev lintian wixl msitools desktop-file-utils logrotate shellcheck man-db adduser curl openssl procps debootstrap systemd-container) ;;
     --bench) packages+=(stunnel4 openssh-client openssh-server) ;;
-    *) echo "usage: setup.sh [--windows] [--packaging] [--bench]" >&2; exit 2 ;;
+    --fuzzing) fuzzing=1; packages+=(g++) ;;
+    *) echo "usage: setup.sh [--windows] [--packaging] [--bench] [--fuzzing]" >&2; exit 2 ;;
   esac
 done
 
@@ -59,6 +63,11 @@ if [ "$windows" = 1 ] && ! rustup target list --installed 2>/dev/null | grep -qx
   command -v rustup >/dev/null || { echo "The Windows build needs rustup (rustup target add x86_64-pc-windows-gnu)." >&2; exit 1; }
   say "adding the Rust target x86_64-pc-windows-gnu (the Windows client)"
   rustup target add x86_64-pc-windows-gnu
+fi
+
+if [ "$fuzzing" = 1 ] && ! cargo fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz (the fuzz targets)"
+  cargo install cargo-fuzz --locked
 fi
 
 # vpcd (the virtual reader driver) listens on 127.0.0.1:35963 once pcscd has loaded it.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every check CI runs: formatting, lints (Linux and the Windows
 # client), the single-feature builds, the Windows client under wine, all tests, including
-# those that go through the real PC/SC stack with the virtual card and OpenSC, and a quick run
-# of the benchmark command.
+# those that go through the real PC/SC stack with the virtual card and OpenSC, a quick run of
+# the benchmark command, and a short run of every fuzz target.
 #
 # Every phase prints `==> NAME` when it starts and `<== NAME: N s` when it ends; a table of
 # the phase times follows, and the last line is the test count. All phases share one target
@@ -53,7 +53,7 @@ on_exit() {
 trap on_exit EXIT
 
 setup() {
-  bash installer/dev/setup.sh --windows --packaging --bench
+  bash installer/dev/setup.sh --windows --packaging --bench --fuzzing
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
 }
 
@@ -122,7 +122,12 @@ windows_installer() {
 }
 
 phase setup setup
-phase fmt cargo fmt --all -- --check
+# The main package, and the fuzz targets, which are a workspace of their own.
+fmt_check() {
+  cargo fmt --all -- --check
+  cargo fmt --manifest-path tests/fuzz/Cargo.toml -- --check
+}
+phase fmt fmt_check
 phase "shellcheck" scripts_lint
 phase "clippy (host)" cargo clippy --all-targets --locked -- -D warnings
 # The Windows client, and the library with its unit tests (the Windows posture probes live
@@ -139,6 +144,8 @@ phase "cargo test" run_tests
 # The benchmark command end to end, small: it builds in release mode, measures the tunnel
 # beside stunnel and ssh, and prints numbers; it asserts nothing about time.
 phase "bench (quick)" bash installer/dev/bench.sh --quick
+# Every fuzz target 30 s from its seed corpus (docs/fuzzing.md); a crash fails the run.
+phase fuzzing bash installer/dev/fuzz.sh 30
 phase "debian packages" debian_packages
 phase "windows installer (msi)" windows_installer
 summary

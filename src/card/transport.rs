@@ -93,10 +93,22 @@ pub enum ExchangeError {
     /// The card kept asking for `6Cxx` re-sends.
     #[error("the card kept asking to resend with a different length")]
     LengthLoop,
+    /// The card kept announcing more data (`61xx`) past the bound on GET RESPONSE rounds.
+    #[error("the card kept announcing more data after {limit} GET RESPONSE rounds")]
+    ResponseLoop {
+        /// The bound.
+        limit: usize,
+    },
 }
 
 /// Largest answer we accept from one logical command (certificates are far smaller).
 pub const MAX_ANSWER: usize = 64 * 1024;
+
+/// Most GET RESPONSE rounds for one logical command. [`MAX_ANSWER`] alone does not end the
+/// rounds of a card that announces more data (`61xx`) and sends none; 256 rounds of the
+/// largest short answer already fill [`MAX_ANSWER`], so this leaves room for cards that send
+/// less per round.
+pub const MAX_GET_RESPONSES: usize = 1024;
 
 /// Sends one logical command: chains long data in short blocks (CLA bit `10`), re-sends
 /// once on `6Cxx`, collects `61xx` answers with GET RESPONSE, and bounds the total.
@@ -169,7 +181,14 @@ fn send_collecting(
         }
     }
     let mut data = std::mem::take(&mut resp.data);
+    let mut rounds = 0;
     while let Status::MoreData(n) = resp.sw.meaning() {
+        rounds += 1;
+        if rounds > MAX_GET_RESPONSES {
+            return Err(ExchangeError::ResponseLoop {
+                limit: MAX_GET_RESPONSES,
+            });
+        }
         let get = Command::new(command.cla & !0x10 & 0xF0, 0xC0, 0, 0).with_le(n);
         trace_command(&get);
         resp = Response::parse(&tx.transmit(&get.to_bytes(LengthForm::Short)?)?)?;
@@ -291,6 +310,28 @@ mod tests {
             exchange(&mut Endless, &cmd, false),
             Err(ExchangeError::AnswerTooLong { limit: MAX_ANSWER })
         );
+    }
+
+    /// Found by fuzzing (`tests/fuzz/regressions/card_answers/`): `61 04` with no data, again
+    /// and again, kept the client asking forever.
+    #[test]
+    fn more_data_without_data_is_bounded() {
+        struct Announcing(usize);
+        impl Transmit for Announcing {
+            fn transmit(&mut self, _: &[u8]) -> Result<Vec<u8>, TransportError> {
+                self.0 += 1;
+                Ok(vec![0x61, 0x04])
+            }
+        }
+        let mut card = Announcing(0);
+        let cmd = Command::new(0, 0xCB, 0x3F, 0xFF).with_le(256);
+        assert_eq!(
+            exchange(&mut card, &cmd, false),
+            Err(ExchangeError::ResponseLoop {
+                limit: MAX_GET_RESPONSES
+            })
+        );
+        assert_eq!(card.0, MAX_GET_RESPONSES + 1);
     }
 
     #[test]
