@@ -20,6 +20,7 @@ use crate::tunnel::protocol::{
     self, client_login, Accepted, Ending, FrameError, GatewayMessage, Login, LoginAnswer, Rejected,
     DEFAULT_MAX_FRAME_LEN, PROTOCOL_VERSION,
 };
+use crate::tunnel::read_ahead::ReadAhead;
 use crate::tunnel::tls::{
     card_error_of, check_alpn, client_config, CardSigner, CardSigningKey, SignerError,
 };
@@ -168,7 +169,7 @@ pub async fn open(
     let name = ServerName::try_from(gateway.server_name.clone())
         .map_err(|_| SessionError::BadAddress(gateway.address.clone()))?;
     let handshake = TlsConnector::from(config)
-        .connect(name, FirstBytes::new(tcp))
+        .connect(name, FirstBytes::new(ReadAhead::new(tcp)))
         .into_fallible();
     let mut tls = tokio::time::timeout(bound, handshake)
         .await

@@ -18,4 +18,5 @@ pub mod keepalive;
 pub mod mux;
 pub mod protocol;
 pub mod pump;
+pub mod read_ahead;
 pub mod tls;

@@ -9,6 +9,7 @@
 use crate::posture::policy::{Failed, Policy};
 use crate::posture::report::Report;
 use crate::secret::Password;
+use crate::tunnel::read_ahead::ReadAhead;
 use serde::{Deserialize, Serialize};
 use std::io;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -817,10 +818,12 @@ fn wipe_freed_allocation(len: usize) {
 /// happen to overwrite it, or goes back to the allocator with it when the connection closes.
 /// This makes rustls read once more, through a reader that first zeroes all the room rustls
 /// offers it (the whole buffer, now that the login is consumed) and then takes only what the
-/// socket already holds, never waiting. Bytes that did arrive are processed as a read would,
+/// socket already holds (after what was read ahead of TLS), never waiting. Bytes that did arrive are processed as a read would,
 /// so the connection goes on unchanged.
-pub fn wipe_tls_receive_buffer(tls: &mut tokio_rustls::server::TlsStream<tokio::net::TcpStream>) {
-    struct ZeroThenTryRead<'a>(&'a tokio::net::TcpStream);
+pub fn wipe_tls_receive_buffer(
+    tls: &mut tokio_rustls::server::TlsStream<ReadAhead<tokio::net::TcpStream>>,
+) {
+    struct ZeroThenTryRead<'a>(&'a mut ReadAhead<tokio::net::TcpStream>);
     impl io::Read for ZeroThenTryRead<'_> {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
             buf.zeroize();

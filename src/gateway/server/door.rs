@@ -6,7 +6,7 @@ use super::*;
 /// while it waited at a full door).
 pub(super) enum FirstFlight {
     Tcp(TcpStream),
-    Hello(Box<StartHandshake<TcpStream>>),
+    Hello(Box<StartHandshake<Wire>>),
 }
 
 impl Gateway {
@@ -29,7 +29,7 @@ impl Gateway {
         } else {
             Duration::ZERO
         };
-        let mut acceptor = LazyConfigAcceptor::new(Acceptor::default(), tcp);
+        let mut acceptor = LazyConfigAcceptor::new(Acceptor::default(), ReadAhead::new(tcp));
         let hello = match tokio::time::timeout(wait, &mut acceptor).await {
             Ok(Ok(hello)) => hello,
             Ok(Err(e)) => {
@@ -40,7 +40,7 @@ impl Gateway {
                 drop(permit);
                 if let Some(tcp) = acceptor.take_io() {
                     tracing::info!(%peer, "waiting connections at their bound; answered busy");
-                    self.turn_away(tcp, peer);
+                    self.turn_away(tcp.into_inner(), peer);
                 }
                 return None;
             }
@@ -53,7 +53,7 @@ impl Gateway {
             Ok(pending) => Some((pending, FirstFlight::Hello(Box::new(hello)))),
             Err(busy) => {
                 tracing::info!(%peer, ?busy, "waiting connections at their bound; answered busy");
-                self.turn_away(hello.io, peer);
+                self.turn_away(hello.io.into_inner(), peer);
                 None
             }
         }

@@ -15,7 +15,9 @@ pub(super) struct LoggedIn {
     pub(super) certificate: Vec<u8>,
 }
 
-pub(super) type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
+/// The client's connection as TLS reads it: in large pieces (`tunnel::read_ahead`).
+pub(super) type Wire = ReadAhead<TcpStream>;
+pub(super) type ServerTls = tokio_rustls::server::TlsStream<Wire>;
 
 impl Gateway {
     /// From TCP to a login decision: the TLS handshake (certificate refusals are recorded by
@@ -55,7 +57,7 @@ impl Gateway {
         let hello = match first {
             FirstFlight::Hello(hello) => *hello,
             FirstFlight::Tcp(tcp) => {
-                match LazyConfigAcceptor::new(Acceptor::default(), tcp).await {
+                match LazyConfigAcceptor::new(Acceptor::default(), ReadAhead::new(tcp)).await {
                     Ok(hello) => hello,
                     Err(e) => {
                         tracing::debug!(%peer, "no TLS ClientHello: {e}");
@@ -88,7 +90,7 @@ impl Gateway {
 
     /// Answers a connection that asks only for the posture policy: the gateway's certificate,
     /// no card asked for, one `policy` frame, closed. Bounded by the login deadline.
-    async fn publish_policy(&self, hello: StartHandshake<TcpStream>, peer: SocketAddr) {
+    async fn publish_policy(&self, hello: StartHandshake<Wire>, peer: SocketAddr) {
         let mut tls = match hello.into_stream(self.tls.policy_only()).await {
             Ok(tls) => tls,
             Err(e) => {

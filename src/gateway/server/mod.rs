@@ -33,6 +33,7 @@ use crate::posture;
 use crate::tunnel::busy;
 use crate::tunnel::mux::MuxServer;
 use crate::tunnel::protocol::{self, Accepted, GatewayMessage, RejectCode, Rejected, TargetInfo};
+use crate::tunnel::read_ahead::ReadAhead;
 use crate::tunnel::tls::{
     refusal_detail_of, verified_client, GatewayClientVerifier, ReloadSummary,
     ReloadableServerConfig, ServerIdentity, TlsError, TlsRefusal, TrustMaterial,
