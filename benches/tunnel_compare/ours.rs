@@ -223,10 +223,8 @@ pub fn run_client(args: &[String]) -> std::io::Result<()> {
         username: USER.into(),
         password: Password::from_input(PASSWORD.into()),
     };
-    // The shipped client's runtime: tokio's multi-threaded default.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The shipped client's runtime.
+    let runtime = session::runtime()?;
     runtime.block_on(async {
         // The TCP connect alone, on a connection of its own that closes at once: the session
         // below does not show its steps separately.

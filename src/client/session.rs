@@ -138,6 +138,18 @@ pub struct Tunnel {
     pub ending: JoinHandle<Option<Ending>>,
 }
 
+/// The runtime a client's session runs on: one worker thread. A client carries one session
+/// with a few streams; on one thread the multiplexer's driver and the streams' copies hand
+/// work to each other without waking the other core, where most of the cost per byte was
+/// (`docs/performance.md`). The card's signer and blocking probes have threads of their own,
+/// and a task that must block (a card renewal) hands the worker on (`block_in_place`).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+}
+
 /// Connects, does the TLS handshake with the card's key (one signature), logs in, and starts
 /// the multiplexer.
 pub async fn open(

@@ -251,9 +251,7 @@ pub fn connect(
     let mut signer =
         CardSigner::spawn(key, certificate.der.clone()).map_err(|(_, e)| signer_failure(&e))?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let runtime = crate::client::session::runtime()
         .map_err(|e| Failure::new("runtime", exit::OTHER, m::RUNTIME.with(&[("error", &e)])))?;
     let credentials = Credentials { username, password };
     let card = CardInUse {

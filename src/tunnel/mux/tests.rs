@@ -33,6 +33,25 @@ fn headers_in(mut bytes: &[u8]) -> Vec<Header> {
     found
 }
 
+/// Sends `data` on `stream` and half-closes, while reading what comes back; true if that
+/// is `data` again.
+async fn echoes<S>(stream: S, data: Vec<u8>) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut r, mut w) = tokio::io::split(stream);
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        w.write_all(&sent).await.unwrap();
+        w.shutdown().await.unwrap();
+        w
+    });
+    let mut back = Vec::new();
+    r.read_to_end(&mut back).await.unwrap();
+    drop(writer.await.unwrap());
+    back == data
+}
+
 #[test]
 fn limits_are_clamped_into_what_the_wire_can_say() {
     for window in [0, 1, 256 * 1024, 1 << 20, usize::MAX] {
@@ -105,17 +124,7 @@ async fn many_streams_carry_large_transfers_at_once_beyond_every_window() {
         let st = client.open_stream().await.unwrap();
         tasks.push(tokio::spawn(async move {
             let data: Vec<u8> = (0..LEN).map(|n| (n * 7 + i) as u8).collect();
-            let (mut r, mut w) = tokio::io::split(st);
-            let expected = data.clone();
-            let writer = tokio::spawn(async move {
-                w.write_all(&data).await.unwrap();
-                w.shutdown().await.unwrap();
-                w
-            });
-            let mut back = Vec::new();
-            r.read_to_end(&mut back).await.unwrap();
-            assert!(back == expected, "stream {i} came back changed");
-            writer.await.unwrap();
+            assert!(echoes(st, data).await, "stream {i} came back changed");
         }));
     }
     for t in tasks {
@@ -360,17 +369,7 @@ async fn our_client_speaks_with_a_yamux_gateway() {
     let data: Vec<u8> = (0..2_000_000u32).map(|n| n as u8).collect();
     for _ in 0..3 {
         let st = client.open_stream().await.unwrap();
-        let (mut r, mut w) = tokio::io::split(st);
-        let sent = data.clone();
-        let writer = tokio::spawn(async move {
-            w.write_all(&sent).await.unwrap();
-            w.shutdown().await.unwrap();
-            w
-        });
-        let mut back = Vec::new();
-        r.read_to_end(&mut back).await.unwrap();
-        assert!(back == data);
-        writer.await.unwrap();
+        assert!(echoes(st, data.clone()).await);
     }
 }
 
@@ -394,18 +393,8 @@ async fn a_yamux_client_speaks_with_our_gateway() {
     let driver = tokio::spawn(async move {
         while let Some(Ok(_)) = poll_fn(|cx| conn.poll_next_inbound(cx)).await {}
     });
-    let (mut r, mut w) = tokio::io::split(st.compat());
     let data: Vec<u8> = (0..3_000_000u32).map(|n| (n >> 3) as u8).collect();
-    let sent = data.clone();
-    let writer = tokio::spawn(async move {
-        w.write_all(&sent).await.unwrap();
-        w.shutdown().await.unwrap();
-        w
-    });
-    let mut back = Vec::new();
-    r.read_to_end(&mut back).await.unwrap();
-    assert!(back == data);
-    writer.await.unwrap();
+    assert!(echoes(st.compat(), data).await);
     driver.abort();
 }
 
