@@ -28,6 +28,7 @@ use hjemmekontor::posture::report::{
 };
 use hjemmekontor::secret::{Password, Pin};
 use hjemmekontor::tunnel::busy;
+use hjemmekontor::tunnel::mux::{MuxClient, MuxConfig, MuxServer};
 use hjemmekontor::tunnel::protocol::{
     encode_frame, Accepted, ClientEndReason, ClientMessage, End, Ending, GatewayEndReason,
     GatewayMessage, Login, Open, Opened, PostureChecked, PostureNotice, PublishedPolicy, Redirect,
@@ -37,6 +38,7 @@ use hjemmekontor::vcard::pki::{self, PkiOptions, TestPki};
 use hjemmekontor::vcard::{PivConfig, SlotKey, VirtualBeid, VirtualPiv};
 use time::macros::datetime;
 use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
 
 /// The fuzz targets judge at 2026-06-01 00:00 UTC; the TEST PKI is made a day before, so its
 /// valid certificates are valid then.
@@ -84,6 +86,7 @@ fn write_fuzz_seeds() {
     config_seeds();
     audit_seeds();
     posture_seeds();
+    mux_seeds();
 }
 
 /// What a simulated card was asked and answered.
@@ -557,4 +560,67 @@ fn posture_seeds() {
     linux.antivirus = Fact::unknown("no antivirus found");
     linux.disk_encryption = Fact::known(true);
     seed("posture_report", "linux", &json(&linux));
+}
+
+/// Copies `from` to `to` until `from` ends, and returns what went by.
+async fn tap(mut from: ReadHalf<DuplexStream>, mut to: WriteHalf<DuplexStream>) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = from.read(&mut buf).await.unwrap_or(0);
+        if n == 0 || to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let _ = to.shutdown().await;
+    seen
+}
+
+/// A short session between the real multiplexers, tapped on the wire: a stream that opens
+/// a target, sends bytes, finishes and reads the answer; one reset at once; the close.
+/// Returns what the client sent and what the gateway sent.
+async fn mux_session() -> (Vec<u8>, Vec<u8>) {
+    let (client_io, client_wire) = tokio::io::duplex(1 << 20);
+    let (gateway_io, gateway_wire) = tokio::io::duplex(1 << 20);
+    let (client, client_driver) = MuxClient::new(client_io, MuxConfig::default());
+    let (mut gateway, gateway_driver) = MuxServer::new(gateway_io, MuxConfig::default());
+    tokio::spawn(client_driver);
+    tokio::spawn(gateway_driver);
+    let (from_client, to_client) = tokio::io::split(client_wire);
+    let (from_gateway, to_gateway) = tokio::io::split(gateway_wire);
+    let up = tokio::spawn(tap(from_client, to_gateway));
+    let down = tokio::spawn(tap(from_gateway, to_client));
+    let answers = tokio::spawn(async move {
+        while let Some(mut stream) = gateway.next_stream().await {
+            let mut asked = Vec::new();
+            let _ = stream.read_to_end(&mut asked).await;
+            let _ = stream.write_all(&asked[..asked.len().min(100)]).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    let mut stream = client.open_stream().await.unwrap();
+    let open = ClientMessage::Open(Open {
+        target: "kontor-pc".into(),
+    });
+    stream.write_all(&frames(&[open])).await.unwrap();
+    stream.write_all(&[0x42; 3000]).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    stream.read_to_end(&mut back).await.unwrap();
+    drop(client.open_stream().await.unwrap());
+    client.closer().close();
+    drop((client, stream));
+    answers.await.unwrap();
+    (up.await.unwrap(), down.await.unwrap())
+}
+
+fn mux_seeds() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client_sent, gateway_sent) = runtime.block_on(mux_session());
+    seed("mux_frames", "client-session", &client_sent);
+    seed("mux_frames", "gateway-session", &gateway_sent);
 }
