@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::config::{self, LoadError};
-use super::server::{Gateway, ServerError, SystemClock};
+use super::server::{Gateway, ServerError, Shards, SystemClock};
 use crate::cli::failure::{exit, Failure};
 
 /// Arguments of `run`.
@@ -137,7 +137,18 @@ async fn serve(config: config::Config) -> ExitCode {
             shutdown.cancel();
         })
     };
-    let result = Arc::clone(&gateway).serve(listener, shutdown.clone()).await;
+    // Sessions on a runtime of one worker per core (`server::Shards`); stopped when this
+    // function returns, after `serve` has ended every session.
+    let shards = match Shards::per_core() {
+        Ok(shards) => shards,
+        Err(e) => {
+            return Failure::new("runtime", exit::OTHER, format!("Kunne ikke starte: {e}."))
+                .report(false)
+        }
+    };
+    let result = Arc::clone(&gateway)
+        .serve_on(listener, shutdown.clone(), Some(&shards))
+        .await;
     shutdown.cancel();
     reloader.abort();
     stopper.abort();

@@ -43,6 +43,9 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 mod door;
 mod login;
 mod session;
+mod shards;
+
+pub use shards::Shards;
 
 use door::*;
 use login::*;
@@ -226,11 +229,22 @@ impl Gateway {
     }
 
     /// Accepts connections until `shutdown`; then ends live sessions (each gets its
-    /// `session-ended` record) and returns.
+    /// `session-ended` record) and returns. Sessions run on the caller's runtime.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
         shutdown: CancellationToken,
+    ) -> Result<(), ServerError> {
+        self.serve_on(listener, shutdown, None).await
+    }
+
+    /// As [`Gateway::serve`], with the sessions dealt out over `shards` when given (the
+    /// gateway binary's way).
+    pub async fn serve_on(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+        shards: Option<&Shards>,
     ) -> Result<(), ServerError> {
         let mut connections = JoinSet::new();
         // Counts of coalesced refusals are written as their windows close.
@@ -251,7 +265,14 @@ impl Gateway {
                         }
                         let gateway = Arc::clone(&self);
                         let shutdown = shutdown.clone();
-                        connections.spawn(async move { gateway.connection(tcp, peer, shutdown).await });
+                        match shards {
+                            None => {
+                                connections.spawn(async move { gateway.connection(tcp, peer, shutdown).await });
+                            }
+                            Some(shards) => {
+                                start_on_shard(&mut connections, shards, gateway, tcp, peer, shutdown);
+                            }
+                        }
                     }
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
@@ -332,6 +353,29 @@ fn new_session_id() -> String {
     let mut bytes = [0u8; 12];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
     crate::card::apdu::hex(&bytes).to_ascii_lowercase()
+}
+
+/// Starts a connection on the next session runtime. The socket moves there and is registered
+/// with that runtime, so its readiness wakes that runtime's worker, not the accepting one.
+fn start_on_shard(
+    connections: &mut JoinSet<()>,
+    shards: &Shards,
+    gateway: Arc<Gateway>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let tcp = match tcp.into_std() {
+        Ok(tcp) => tcp,
+        Err(e) => return tracing::warn!(%peer, "connection dropped: {e}"),
+    };
+    let work = async move {
+        match TcpStream::from_std(tcp) {
+            Ok(tcp) => gateway.connection(tcp, peer, shutdown).await,
+            Err(e) => tracing::warn!(%peer, "connection dropped: {e}"),
+        }
+    };
+    connections.spawn_on(work, shards.next());
 }
 
 #[cfg(test)]
