@@ -189,7 +189,7 @@ fn card(pki: &FsPath, kept: &Kept) -> std::io::Result<CardSigner> {
         Box::new(InProcessTransport::new(card)),
         TraceSink::to_writer(Box::new(kept.clone())),
     );
-    let pin = Pin::from_input("123456".into()).map_err(|e| fail(format!("{e:?}")))?;
+    let pin = Pin::from_input("123456".into()).map_err(|e| fail(e.to_string()))?;
     let piv = Piv::open(Box::new(traced))
         .map_err(|e| fail(e.to_string()))?
         .verify_pin(&pin)

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use hjemmekontor::tunnel::mux::{Inbound, MuxClient, MuxConfig, MuxServer};
+use hjemmekontor_fuzz::block_on;
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
@@ -69,14 +70,6 @@ async fn as_client(data: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    thread_local! {
-        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .expect("a runtime");
-    }
-    RUNTIME.with(|runtime| {
-        runtime.block_on(as_gateway(data));
-        runtime.block_on(as_client(data));
-    });
+    block_on(as_gateway(data));
+    block_on(as_client(data));
 });

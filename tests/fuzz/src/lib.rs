@@ -131,10 +131,12 @@ pub fn drive_card(card: impl CardTransport + 'static) {
     }
 }
 
-/// Runs `future` to its end on this thread's runtime (one per thread, made on first use).
+/// Runs `future` to its end on this thread's runtime (one per thread, made on first use;
+/// with timers, which the multiplexer's close uses).
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     thread_local! {
         static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .expect("a runtime");
     }
