@@ -19,8 +19,6 @@ mod report;
 mod sessions;
 mod target;
 
-use std::time::Duration;
-
 use paths::Path;
 use procfs::load_average;
 use report::Samples;
@@ -44,7 +42,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut options = Options {
         size_mib: 1024,
         reps: 5,
-        pings: 2000,
+        pings: 5000,
         sessions: vec![1000, 10_000],
         handshake_secs: 5.0,
         json: None,
@@ -265,21 +263,51 @@ fn bulk_phase(paths: &[Path], options: &Options, samples: &mut Samples) -> std::
     Ok(())
 }
 
-/// Round trips of 64-byte messages on each path; the added round trip is a path's quantile
-/// minus plain loopback's in the same repetition.
+/// Round trips a path makes in one turn. The paths take turns this often, so a burst of load
+/// from elsewhere on the machine falls on all of them alike rather than on one path's block.
+const PINGS_PER_TURN: usize = 100;
+
+/// Round trips of 64-byte messages on each path, the paths taking turns; the added round
+/// trip is a path's quantile minus plain loopback's in the same repetition. Also the CPU
+/// time and context switches of the path's processes per round trip.
 fn rtt_phase(paths: &[Path], options: &Options, samples: &mut Samples) -> std::io::Result<()> {
     for rep in 0..options.reps {
+        let mut echoes = Vec::new();
+        for path in paths {
+            let mut tcp = target::echo(path.port)?;
+            target::round_trips(&mut tcp, 20)?;
+            echoes.push(tcp);
+        }
+        let cpu_before: Vec<f64> = paths.iter().map(Path::cpu_seconds).collect();
+        let switches_before: Vec<u64> = paths.iter().map(Path::context_switches).collect();
+        let mut times = vec![Vec::new(); paths.len()];
+        let mut turn = 0;
+        while times[0].len() < options.pings {
+            let n = PINGS_PER_TURN.min(options.pings - times[0].len());
+            for i in rotated(paths.len(), rep + turn) {
+                times[i].extend(target::round_trips(&mut echoes[i], n)?);
+            }
+            turn += 1;
+        }
+        let pings = options.pings as f64;
         let mut base = None;
         let mut measured = Vec::new();
-        for i in rotated(paths.len(), rep) {
-            let times = target::round_trips(paths[i].port, options.pings)?;
-            let p50 = report::quantile(&times, 0.5);
-            let p99 = report::quantile(&times, 0.99);
-            if paths[i].is_baseline() {
+        for (i, path) in paths.iter().enumerate() {
+            // Read while the connections are open, as for bulk.
+            if !path.is_baseline() {
+                let cpu = path.cpu_seconds() - cpu_before[i];
+                let switches = path.context_switches().saturating_sub(switches_before[i]);
+                record(samples, path.name, "rtt_cpu_us", cpu * 1e6 / pings);
+                record(samples, path.name, "rtt_ctxsw", switches as f64 / pings);
+            }
+            let p50 = report::quantile(&times[i], 0.5);
+            let p99 = report::quantile(&times[i], 0.99);
+            if path.is_baseline() {
                 base = Some((p50, p99));
             }
-            measured.push((paths[i].name, p50, p99));
+            measured.push((path.name, p50, p99));
         }
+        drop(echoes);
         for (name, p50, p99) in measured {
             record(samples, name, "rtt_p50_us", p50);
             record(samples, name, "rtt_p99_us", p99);
@@ -288,7 +316,11 @@ fn rtt_phase(paths: &[Path], options: &Options, samples: &mut Samples) -> std::i
                 record(samples, name, "added_rtt_p99_us", p99 - b99);
             }
         }
-        std::thread::sleep(Duration::from_millis(10));
+        eprintln!(
+            "tunnel_compare: round trip repetition {} of {} done",
+            rep + 1,
+            options.reps
+        );
     }
     Ok(())
 }

@@ -94,6 +94,8 @@ pub const METRICS: &[Metric] = &[
         false,
         Some("stunnel"),
     ),
+    metric("rtt_cpu_us", "CPU µs per round trip", false, None),
+    metric("rtt_ctxsw", "context switches per round trip", false, None),
     metric("connect_ms", "connect, start → first echo, ms", false, None),
     metric(
         "connect_tcp_ms",

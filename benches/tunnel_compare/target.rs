@@ -148,13 +148,9 @@ pub fn ping(tcp: &mut TcpStream, size: usize) -> std::io::Result<Duration> {
     Ok(start.elapsed())
 }
 
-/// `count` round trips of 64-byte messages on one echo connection, each in µs.
-pub fn round_trips(port: u16, count: usize) -> std::io::Result<Vec<f64>> {
-    let mut tcp = echo(port)?;
-    for _ in 0..20 {
-        ping(&mut tcp, 64)?;
-    }
+/// `count` round trips of 64-byte messages on `tcp`, each in µs.
+pub fn round_trips(tcp: &mut TcpStream, count: usize) -> std::io::Result<Vec<f64>> {
     (0..count)
-        .map(|_| ping(&mut tcp, 64).map(|d| d.as_secs_f64() * 1e6))
+        .map(|_| ping(tcp, 64).map(|d| d.as_secs_f64() * 1e6))
         .collect()
 }

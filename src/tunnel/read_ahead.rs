@@ -2,13 +2,17 @@
 //! at a time, so a 16 KiB record costs four system calls; under this adapter one read takes
 //! whatever the socket holds (up to [`READ_AHEAD`]) and TLS is served from memory. The buffer
 //! exists only while there is something in it or the connection is busy: a quiet connection
-//! (an idle session at the gateway) holds none. Writes pass straight through.
+//! (an idle session at the gateway) holds none. It is read into without being zeroed first:
+//! zeroing 128 KiB on every wake-up cost more than the small message it was for. Writes pass
+//! straight through.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_util::io::poll_read_buf;
 
 /// Bytes asked of the socket per read.
 pub const READ_AHEAD: usize = 128 * 1024;
@@ -17,9 +21,8 @@ pub const READ_AHEAD: usize = 128 * 1024;
 #[derive(Debug)]
 pub struct ReadAhead<S> {
     inner: S,
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    /// Read and not yet taken.
+    buf: BytesMut,
 }
 
 impl<S> ReadAhead<S> {
@@ -27,9 +30,7 @@ impl<S> ReadAhead<S> {
     pub fn new(inner: S) -> Self {
         ReadAhead {
             inner,
-            buf: Vec::new(),
-            start: 0,
-            end: 0,
+            buf: BytesMut::new(),
         }
     }
 
@@ -49,10 +50,10 @@ impl ReadAhead<tokio::net::TcpStream> {
     /// Reads without waiting: what was read ahead first, then what the socket holds
     /// (`WouldBlock` if nothing). For the gateway's wipe of the TLS buffer after the login.
     pub fn try_read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.start < self.end {
-            let n = (self.end - self.start).min(out.len());
-            out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
-            self.start += n;
+        if !self.buf.is_empty() {
+            let n = self.buf.len().min(out.len());
+            out[..n].copy_from_slice(&self.buf[..n]);
+            self.buf.advance(n);
             return Ok(n);
         }
         self.inner.try_read(out)
@@ -66,30 +67,25 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.start == this.end {
+        if this.buf.is_empty() {
             if out.remaining() >= READ_AHEAD {
                 return Pin::new(&mut this.inner).poll_read(cx, out);
             }
-            if this.buf.len() < READ_AHEAD {
-                this.buf.resize(READ_AHEAD, 0);
-            }
-            let mut ahead = ReadBuf::new(&mut this.buf);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut ahead) {
+            // Empty, so this reuses the allocation when there is one.
+            this.buf.reserve(READ_AHEAD);
+            match poll_read_buf(Pin::new(&mut this.inner), cx, &mut this.buf) {
                 Poll::Pending => {
                     // Nothing to read: a quiet connection gives its buffer back.
-                    this.buf = Vec::new();
+                    this.buf = BytesMut::new();
                     return Poll::Pending;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(())) => {
-                    this.start = 0;
-                    this.end = ahead.filled().len();
-                }
+                Poll::Ready(Ok(_)) => {}
             }
         }
-        let n = (this.end - this.start).min(out.remaining());
-        out.put_slice(&this.buf[this.start..this.start + n]);
-        this.start += n;
+        let n = this.buf.len().min(out.remaining());
+        out.put_slice(&this.buf[..n]);
+        this.buf.advance(n);
         Poll::Ready(Ok(()))
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::io::poll_read_buf;
 use tokio_util::sync::{CancellationToken, DropGuard, WaitForCancellationFutureOwned};
 
 use super::frame::GoAway;
@@ -39,8 +41,9 @@ pub(super) struct Driver<T> {
     shared: Arc<Shared>,
     decoder: Decoder,
     /// The read buffer; given back whenever the connection has nothing to read, so a quiet
-    /// session holds none.
-    read_buf: Vec<u8>,
+    /// session holds none. Read into without zeroing: a wake-up for a small message must
+    /// not cost a 64 KiB memset.
+    read_buf: BytesMut,
     /// Frames being written, taken from the shared state in one piece.
     sending: Vec<u8>,
     sent: usize,
@@ -64,7 +67,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
             io,
             shared,
             decoder: Decoder::default(),
-            read_buf: Vec::new(),
+            read_buf: BytesMut::new(),
             sending: Vec::new(),
             sent: 0,
             unflushed: false,
@@ -76,25 +79,23 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Driver<T> {
 
     /// Reads once: `Some(step)` when the connection is over, `None` after applying bytes.
     fn poll_receive(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Step>, MuxError>> {
-        if self.read_buf.len() < READ_LEN {
-            self.read_buf.resize(READ_LEN, 0);
-        }
-        let mut buf = ReadBuf::new(&mut self.read_buf);
-        match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+        // Empty between reads, so this reuses the allocation when there is one.
+        self.read_buf.reserve(READ_LEN);
+        match poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read_buf) {
             Poll::Pending => {
-                self.read_buf = Vec::new();
+                self.read_buf = BytesMut::new();
                 Poll::Pending
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(MuxError::Connection(e.to_string()))),
-            Poll::Ready(Ok(())) => {
-                let n = buf.filled().len();
+            Poll::Ready(Ok(n)) => {
                 if n == 0 {
                     return Poll::Ready(Ok(Some(Step::PeerClosed)));
                 }
                 let heard = self
                     .shared
                     .lock()
-                    .receive(&mut self.decoder, &self.read_buf[..n]);
+                    .receive(&mut self.decoder, &self.read_buf);
+                self.read_buf.clear();
                 Poll::Ready(match heard {
                     Ok(Heard::More) => Ok(None),
                     Ok(Heard::GoAway) => Ok(Some(Step::PeerClosed)),
