@@ -281,13 +281,11 @@ fn rtt_phase(paths: &[Path], options: &Options, samples: &mut Samples) -> std::i
         let cpu_before: Vec<f64> = paths.iter().map(Path::cpu_seconds).collect();
         let switches_before: Vec<u64> = paths.iter().map(Path::context_switches).collect();
         let mut times = vec![Vec::new(); paths.len()];
-        let mut turn = 0;
-        while times[0].len() < options.pings {
-            let n = PINGS_PER_TURN.min(options.pings - times[0].len());
+        for turn in 0..options.pings.div_ceil(PINGS_PER_TURN) {
+            let n = PINGS_PER_TURN.min(options.pings - turn * PINGS_PER_TURN);
             for i in rotated(paths.len(), rep + turn) {
                 times[i].extend(target::round_trips(&mut echoes[i], n)?);
             }
-            turn += 1;
         }
         let pings = options.pings as f64;
         let mut base = None;
