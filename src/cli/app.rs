@@ -68,6 +68,10 @@ enum Command {
     /// Certificates: what a certificate is and whether it can be used to log in.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Connection profiles from IT: `import` the file IT gave you (the gateway and its CA
+    /// certificate, so you never type an address), `show` what one holds, `create` one (IT).
+    #[command(subcommand)]
+    Profile(crate::cli::profile::ProfileCommand),
 }
 
 #[derive(Subcommand)]
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Posture(args) => crate::cli::posture::run(&args),
         Command::Doctor(args) => crate::cli::doctor::run(&args),
         Command::Cert(CertCommand::Inspect(args)) => crate::cli::cert_inspect::run(&args),
+        Command::Profile(command) => crate::cli::profile::run(&command),
     };
     if cli.hold {
         hold();

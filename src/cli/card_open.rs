@@ -64,14 +64,7 @@ impl CardOptions {
     /// The remembered settings (empty when there are none).
     pub fn remembered(&self) -> Result<ClientSettings, Failure> {
         match self.settings_path() {
-            Some(p) => settings::load(&p).map_err(|e| {
-                Failure::new(
-                    "settings",
-                    exit::USAGE,
-                    crate::i18n::catalogue::common::SETTINGS_UNUSABLE.with(&[("error", &e)]),
-                )
-                .fix(crate::i18n::catalogue::common::SETTINGS_UNUSABLE_FIX.text())
-            }),
+            Some(p) => settings::load(&p).map_err(|e| settings_failure(&e)),
             None => Ok(ClientSettings::default()),
         }
     }
@@ -90,6 +83,16 @@ impl CardOptions {
             )
         })
     }
+}
+
+/// The settings file cannot be read, written or understood.
+pub fn settings_failure(e: &settings::SettingsError) -> Failure {
+    Failure::new(
+        "settings",
+        exit::USAGE,
+        crate::i18n::catalogue::common::SETTINGS_UNUSABLE.with(&[("error", e)]),
+    )
+    .fix(crate::i18n::catalogue::common::SETTINGS_UNUSABLE_FIX.text())
 }
 
 /// The card opened with the backend that reached it.

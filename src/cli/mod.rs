@@ -30,6 +30,8 @@ pub mod output;
 #[cfg(feature = "client")]
 pub mod posture;
 pub mod posture_words;
+#[cfg(feature = "client")]
+pub mod profile;
 #[cfg(any(feature = "client", feature = "gateway"))]
 pub mod prompt;
 #[cfg(feature = "client")]

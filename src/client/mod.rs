@@ -5,5 +5,6 @@ pub mod flow;
 pub mod gateway_words;
 pub mod launch;
 pub mod posture;
+pub mod profile;
 pub mod session;
 pub mod settings;

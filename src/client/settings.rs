@@ -32,6 +32,9 @@ pub struct ClientSettings {
     /// The address the gateway's name must resolve to (`doctor`): a name published both in
     /// Helsenett and on the internet must give its Helsenett address here.
     pub expect_address: Option<IpAddr>,
+    /// The service's name as IT calls it ("Hjemmekontor Oslo kommune"), from the connection
+    /// profile: the window's title.
+    pub service_name: Option<String>,
     /// TCP ports on the gateway's host that must be reachable besides the gateway's own
     /// (`doctor`), e.g. `[443, 8041]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -28,6 +28,7 @@ pub mod doctor;
 pub mod gateway;
 pub mod launch;
 pub mod posture;
+pub mod profile;
 pub mod readers;
 
 pub use common::{DO_THIS, ERROR};
@@ -44,6 +45,7 @@ pub const AREAS: &[&[Msg]] = &[
     doctor::ALL,
     readers::ALL,
     launch::ALL,
+    profile::ALL,
 ];
 
 #[cfg(test)]
