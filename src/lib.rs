@@ -27,6 +27,8 @@ pub mod client;
 pub mod doctor;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod i18n;
 pub mod posture;
 pub mod secret;

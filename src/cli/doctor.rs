@@ -118,6 +118,42 @@ pub fn run(args: &DoctorArgs) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The support bundle alone, for a front end that is not the terminal (the window's "Send til
+/// IT"): the same checks and the same file as `doctor --report FILE` with the remembered
+/// gateway, nothing printed on standard output, no PIN asked. Returns the exit code `doctor`
+/// would give.
+pub fn write_report(card: CardOptions, test_environment: bool, path: &Path) -> Result<u8, Failure> {
+    let args = DoctorArgs {
+        card,
+        gateway: None,
+        gateway_ca: None,
+        expect_address: None,
+        ports: Vec::new(),
+        roots: Vec::new(),
+        intermediates: Vec::new(),
+        test_environment,
+        sign_test: false,
+        pin_stdin: false,
+        pin_fd: None,
+        json: false,
+        report: Some(path.to_path_buf()),
+    };
+    let setup = Setup::from_args(&args)?;
+    let trace = Trace::new();
+    let found = run_checks(&args, &setup, &trace);
+    let now = SystemClock.now().unix_timestamp();
+    Bundle::new(
+        &found.results,
+        found.posture.as_ref(),
+        trace.steps(),
+        setup.shown,
+        now,
+    )
+    .write(path)
+    .map_err(|e| unwritable(path, &e))?;
+    Ok(exit_code(&found.results))
+}
+
 fn unwritable(path: &Path, e: &std::io::Error) -> Failure {
     Failure::new(
         "report-unwritable",

@@ -72,6 +72,47 @@ pub fn client() -> Program {
     }
 }
 
+/// The window, `hjemmekontor-gui`.
+pub fn gui() -> Program {
+    Program {
+        command: crate::gui::window::GuiCli::command(),
+        exit_status: &[
+            ("0", "The window was closed."),
+            (
+                "1",
+                "The window could not open (no display, or no OpenGL 2); the reason is on \
+                 standard error.",
+            ),
+            ("2", "Wrong arguments."),
+        ],
+        files: &[
+            (
+                "~/.config/hjemmekontor/client.toml",
+                "The settings shared with hjemmekontor: the gateway and its CA from the \
+                 connection profile, the username (never the PIN or the password).",
+            ),
+            (
+                "~/.config/hjemmekontor/gateway-ca.pem",
+                "The gateway's CA certificate, written when a connection profile is imported.",
+            ),
+            (
+                "~/Documents/hjemmekontor-rapport-*.json",
+                "Support bundles written by \"Send til IT\" (no PIN or password in them).",
+            ),
+        ],
+        environment: &[
+            (
+                "LC_ALL, LC_MESSAGES, LANG",
+                "Language of the window (nb or en) when --lang is not given.",
+            ),
+            (
+                "RUST_LOG",
+                "Overrides -v with a tracing filter. PINs and passwords are never logged.",
+            ),
+        ],
+    }
+}
+
 /// The gateway, `hjemmekontor-gateway`.
 pub fn gateway() -> Program {
     Program {

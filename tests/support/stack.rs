@@ -235,6 +235,18 @@ impl Drop for VcardProcess {
 /// How long a card may take to show up in or leave the reader.
 pub const CARD_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The virtual card with the TEST PKI's Person-High certificate and key, started as
+/// [`start_card`] does.
+pub fn start_person_high_card() -> VcardProcess {
+    let (cert, key) = super::pki::files("person-high");
+    start_card([
+        "--cert".as_ref(),
+        cert.as_os_str(),
+        "--key".as_ref(),
+        key.as_os_str(),
+    ])
+}
+
 /// Starts a card with `args` once the first reader is empty (the previous test's card
 /// gone), and waits until pcscd sees it. Panics with the card's log when it does not come.
 pub fn start_card<I, S>(args: I) -> VcardProcess

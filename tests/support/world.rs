@@ -52,6 +52,11 @@ impl GatewayWorld {
     /// Writes the configuration and starts the office PC; the gateway starts with
     /// [`GatewayWorld::start_gateway`].
     pub fn new() -> GatewayWorld {
+        GatewayWorld::with_rules("")
+    }
+
+    /// As [`GatewayWorld::new`], with `rules` (posture rules...) after the grants.
+    pub fn with_rules(rules: &str) -> GatewayWorld {
         let dir = tempfile::tempdir().unwrap();
         let office = free_port();
         let listener = TcpListener::bind(office).unwrap();
@@ -82,7 +87,8 @@ group = "legesenter"
 [[grant]]
 user = "ase"
 machines = ["kontor-pc"]
-"#
+
+{rules}"#
         );
         let config = super::gateway::config(dir.path(), gateway, &rest);
         std::fs::write(dir.path().join("gateway.toml"), config).unwrap();

@@ -9,6 +9,7 @@ mod session;
 mod tunnel;
 mod words;
 
+pub use tunnel::launch_rdp;
 pub use words::{session_failure, signer_failure};
 
 use std::net::SocketAddr;

@@ -142,7 +142,7 @@ pub(super) async fn run_tunnel(
 /// Starts the remote-desktop program with the sharing the gateway allows for `target`, and
 /// tells the front end when it ends. One at a time: after a reconnect the running one
 /// reconnects by itself.
-fn launch_rdp(addr: SocketAddr, target: &TargetInfo, ui: &Arc<dyn FlowUi>) {
+pub fn launch_rdp(addr: SocketAddr, target: &TargetInfo, ui: &Arc<dyn FlowUi>) {
     use crate::client::launch;
     use std::sync::atomic::{AtomicBool, Ordering};
     static RUNNING: AtomicBool = AtomicBool::new(false);

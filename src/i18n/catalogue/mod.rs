@@ -26,6 +26,7 @@ pub mod common;
 pub mod connect;
 pub mod doctor;
 pub mod gateway;
+pub mod gui;
 pub mod launch;
 pub mod posture;
 pub mod profile;
@@ -45,6 +46,7 @@ pub const AREAS: &[&[Msg]] = &[
     doctor::ALL,
     readers::ALL,
     launch::ALL,
+    gui::ALL,
     profile::ALL,
 ];
 
