@@ -6,8 +6,8 @@
 //! and a local gateway: the card ready with its holder; a wrong PIN shown with the tries left
 //! and never retried; a connection whose tunnel carries bytes, with the PIN field wiped; the
 //! card pulled and the window back at "insert your card"; and, from a first run with no
-//! gateway, IT's profile imported in the window, then a posture `deny` shown with its
-//! remediation. Those need pcscd with vsmartcard-vpcd; with `CI` set their absence is a
+//! gateway, IT's profile imported in the window, the gateway's posture `deny` shown with its
+//! remediation before any PIN, and again when the login is refused. Those need pcscd with vsmartcard-vpcd; with `CI` set their absence is a
 //! failure.
 
 mod support;
@@ -22,7 +22,7 @@ use hjemmekontor::cli::card_open::CardOptions;
 use hjemmekontor::client::card_status::{CardStatus, CardSummary};
 use hjemmekontor::client::profile::{self, Profile};
 use hjemmekontor::client::settings::{self, ClientSettings};
-use hjemmekontor::gui::model::{Model, Phase, Update};
+use hjemmekontor::gui::model::{MachineCheck, Model, Phase, Update};
 use hjemmekontor::gui::{view, App, Setup};
 use hjemmekontor::i18n::{with_lang, Lang};
 use support::stack::{require_stack, serial, start_person_high_card};
@@ -323,6 +323,14 @@ fn a_posture_deny_is_shown_with_what_to_do_in_english() {
     h.get_by_label("Hjemmekontor Testkommune");
     h.get_by_label_contains("Imported “Hjemmekontor Testkommune”");
 
+    // Before any PIN: the gateway's verdict on this computer, with what to do.
+    wait_until(&mut h, "the computer judged", |h| {
+        matches!(h.state().model().machine, MachineCheck::Judged(_))
+    });
+    h.step();
+    h.get_by_label_contains("would REFUSE this computer");
+    h.get_by_label_contains("Upgrade the computer");
+
     wait_until(&mut h, "the card ready", |h| {
         h.query_by_label("Card ready").is_some()
     });
@@ -337,6 +345,11 @@ fn a_posture_deny_is_shown_with_what_to_do_in_english() {
     // The sentence and the rule's remediation are on screen, as the command line says them.
     let first_line = failure.message.lines().next().unwrap().to_string();
     h.get_by_label_contains(&first_line);
-    h.get_by_label_contains("is not among the operating systems the service supports");
-    h.get_by_label_contains("Upgrade the computer");
+    // Both in the refusal and, still, in the summary of the computer above it.
+    for said in [
+        "is not among the operating systems the service supports",
+        "Upgrade the computer",
+    ] {
+        assert_eq!(h.query_all_by_label_contains(said).count(), 2, "{said}");
+    }
 }

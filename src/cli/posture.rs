@@ -45,13 +45,40 @@ struct Output<'a> {
 }
 
 /// The gateway's policy applied to the report, as the login would.
-#[derive(Serialize)]
-struct GatewayVerdict {
-    address: String,
-    admitted: bool,
-    denied: Vec<PostureNotice>,
-    warned: Vec<PostureNotice>,
-    recheck_secs: u64,
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayVerdict {
+    /// The gateway asked.
+    pub address: String,
+    /// Whether a login would get past the posture rules.
+    pub admitted: bool,
+    /// The rules that would refuse the login, with their remediation.
+    pub denied: Vec<PostureNotice>,
+    /// The rules that would let it in with a warning.
+    pub warned: Vec<PostureNotice>,
+    /// How often the gateway wants a new report during a session.
+    pub recheck_secs: u64,
+}
+
+impl GatewayVerdict {
+    /// The verdict's first line, as `hjemmekontor posture --gateway` prints it.
+    pub fn headline(&self) -> String {
+        let said = match (self.admitted, self.warned.is_empty()) {
+            (false, _) => m::WOULD_REFUSE,
+            (true, false) => m::ADMITS_WITH_WARNINGS,
+            (true, true) => m::ADMITS,
+        };
+        said.with(&[("gateway", &self.address)])
+    }
+
+    /// The rules that failed, each with its remediation; empty when none did.
+    pub fn failed_text(&self) -> String {
+        let failed: Vec<PostureNotice> = self.denied.iter().chain(&self.warned).cloned().collect();
+        if failed.is_empty() {
+            String::new()
+        } else {
+            posture::notices_text(&failed)
+        }
+    }
 }
 
 /// Runs `hjemmekontor posture`. Exit code 0 when the gateway (if asked) would admit this
@@ -97,20 +124,10 @@ fn report_and_verdict(args: &PostureArgs) -> Result<ExitCode, Failure> {
 
 fn print_verdict(verdict: &GatewayVerdict) {
     println!();
-    let said = match (verdict.admitted, verdict.warned.is_empty()) {
-        (false, _) => m::WOULD_REFUSE,
-        (true, false) => m::ADMITS_WITH_WARNINGS,
-        (true, true) => m::ADMITS,
-    };
-    println!("{}", said.with(&[("gateway", &verdict.address)]));
-    let failed: Vec<PostureNotice> = verdict
-        .denied
-        .iter()
-        .chain(&verdict.warned)
-        .cloned()
-        .collect();
+    println!("{}", verdict.headline());
+    let failed = verdict.failed_text();
     if !failed.is_empty() {
-        println!("{}", posture::notices_text(&failed));
+        println!("{failed}");
     }
 }
 
@@ -143,7 +160,18 @@ fn ask_gateway(
             Failure::new("no-gateway-ca", exit::USAGE, connect::NO_GATEWAY_CA.text())
                 .fix(m::NO_GATEWAY_CA_FIX.text())
         })?;
-    let target = super::connect::gateway_target(&address, &ca_path)?;
+    eprintln!("{}", m::ASKING.with(&[("gateway", &address)]));
+    verdict_of(&address, &ca_path, report)
+}
+
+/// Fetches the gateway's published policy (no card, no PIN) and applies it to `report` now:
+/// the command line's `posture --gateway` and the window's summary before a login.
+pub fn verdict_of(
+    address: &str,
+    ca_path: &std::path::Path,
+    report: &Report,
+) -> Result<GatewayVerdict, Failure> {
+    let target = super::connect::gateway_target(address, ca_path)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -154,7 +182,6 @@ fn ask_gateway(
                 connect::RUNTIME.with(&[("error", &e)]),
             )
         })?;
-    eprintln!("{}", m::ASKING.with(&[("gateway", &address)]));
     let published = runtime
         .block_on(fetch_policy(&target))
         .map_err(|e| policy_failure(&e))?;
@@ -162,7 +189,7 @@ fn ask_gateway(
     let verdict = evaluate(&published.policy, report, now);
     let notices = |list: &[Failed]| list.iter().map(PostureNotice::from).collect();
     Ok(GatewayVerdict {
-        address,
+        address: address.to_owned(),
         admitted: verdict.admitted(),
         denied: notices(&verdict.denied),
         warned: notices(&verdict.warned),

@@ -20,7 +20,7 @@ use crate::i18n::Lang;
 
 use super::card_watch::{CardWatch, Sink};
 use super::connection::{Answer, Connection};
-use super::model::{Model, Phase, Update};
+use super::model::{MachineCheck, Model, Phase, Update};
 use super::view::{draw, Action};
 
 /// How the window was started.
@@ -92,6 +92,7 @@ impl App {
             profile_path: String::new(),
         };
         app.watch = Some(app.start_watch()?);
+        app.check_machine();
         Ok(app)
     }
 
@@ -182,6 +183,7 @@ impl App {
             Action::ChooseCertificate(i) => self.answer(Answer::Certificate(i)),
             Action::CancelQuestion => self.answer(Answer::Cancel),
             Action::ImportProfile(path) => self.import_profile(PathBuf::from(path)),
+            Action::CheckMachine => self.check_machine(),
         }
     }
 
@@ -328,8 +330,37 @@ impl App {
                     .push(crate::cli::profile::imported_words(&imported));
                 self.settings = settings;
                 self.profile_path.clear();
+                self.check_machine();
             }
             Err(f) => self.model.failure = Some(f),
+        }
+    }
+
+    /// Runs the posture probes and asks the gateway what its rules say about them, on a
+    /// thread: no card, no PIN, as `hjemmekontor posture --gateway`.
+    fn check_machine(&mut self) {
+        let (Some(address), Some(ca)) = (
+            self.settings.gateway.clone(),
+            self.settings.gateway_ca.clone(),
+        ) else {
+            return;
+        };
+        self.model.machine = MachineCheck::Checking;
+        let sink = Arc::clone(&self.sink);
+        let lang = self.setup.lang;
+        let spawned = std::thread::Builder::new()
+            .name("machine-check".into())
+            .spawn(move || {
+                crate::i18n::with_lang(lang, || {
+                    use crate::client::posture::ReportSource as _;
+                    let report = crate::client::posture::LocalProbes.report();
+                    sink(Update::Machine(crate::cli::posture::verdict_of(
+                        &address, &ca, &report,
+                    )));
+                })
+            });
+        if let Err(e) = spawned {
+            self.model.machine = MachineCheck::Unknown(thread_failure(&e));
         }
     }
 

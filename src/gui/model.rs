@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::card::credential::{PinEntry, PinState};
 use crate::cli::failure::Failure;
+use crate::cli::posture::GatewayVerdict;
 use crate::client::card_status::{CardStatus, CardSummary};
 use crate::client::flow::{CertificateOption, FlowEvent, Outcome};
 use crate::tunnel::protocol::{PostureNotice, TargetInfo};
@@ -116,9 +117,24 @@ pub struct Model {
     pub reporting: bool,
     /// The gateway is configured (a profile was imported, or it was remembered).
     pub configured: bool,
+    /// What the gateway's posture rules say about this computer, asked before any login.
+    pub machine: MachineCheck,
     /// Where the keyboard goes next, once: the PIN when the card becomes ready, the
     /// remote-desktop button when the tunnel comes up, so Enter is always the next step.
     pub focus: Option<Focus>,
+}
+
+/// The gateway's verdict on this computer before a login (`hjemmekontor posture --gateway`).
+#[derive(Debug, Clone)]
+pub enum MachineCheck {
+    /// No gateway to ask yet.
+    NotAsked,
+    /// The probes run and the gateway is asked.
+    Checking,
+    /// The gateway's rules applied to this computer's report.
+    Judged(GatewayVerdict),
+    /// The gateway could not be asked; the login will tell.
+    Unknown(Failure),
 }
 
 /// A field or button the keyboard is moved to once.
@@ -145,6 +161,8 @@ pub enum Update {
     Ended(Result<Outcome, Failure>),
     /// The support bundle was written (or not).
     Report(Result<PathBuf, Failure>),
+    /// The gateway's verdict on this computer (or why it could not be asked).
+    Machine(Result<GatewayVerdict, Failure>),
 }
 
 impl Model {
@@ -165,6 +183,7 @@ impl Model {
             report: None,
             reporting: false,
             configured,
+            machine: MachineCheck::NotAsked,
             focus: None,
         }
     }
@@ -214,14 +233,17 @@ impl Model {
                 self.reporting = false;
                 self.report = Some(written);
             }
+            Update::Machine(Ok(verdict)) => self.machine = MachineCheck::Judged(verdict),
+            Update::Machine(Err(failure)) => self.machine = MachineCheck::Unknown(failure),
         }
     }
 
     fn card_seen(&mut self, status: CardStatus) {
         if matches!(status, CardStatus::NoCard | CardStatus::NoReader) {
-            // The card left: whatever was typed was for it.
+            // The card left: whatever was typed, and what was said, was for it.
             self.pin.clear();
             self.question = None;
+            self.notes.clear();
         }
         if matches!(status, CardStatus::Ready(_)) && self.ready_card().is_none() {
             self.focus = Some(Focus::Pin);
@@ -246,7 +268,18 @@ impl Model {
     fn flow_event(&mut self, event: FlowEvent) {
         match event {
             FlowEvent::ReadingCard => self.phase = Phase::Connecting(Step::Card),
-            FlowEvent::CertificateUsable { warnings, .. } => self.notes.extend(warnings),
+            FlowEvent::CertificateUsable { warnings, .. } => {
+                // The card's own lines already say what the certificate's warnings say.
+                let shown = self
+                    .ready_card()
+                    .map(|c| c.warnings.clone())
+                    .unwrap_or_default();
+                let new: Vec<String> = warnings
+                    .into_iter()
+                    .filter(|w| !shown.contains(w) && !self.notes.contains(w))
+                    .collect();
+                self.notes.extend(new);
+            }
             FlowEvent::PinOnPinPad | FlowEvent::PinInMiddleware | FlowEvent::PinForgotten => {
                 self.phase = Phase::Connecting(Step::Pin)
             }

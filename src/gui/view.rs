@@ -13,7 +13,7 @@ use crate::cli::failure::Failure;
 use crate::client::card_status::{CardStatus, CardSummary};
 use crate::i18n::catalogue::{self as m, gui as g};
 
-use super::model::{CardView, Focus, Model, Phase, Question, Rdp, Step};
+use super::model::{CardView, Focus, MachineCheck, Model, Phase, Question, Rdp, Step};
 use super::secret_field::SecretField;
 
 /// What a press asks for.
@@ -35,6 +35,8 @@ pub enum Action {
     CancelQuestion,
     /// Import the profile file at this path.
     ImportProfile(String),
+    /// Ask the gateway again what it says about this computer.
+    CheckMachine,
 }
 
 /// The colour of bad news, readable on both themes.
@@ -56,6 +58,10 @@ pub fn draw(ui: &mut Ui, model: &mut Model, profile_path: &mut String) -> Vec<Ac
         }
         card(ui, &model.card);
         ui.separator();
+        if model.configured {
+            machine(ui, model, &mut actions);
+            ui.separator();
+        }
         match &model.phase {
             Phase::Idle => form(ui, model, &mut actions),
             Phase::Connecting(step) => progress(ui, *step),
@@ -319,6 +325,46 @@ fn notes(ui: &mut Ui, model: &Model) {
     if !model.posture.is_empty() {
         ui.label(RichText::new(g::POSTURE.text()).strong());
         ui.label(crate::client::posture::notices_text(&model.posture));
+    }
+}
+
+/// What the gateway's posture rules say about this computer, before any login: the command
+/// line's words, each failed rule with its remediation.
+fn machine(ui: &mut Ui, model: &Model, actions: &mut Vec<Action>) {
+    ui.label(RichText::new(g::POSTURE.text()).strong());
+    match &model.machine {
+        MachineCheck::NotAsked => {}
+        MachineCheck::Checking => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(crate::i18n::catalogue::posture::CHECKING.text());
+            });
+        }
+        MachineCheck::Judged(verdict) => {
+            let colour = match (verdict.admitted, verdict.warned.is_empty()) {
+                (false, _) => BAD,
+                (true, false) => WARN,
+                (true, true) => GOOD,
+            };
+            ui.label(RichText::new(verdict.headline()).color(colour));
+            let failed = verdict.failed_text();
+            if !failed.is_empty() {
+                ui.label(failed);
+            }
+        }
+        MachineCheck::Unknown(f) => {
+            ui.label(RichText::new(&f.message).weak());
+        }
+    }
+    let checking = matches!(model.machine, MachineCheck::Checking);
+    if ui
+        .add_enabled(
+            !checking && !model.busy(),
+            egui::Button::new(g::CHECK_AGAIN.text()),
+        )
+        .clicked()
+    {
+        actions.push(Action::CheckMachine);
     }
 }
 

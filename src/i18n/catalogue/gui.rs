@@ -112,6 +112,9 @@ catalogue! {
     POSTURE = "gui.posture" {
         nb: "Maskinen din",
         en: "Your computer" }
+    CHECK_AGAIN = "gui.check-again" {
+        nb: "Sjekk maskinen på nytt",
+        en: "Check the computer again" }
 
     // The profile.
     NO_PROFILE = "gui.no-profile" {
