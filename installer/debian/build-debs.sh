@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the Debian packages of the client and the gateway from this source tree:
 #
-#   hjemmekontor_VERSION-1_ARCH.deb          the client, its manual pages, completions and
-#                                            menu entry
+#   hjemmekontor_VERSION-1_ARCH.deb          the client: the window (hjemmekontor-gui) with
+#                                            its menu entry, the command line, manual pages
+#                                            and completions
 #   hjemmekontor-gateway_VERSION-1_ARCH.deb  the gateway as a contained systemd service
 #
 #   bash installer/debian/build-debs.sh OUT_DIR
 #
-# The programs are release builds of one feature each (`--features client` / `gateway`), so
+# The programs are release builds of one feature each (`client`, `gui`, `gateway`), so
 # neither package carries the virtual card or the TEST PKI. Needs cargo, dpkg-dev (for
 # dpkg-shlibdeps) and a Debian/Ubuntu machine. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
@@ -34,6 +35,8 @@ build_programs() {
   cd "$root"
   say "release build: hjemmekontor (client)"
   cargo build --release --locked --no-default-features --features client --bin hjemmekontor
+  say "release build: hjemmekontor-gui (the window)"
+  cargo build --release --locked --no-default-features --features gui --bin hjemmekontor-gui
   say "release build: hjemmekontor-gateway"
   cargo build --release --locked --no-default-features --features gateway --bin hjemmekontor-gateway
   say "manual pages and completions"
@@ -78,6 +81,10 @@ changelog_date() {
 stage_client() {
   local tree=$work/hjemmekontor
   stage_common hjemmekontor hjemmekontor
+  # The window: its program and manual page (a window needs no shell completion).
+  install -m 0755 "$target_dir/release/hjemmekontor-gui" "$tree/usr/bin/hjemmekontor-gui"
+  strip --strip-unneeded --remove-section=.comment --remove-section=.note "$tree/usr/bin/hjemmekontor-gui"
+  gzip -9nc "$work/manuals/man/man1/hjemmekontor-gui.1" >"$tree/usr/share/man/man1/hjemmekontor-gui.1.gz"
   install -D -m 0644 "$root/installer/client/no.hjemmekontor.Hjemmekontor.desktop" \
     "$tree/usr/share/applications/no.hjemmekontor.Hjemmekontor.desktop"
   install -D -m 0644 "$root/installer/client/no.hjemmekontor.Hjemmekontor.svg" \
@@ -159,7 +166,10 @@ build_programs
 say "staging the packages"
 stage_client
 stage_gateway
-control hjemmekontor "pcscd" "opensc, freerdp2-x11" net \
+# The window's libraries that it opens at run time (OpenGL through EGL or GLX, and X11's
+# keyboard and cursor), which dpkg-shlibdeps cannot see.
+control hjemmekontor "pcscd, libegl1, libgl1, libxkbcommon-x11-0, libxcursor1, libxrandr2, libxi6" \
+  "opensc, freerdp2-x11" net \
   "reach your office PC in Helsenettet from home with your smart card"
 # procps: /bin/kill, which the unit's ExecReload sends SIGHUP with.
 control hjemmekontor-gateway "adduser, curl, openssl, procps" "logrotate" net \

@@ -5,8 +5,8 @@
 #   sudo bash installer/debian/check-debs.sh DEB_DIR PATH/hjemmekontor-vcard
 #
 # - both: lintian, without errors or warnings (the overrides say why for each exception);
-# - the client: --version, its manual pages, completions, menu entry, nothing of the virtual
-#   card or the TEST PKI;
+# - the client: --version of the command line and the window, their manual pages, completions,
+#   the menu entry opening the window, nothing of the virtual card or the TEST PKI;
 # - the gateway: the system user, who may read what, systemd-analyze verify and security (the
 #   score must be the one docs/gateway-operations.md states), check-config on the shipped
 #   configuration with a TEST PKI put where the comments say, a short run as the service user
@@ -68,10 +68,15 @@ check_client() {
   [ -s /usr/share/zsh/vendor-completions/_hjemmekontor ] || fail "no zsh completion"
   [ -s /usr/share/fish/vendor_completions.d/hjemmekontor.fish ] || fail "no fish completion"
   ok "bash, zsh and fish completions"
-  desktop-file-validate /usr/share/applications/no.hjemmekontor.Hjemmekontor.desktop || fail "desktop entry"
-  grep -qx 'Exec=hjemmekontor --hold connect' /usr/share/applications/no.hjemmekontor.Hjemmekontor.desktop ||
-    fail "the menu entry does not run hjemmekontor connect"
-  ok "menu entry (desktop-file-validate)"
+  [ "$(hjemmekontor-gui --version)" = "hjemmekontor-gui $version" ] ||
+    fail "hjemmekontor-gui --version: $(hjemmekontor-gui --version)"
+  man_text hjemmekontor-gui | grep -q "EXIT STATUS" || fail "man hjemmekontor-gui"
+  ok "hjemmekontor-gui --version, man hjemmekontor-gui"
+  local entry=/usr/share/applications/no.hjemmekontor.Hjemmekontor.desktop
+  desktop-file-validate "$entry" || fail "desktop entry"
+  grep -qx 'Exec=hjemmekontor-gui' "$entry" && grep -qx 'Terminal=false' "$entry" ||
+    fail "the menu entry does not open the window (hjemmekontor-gui, no terminal)"
+  ok "menu entry opens the window (desktop-file-validate)"
 }
 
 check_gateway_install() {
@@ -181,7 +186,8 @@ check_removal() {
   grep -q "audit log" "$work/purge.txt" || fail "purge did not say the audit log is kept"
   ok "remove and purge keep the audit log; purge removes the configuration"
   dpkg -r hjemmekontor >/dev/null
-  [ ! -e /usr/bin/hjemmekontor ] || fail "the client is still there after removal"
+  [ ! -e /usr/bin/hjemmekontor ] && [ ! -e /usr/bin/hjemmekontor-gui ] ||
+    fail "the client is still there after removal"
   ok "the client removes cleanly"
 }
 

@@ -37,4 +37,6 @@ bash installer/dev/setup.sh --bench
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # The bench profile is the release profile; cargo builds the gateway binary the bench starts.
-cargo bench --locked --bench tunnel_compare -- "${args[@]}" --json "$json"
+# The window (feature gui) has no part in the tunnel: it is left out of this optimised build.
+cargo bench --locked --no-default-features --features client,gateway,vcard --bench tunnel_compare \
+  -- "${args[@]}" --json "$json"

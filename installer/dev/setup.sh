@@ -14,7 +14,10 @@
 #                         OpenSSH's client and server (installer/dev/bench.sh)
 #   setup.sh --fuzzing    also what the fuzz targets need (docs/fuzzing.md): g++, which builds
 #                         libFuzzer, and cargo-fuzz
-# CI gives all four flags.
+#   setup.sh --desktop    also what the window's desktop test needs (installer/dev/gui-smoke.sh):
+#                         an X server (Xvfb) with software OpenGL, xdotool and ImageMagick to
+#                         drive and photograph it, xrdp as the office PC and xfreerdp
+# CI gives all five flags.
 set -euo pipefail
 
 packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables iproute2)
@@ -27,7 +30,10 @@ for flag in "$@"; do
     --packaging) packages+=(dpkg-dev lintian wixl msitools desktop-file-utils logrotate shellcheck man-db adduser curl openssl procps debootstrap systemd-container) ;;
     --bench) packages+=(stunnel4 openssh-client openssh-server) ;;
     --fuzzing) fuzzing=1; packages+=(g++) ;;
-    *) echo "usage: setup.sh [--windows] [--packaging] [--bench] [--fuzzing]" >&2; exit 2 ;;
+    # The window opens OpenGL (EGL or GLX) and X11's keyboard and cursor libraries at run time.
+    --desktop) packages+=(xvfb xauth x11-utils xdotool imagemagick libgl1-mesa-dri libegl1 libgl1
+      libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 xrdp freerdp2-x11) ;;
+    *) echo "usage: setup.sh [--windows] [--packaging] [--bench] [--fuzzing] [--desktop]" >&2; exit 2 ;;
   esac
 done
 

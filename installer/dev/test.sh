@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the machine and runs every check CI runs: formatting, lints (Linux and the Windows
 # client), the single-feature builds, the Windows client under wine, all tests, including
-# those that go through the real PC/SC stack with the virtual card and OpenSC, a quick run of
-# the benchmark command, and a short run of every fuzz target.
+# those that go through the real PC/SC stack with the virtual card and OpenSC, the window on an
+# X server (Xvfb) connecting to xrdp, a quick run of the benchmark command, a short run of every
+# fuzz target, and the installers.
 #
 # Every phase prints `==> NAME` when it starts and `<== NAME: N s` when it ends; a table of
 # the phase times follows, and the last line is the test count. All phases share one target
@@ -53,7 +54,7 @@ on_exit() {
 trap on_exit EXIT
 
 setup() {
-  bash installer/dev/setup.sh --windows --packaging --bench --fuzzing
+  bash installer/dev/setup.sh --windows --packaging --bench --fuzzing --desktop
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
 }
 
@@ -99,7 +100,8 @@ run_tests() {
 # The installers, built and checked as a user and an operator meet them: the Debian packages
 # installed, used and removed on this machine, and the gateway's service booted under a real
 # systemd in a container; the MSI's tables read and the MSI installed,
-# run, upgraded and removed under wine; the macOS script refusing to run off a Mac.
+# run, upgraded and removed under wine (and the window opened under wine on an X server); the
+# macOS script refusing to run off a Mac.
 scripts_lint() {
   shellcheck -x -S warning installer/dev/*.sh installer/dev/wine/*.sh installer/debian/*.sh \
     installer/debian/gateway/postinst installer/debian/gateway/prerm \
@@ -115,6 +117,9 @@ debian_packages() {
 windows_installer() {
   local exe=$target_dir/$windows/release/hjemmekontor.exe msi rc=0
   cargo build --release --locked --target "$windows" --no-default-features --features client --bin hjemmekontor
+  cargo build --release --locked --target "$windows" --no-default-features --features gui --bin hjemmekontor-gui
+  bash installer/dev/wine/gui-smoke.sh "$target_dir/$windows/release/hjemmekontor-gui.exe" \
+    "$target_dir/gui-smoke-wine"
   msi=$(bash installer/windows/build-msi.sh "$exe" "$target_dir/dist")
   bash installer/windows/check-msi.sh "$msi" "$exe"
   bash installer/macos/build-pkg.sh "$target_dir/dist" 2>/dev/null || rc=$?
@@ -130,22 +135,25 @@ fmt_check() {
 phase fmt fmt_check
 phase "shellcheck" scripts_lint
 phase "clippy (host)" cargo clippy --all-targets --locked -- -D warnings
-# The Windows client, and the library with its unit tests (the Windows posture probes live
-# behind cfg(windows) and are linted only here).
+# The Windows client and its window, and the library with its unit tests (the Windows posture
+# probes live behind cfg(windows) and are linted only here).
 windows_clippy() {
-  cargo clippy --locked --target "$windows" --no-default-features --features client \
-    --bin hjemmekontor -- -D warnings
+  cargo clippy --locked --target "$windows" --no-default-features --features gui \
+    --bin hjemmekontor --bin hjemmekontor-gui -- -D warnings
   cargo clippy --locked --target "$windows" --lib --profile test -- -D warnings
 }
 phase "clippy (windows)" windows_clippy
 phase "feature builds" feature_builds
 phase "windows build + wine smoke" windows_smoke
 phase "cargo test" run_tests
+# The window on an X server: the virtual card, a local gateway, xfreerdp to xrdp, the card
+# pulled; screenshots in target/gui-smoke.
+phase "window (Xvfb, xrdp)" bash installer/dev/gui-smoke.sh "$target_dir/gui-smoke"
 # The benchmark command end to end, small: it builds in release mode, measures the tunnel
 # beside stunnel and ssh, and prints numbers; it asserts nothing about time.
 phase "bench (quick)" bash installer/dev/bench.sh --quick
-# Every fuzz target 30 s from its seed corpus (docs/fuzzing.md); a crash fails the run.
-phase fuzzing bash installer/dev/fuzz.sh 30
+# Every fuzz target 20 s from its seed corpus (docs/fuzzing.md); a crash fails the run.
+phase fuzzing bash installer/dev/fuzz.sh 20
 phase "debian packages" debian_packages
 phase "windows installer (msi)" windows_installer
 summary

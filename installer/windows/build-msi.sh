@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Windows installer of the client, hjemmekontor-VERSION-x64.msi, on Linux with wixl
-# and msibuild (Debian: apt-get install wixl msitools), from a cross-built hjemmekontor.exe:
+# and msibuild (Debian: apt-get install wixl msitools), from a cross-built hjemmekontor.exe and
+# the window, hjemmekontor-gui.exe, which must lie beside it:
 #
 #   bash installer/windows/build-msi.sh PATH/hjemmekontor.exe OUT_DIR [VERSION]
 #
@@ -12,7 +13,7 @@
 # The package is described by hjemmekontor.wxs beside this script. Two things Debian 12's wixl
 # (0.101) cannot say are added to the built package with msibuild: the PATH entry (the
 # Environment table) and the database codepage (1252, so «ø» and «–» read the same on every
-# Windows). The .exe must import only DLLs that Windows has: that is checked first.
+# Windows). Both programs must import only DLLs that Windows has: that is checked first.
 #
 # Signing the .exe and the package is left to the operator: see docs/install.md.
 set -euo pipefail
@@ -29,7 +30,9 @@ out_dir=$2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
+gui_exe=$(dirname "$exe")/hjemmekontor-gui.exe
 [ -f "$exe" ] || fail "no such file: $exe. Build it first: cargo build --release --locked --target x86_64-pc-windows-gnu --no-default-features --features client --bin hjemmekontor"
+[ -f "$gui_exe" ] || fail "no such file: $gui_exe (the window). Build it first: cargo build --release --locked --target x86_64-pc-windows-gnu --no-default-features --features gui --bin hjemmekontor-gui"
 for tool in wixl msibuild x86_64-w64-mingw32-objdump sha1sum; do
   command -v "$tool" >/dev/null ||
     fail "$tool is missing. Install it: apt-get install wixl msitools binutils-mingw-w64-x86-64"
@@ -47,22 +50,30 @@ if ! [[ $version =~ ^([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] ||
   fail "version «$version» cannot be an MSI ProductVersion: it must be major.minor.patch, numbers only (major and minor at most 255, patch at most 65535); a pre-release such as 1.0.0-rc.1 needs a version of its own, e.g. 0.99.1"
 fi
 
-# Every DLL the .exe imports must be part of Windows (10 and later): the package ships the .exe
-# alone. A MinGW build that links libgcc or winpthreads dynamically would import
+# Every DLL the programs import must be part of Windows (10 and later): the package ships the
+# .exe files alone. A MinGW build that links libgcc or winpthreads dynamically would import
 # libgcc_s_seh-1.dll or libwinpthread-1.dll, which Windows does not have; Rust's
-# x86_64-pc-windows-gnu target links them statically, so today nothing else is needed.
-system_dlls=" advapi32.dll bcrypt.dll bcryptprimitives.dll combase.dll crypt32.dll kernel32.dll
-  msvcrt.dll ncrypt.dll ntdll.dll ole32.dll oleaut32.dll propsys.dll rpcrt4.dll shell32.dll
-  user32.dll userenv.dll winscard.dll ws2_32.dll "
-imports=$(x86_64-w64-mingw32-objdump -p "$exe" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr '[:upper:]' '[:lower:]' | sort -u)
-[ -n "$imports" ] || fail "$exe imports no DLL at all: is it a Windows program?"
-for dll in $imports; do
-  case $dll in
-  api-ms-win-*.dll) continue ;; # API sets: resolved by Windows itself
-  esac
-  [[ $system_dlls == *" $dll"[[:space:]]* ]] ||
-    fail "$exe imports $dll, which is not in the list of Windows DLLs here. If Windows has it, add it to system_dlls in $0; if not (a MinGW runtime DLL such as libgcc_s_seh-1.dll), link it statically or ship it beside the .exe (a File in hjemmekontor.wxs)."
-done
+# x86_64-pc-windows-gnu target links them statically, so today nothing else is needed. The
+# window adds the desktop's DLLs: drawing (gdi32, opengl32), the window manager's (dwmapi,
+# uxtheme), input methods (imm32), and UI Automation for screen readers (uiautomationcore).
+system_dlls=" advapi32.dll bcrypt.dll bcryptprimitives.dll combase.dll crypt32.dll dwmapi.dll
+  gdi32.dll imm32.dll kernel32.dll msvcrt.dll ncrypt.dll ntdll.dll ole32.dll oleaut32.dll
+  opengl32.dll propsys.dll rpcrt4.dll shell32.dll uiautomationcore.dll user32.dll userenv.dll
+  uxtheme.dll winscard.dll ws2_32.dll "
+check_imports() { # EXE
+  local imports dll
+  imports=$(x86_64-w64-mingw32-objdump -p "$1" | sed -n 's/^[[:space:]]*DLL Name: //p' | tr '[:upper:]' '[:lower:]' | sort -u)
+  [ -n "$imports" ] || fail "$1 imports no DLL at all: is it a Windows program?"
+  for dll in $imports; do
+    case $dll in
+    api-ms-win-*.dll) continue ;; # API sets: resolved by Windows itself
+    esac
+    [[ $system_dlls == *" $dll"[[:space:]]* ]] ||
+      fail "$1 imports $dll, which is not in the list of Windows DLLs here. If Windows has it, add it to system_dlls in $0; if not (a MinGW runtime DLL such as libgcc_s_seh-1.dll), link it statically or ship it beside the .exe (a File in hjemmekontor.wxs)."
+  done
+}
+check_imports "$exe"
+check_imports "$gui_exe"
 
 # One ProductCode per version, derived from it: building the same version twice gives the same
 # product, which Windows Installer repairs or refuses instead of installing it a second time.
@@ -78,6 +89,7 @@ trap 'rm -rf "$stage"' EXIT
 
 # wixl finds File sources relative to the folder it runs in (it takes no absolute paths).
 cp "$exe" "$stage/hjemmekontor.exe"
+cp "$gui_exe" "$stage/hjemmekontor-gui.exe"
 # The locale is fixed: wixl writes the strings in the locale's Windows codepage until the
 # codepage is set below, and reads them back the same way.
 export LC_ALL=C.UTF-8

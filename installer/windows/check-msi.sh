@@ -6,22 +6,22 @@
 #
 # The .exe is the one the package was built from.
 #
-# 1. The tables (msiinfo): the File table holds hjemmekontor.exe, in a 64-bit component in
-#    ProgramFiles64Folder\Hjemmekontor (the Directory table); the Shortcut table holds both
-#    Start-menu entries with their target and arguments; the Environment table appends the
-#    folder to the system PATH and removes it on uninstall; the version, the UpgradeCode and
-#    the major-upgrade rule are there, and the codepage is 1252. Every problem is named, then
-#    it stops.
-# 2. Under wine, in a throwaway prefix, without a display: `msiexec /i … /qn` puts the .exe in
-#    C:\Program Files\Hjemmekontor, the folder in the system PATH and the entry in «Apps and
-#    features»; the installed .exe prints the version (found through PATH too); each Start-menu
-#    shortcut, run as written, starts hjemmekontor.exe (doctor, connect) through cmd.exe and
-#    leaves a prompt in the user's folder. `msiexec /x` takes all of it away again.
+# 1. The tables (msiinfo): the File table holds hjemmekontor.exe and hjemmekontor-gui.exe, in
+#    64-bit components in ProgramFiles64Folder\Hjemmekontor (the Directory table); the Shortcut
+#    table holds both Start-menu entries with their target and arguments; the Environment table
+#    appends the folder to the system PATH and removes it on uninstall; the version, the
+#    UpgradeCode and the major-upgrade rule are there, and the codepage is 1252. Every problem
+#    is named, then it stops.
+# 2. Under wine, in a throwaway prefix, without a display: `msiexec /i … /qn` puts both programs
+#    in C:\Program Files\Hjemmekontor, the folder in the system PATH and the entry in «Apps and
+#    features»; both print the version (hjemmekontor found through PATH too); the Start-menu
+#    shortcuts, run as written, start the window («Hjemmekontor») and doctor through cmd.exe,
+#    leaving a prompt in the user's folder. `msiexec /x` takes all of it away again.
 # 3. Major upgrade: a later version (built here from the same .exe) replaces the installed one,
 #    leaving one product and one PATH entry; the older package then refuses to install; the
 #    uninstall leaves nothing behind.
 #
-# Test-only pieces: the .exe needs a stand-in bcryptprimitives.dll under wine (see
+# Test-only pieces: the programs need a stand-in bcryptprimitives.dll under wine (see
 # installer/dev/wine/bcryptprimitives.c), which is put next to the installed .exe in the
 # throwaway prefix only, and taken away before the uninstall; run-shortcut.c beside this script
 # opens the shortcuts, which wine's shell cannot do without a display. Wine's own shortcomings
@@ -29,6 +29,7 @@
 set -euo pipefail
 
 usage="usage: check-msi.sh PATH/hjemmekontor-VERSION-x64.msi PATH/hjemmekontor.exe"
+# The window, hjemmekontor-gui.exe, lies beside hjemmekontor.exe (as build-msi.sh wants it).
 if [ $# -ne 2 ]; then
   echo "$usage" >&2
   exit 2
@@ -46,6 +47,8 @@ fail() {
 
 [ -f "$msi" ] || fail "no such file: $msi. Build it with installer/windows/build-msi.sh."
 [ -f "$exe" ] || fail "no such file: $exe"
+gui_exe=$(dirname "$exe")/hjemmekontor-gui.exe
+[ -f "$gui_exe" ] || fail "no such file: $gui_exe"
 for tool in msiinfo wine wineboot wineserver winepath x86_64-w64-mingw32-gcc; do
   command -v "$tool" >/dev/null ||
     fail "$tool is missing. Install it: apt-get install msitools wine gcc-mingw-w64-x86-64"
@@ -73,26 +76,33 @@ for table in File Component Directory Shortcut Environment Property Upgrade Inst
   grep -qx "$table" <<<"$tables" || missing "the package has no $table table"
 done
 
-# File: hjemmekontor.exe, the size of the .exe given.
-exe_size=$(stat -c %s "$exe")
-file_row=""
-while IFS=$'\t' read -r id component name size _; do
-  [ "$(long_name "$name")" = hjemmekontor.exe ] && file_row="$id $component $size"
-done < <(rows File)
-if [ -z "$file_row" ]; then
-  missing "the File table has no hjemmekontor.exe"
-else
-  read -r _ exe_component file_size <<<"$file_row"
-  [ "$file_size" = "$exe_size" ] ||
-    missing "the File table's hjemmekontor.exe has $file_size bytes, $exe has $exe_size: not built from this .exe"
+# File: each program, the size of the .exe given, in a 64-bit component in INSTALLDIR; the
+# component's id goes into the variable VAR.
+expect_file() { # NAME PATH VAR
+  local name=$1 path=$2 want_size row id component size comp_dir comp_attr
+  want_size=$(stat -c %s "$path")
+  row=""
+  while IFS=$'\t' read -r id component file_name size _; do
+    [ "$(long_name "$file_name")" = "$name" ] && row="$id $component $size"
+  done < <(rows File)
+  if [ -z "$row" ]; then
+    missing "the File table has no $name"
+    return
+  fi
+  read -r _ component size <<<"$row"
+  [ "$size" = "$want_size" ] ||
+    missing "the File table's $name has $size bytes, $path has $want_size: not built from this .exe"
   # Component: in INSTALLDIR, 64-bit (attribute 256).
-  component_row=$(rows Component | awk -F '\t' -v c="$exe_component" '$1 == c { print $3, $4 }')
-  read -r comp_dir comp_attr <<<"${component_row:-? 0}"
+  row=$(rows Component | awk -F '\t' -v c="$component" '$1 == c { print $3, $4 }')
+  read -r comp_dir comp_attr <<<"${row:-? 0}"
   [ "$comp_dir" = INSTALLDIR ] ||
-    missing "the component $exe_component of hjemmekontor.exe is not in INSTALLDIR (it is in «$comp_dir»)"
-  (((comp_attr & 256) != 0)) ||
-    missing "the component $exe_component of hjemmekontor.exe is not marked 64-bit (Win64)"
-fi
+    missing "the component $component of $name is not in INSTALLDIR (it is in «$comp_dir»)"
+  (((comp_attr & 256) != 0)) || missing "the component $component of $name is not marked 64-bit (Win64)"
+  printf -v "$3" '%s' "$component"
+}
+exe_component=""
+expect_file hjemmekontor.exe "$exe" exe_component
+expect_file hjemmekontor-gui.exe "$gui_exe" gui_component
 
 # Directory: INSTALLDIR = ProgramFiles64Folder\Hjemmekontor.
 directories=$(rows Directory)
@@ -106,12 +116,11 @@ awk -F '\t' '$1 == "ProgramFiles64Folder" && $2 == "TARGETDIR" { found = 1 } END
 awk -F '\t' '$1 == "ProgramMenuFolder" && $2 == "TARGETDIR" { found = 1 } END { exit !found }' \
   <<<"$directories" || missing "the Directory table has no ProgramMenuFolder (the Start menu) under TARGETDIR"
 
-# Shortcut: both entries, in the Start menu, cmd.exe /k running hjemmekontor.exe.
+# Shortcut: both entries, in the Start menu: the window itself, and cmd.exe /k running
+# hjemmekontor.exe doctor.
 shortcuts=$(rows Shortcut)
-expect_shortcut() { # NAME COMMAND
-  local name=$1 command=$2 row dir target args
-  local want_target='[System64Folder]cmd.exe'
-  local want_args="/k \"cd /d \"%USERPROFILE%\" && \"[INSTALLDIR]hjemmekontor.exe\" $command\""
+expect_shortcut() { # NAME TARGET ARGUMENTS
+  local name=$1 want_target=$2 want_args=$3 row dir target args
   row=$(awk -F '\t' -v n="$name" '{ l = $3; sub(/^[^|]*\|/, "", l) } l == n { print $2 "\t" $5 "\t" $6 }' <<<"$shortcuts")
   if [ -z "$row" ]; then
     missing "the Shortcut table has no «$name»"
@@ -122,8 +131,9 @@ expect_shortcut() { # NAME COMMAND
   [ "$target" = "$want_target" ] || missing "the shortcut «$name» runs «$target», not «$want_target»"
   [ "$args" = "$want_args" ] || missing "the shortcut «$name» has the arguments «$args», not «$want_args»"
 }
-expect_shortcut "Hjemmekontor" connect
-expect_shortcut "Hjemmekontor – sjekk oppsettet" doctor
+expect_shortcut "Hjemmekontor" '[INSTALLDIR]hjemmekontor-gui.exe' ""
+expect_shortcut "Hjemmekontor – sjekk oppsettet" '[System64Folder]cmd.exe' \
+  '/k "cd /d "%USERPROFILE%" && "[INSTALLDIR]hjemmekontor.exe" doctor"'
 
 # Environment: the system PATH, appended to, removed on uninstall, with the .exe's component.
 path_row=""
@@ -228,6 +238,25 @@ run_shortcut() { # NAME
   out=$(cd "$scratch" && wine run-shortcut.exe "$(winepath -w "$lnk")" </dev/null 2>&1) ||
     fail "the shortcut «$1» could not be run:"$'\n'"$out"
 }
+
+# «Hjemmekontor» opens the window, which stays until it is closed: the shortcut is opened in the
+# background, hjemmekontor-gui.exe must be seen running within 30 s, and is then stopped.
+start_window_shortcut() {
+  local lnk shortcut running=0
+  lnk=$(find "$WINEPREFIX/drive_c" -name "Hjemmekontor.lnk" -print -quit)
+  [ -n "$lnk" ] || fail "the shortcut «Hjemmekontor» was not installed"
+  (cd "$scratch" && exec wine run-shortcut.exe "$(winepath -w "$lnk")" </dev/null >"$scratch/window.log" 2>&1) &
+  shortcut=$!
+  for _ in $(seq 60); do
+    pgrep -f 'Hjemmekontor.hjemmekontor-gui\.exe' >/dev/null && { running=1; break; }
+    sleep 0.5
+  done
+  wine taskkill /f /im hjemmekontor-gui.exe >/dev/null 2>&1 || true
+  wait "$shortcut" 2>/dev/null || true
+  out=$(cat "$scratch/window.log")
+  [ "$running" = 1 ] || fail "the shortcut «Hjemmekontor» did not start hjemmekontor-gui.exe:"$'\n'"$out"
+  expect_out "the shortcut «Hjemmekontor» does not name hjemmekontor-gui.exe" 'hjemmekontor-gui\.exe'
+}
 expect_out() { # WHAT PATTERN (extended regular expression)
   grep -qE -- "$2" <<<"$out" || fail "$1:"$'\n'"$out"
 }
@@ -238,6 +267,8 @@ run_msiexec /i "$scratch/package.msi"
 [ "$rc" = 0 ] || fail "msiexec /i exited with $rc; the end of its log:"$'\n'"$(log_tail)"
 [ -f "$installed_exe" ] || fail "msiexec /i put no hjemmekontor.exe in C:\\Program Files\\Hjemmekontor"
 cmp -s "$installed_exe" "$exe" || fail "the installed hjemmekontor.exe differs from $exe"
+cmp -s "$install_dir/hjemmekontor-gui.exe" "$gui_exe" ||
+  fail "the installed hjemmekontor-gui.exe is missing or differs from $gui_exe"
 [ "$(path_count)" = 1 ] ||
   fail "the system PATH does not hold C:\\Program Files\\Hjemmekontor once: $(system_path)"
 arp="$uninstall_key\\$product_code"
@@ -251,7 +282,7 @@ fi
 # Windows puts a per-machine package's shortcuts in the all-users Start menu
 # (C:\ProgramData\…\Start Menu\Programs); wine 8 always uses the user's (its msi sets
 # ProgramMenuFolder from CSIDL_PROGRAMS whatever ALLUSERS says), so either is accepted here.
-say "installed: the .exe in C:\\Program Files\\Hjemmekontor, the folder in the system PATH, Hjemmekontor $version in «Apps and features», both shortcuts"
+say "installed: both programs in C:\\Program Files\\Hjemmekontor, the folder in the system PATH, Hjemmekontor $version in «Apps and features», both shortcuts"
 
 # The installed program runs, by its full path and through PATH in a new process.
 cp "$scratch/bcryptprimitives.dll" "$install_dir/"
@@ -261,17 +292,20 @@ out=$(cd "$scratch" && wine cmd.exe /c hjemmekontor --version 2>&1) ||
   fail "«hjemmekontor --version» through PATH failed:"$'\n'"$out"
 expect_out "«hjemmekontor --version» through PATH does not print «hjemmekontor $version»" "^hjemmekontor ${version//./\\.}"$'\r'"?$"
 
-# The shortcuts: cmd.exe's quoting reaches hjemmekontor.exe, which runs its command (without a
-# card or a gateway here, doctor names the smart-card service and connect asks for a gateway),
-# and the prompt that keeps the window open is in the user's folder.
+out=$(wine "$install_dir/hjemmekontor-gui.exe" --version 2>&1) ||
+  fail "the installed hjemmekontor-gui.exe --version failed:"$'\n'"$out"
+expect_out "the installed hjemmekontor-gui.exe --version does not print «hjemmekontor-gui $version»" "^hjemmekontor-gui ${version//./\\.}"$'\r'"?$"
+
+# The shortcuts: cmd.exe's quoting reaches hjemmekontor.exe, which runs doctor (without a card
+# here it names the smart-card service), and the prompt that keeps the window open is in the
+# user's folder. «Hjemmekontor» starts the window, which, with no display here, says it could
+# not open one (installer/dev/wine/smoke.sh opens it on an X server).
 prompt='^C:\\users\\[^\\>]+>'
 run_shortcut "Hjemmekontor – sjekk oppsettet"
 expect_out "the shortcut «Hjemmekontor – sjekk oppsettet» did not run hjemmekontor doctor" '[Ss]mart'
 expect_out "the shortcut «Hjemmekontor – sjekk oppsettet» left no prompt in the user's folder" "$prompt"
-run_shortcut "Hjemmekontor"
-expect_out "the shortcut «Hjemmekontor» did not run hjemmekontor connect" 'gateway'
-expect_out "the shortcut «Hjemmekontor» left no prompt in the user's folder" "$prompt"
-say "runs: --version by path and through PATH; the shortcuts start doctor and connect and leave a prompt in the user's folder"
+start_window_shortcut
+say "runs: --version of both by path, hjemmekontor through PATH; the shortcuts start doctor (leaving a prompt in the user's folder) and the window"
 
 # Uninstall: the stand-in DLL is ours, not the package's; it goes first.
 rm -f "$install_dir/bcryptprimitives.dll"
