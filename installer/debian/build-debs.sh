@@ -8,8 +8,8 @@
 #
 #   bash installer/debian/build-debs.sh OUT_DIR
 #
-# The programs are release builds of one feature each (`client`, `gui`, `gateway`), so
-# neither package carries the virtual card or the TEST PKI. Needs cargo, dpkg-dev (for
+# The programs are release builds of one feature each (`gui`, the client with its window, and
+# `gateway`), so neither package carries the virtual card or the TEST PKI. Needs cargo, dpkg-dev (for
 # dpkg-shlibdeps) and a Debian/Ubuntu machine. CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
@@ -33,10 +33,10 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 build_programs() {
   cd "$root"
-  say "release build: hjemmekontor (client)"
-  cargo build --release --locked --no-default-features --features client --bin hjemmekontor
-  say "release build: hjemmekontor-gui (the window)"
-  cargo build --release --locked --no-default-features --features gui --bin hjemmekontor-gui
+  # The client package's two programs in one build: feature gui is the client and its window,
+  # and one build of their shared crates is half the time of two.
+  say "release build: hjemmekontor and hjemmekontor-gui (the client and its window)"
+  cargo build --release --locked --no-default-features --features gui --bin hjemmekontor --bin hjemmekontor-gui
   say "release build: hjemmekontor-gateway"
   cargo build --release --locked --no-default-features --features gateway --bin hjemmekontor-gateway
   say "manual pages and completions"
