@@ -313,11 +313,7 @@ impl Terminal {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         r.settings.gateway = Some(gateway.to_string());
         r.settings.gateway_ca = Some(r.ca_path.clone());
-        r.settings.username = Some(username.to_string());
-        r.settings.backend = Some(backend);
-        if module.is_some() {
-            r.settings.pkcs11_module = module;
-        }
+        r.settings.learn_login(username, backend, module);
         if let Some(p) = &r.path {
             if let Err(e) = settings::save(p, &r.settings) {
                 tracing::warn!("could not remember the settings: {e}");

@@ -41,6 +41,23 @@ pub struct ClientSettings {
     pub required_ports: Vec<u16>,
 }
 
+impl ClientSettings {
+    /// What a successful login teaches, for the next one: the username and how the card was
+    /// reached (the PKCS#11 module only when one was used).
+    pub fn learn_login(
+        &mut self,
+        username: &str,
+        backend: crate::card::credential::Backend,
+        module: Option<PathBuf>,
+    ) {
+        self.username = Some(username.to_string());
+        self.backend = Some(backend);
+        if module.is_some() {
+            self.pkcs11_module = module;
+        }
+    }
+}
+
 /// Why the settings file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {

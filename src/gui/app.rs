@@ -276,11 +276,7 @@ impl App {
         backend: crate::card::credential::Backend,
         module: Option<PathBuf>,
     ) {
-        self.settings.username = Some(username.to_string());
-        self.settings.backend = Some(backend);
-        if module.is_some() {
-            self.settings.pkcs11_module = module;
-        }
+        self.settings.learn_login(username, backend, module);
         if let Some(p) = &self.settings_path {
             if let Err(e) = settings::save(p, &self.settings) {
                 tracing::warn!("could not remember the settings: {e}");
