@@ -44,7 +44,9 @@ shot() { import -display "$DISPLAY" -window root "$shots/$1.png" 2>/dev/null || 
 # seen WHAT PATTERN: waits up to 20 s for the window's log to show PATTERN.
 seen() { wait_for "$1" grep -qE -- "$2" "$work/gui.log" || fail "the window never showed $1"; }
 
-OFFICE_PC=127.0.0.1:33890
+# xrdp on the first free port from 33890 (a test may hold one), the tunnel's listener at 13389.
+for office_port in $(seq 33890 33990); do port_open "127.0.0.1:$office_port" || break; done
+OFFICE_PC=127.0.0.1:$office_port
 LISTEN=127.0.0.1:13389
 
 # A display of our own: the first free number from 90.
@@ -60,9 +62,9 @@ say "xrdp (the office PC) on $OFFICE_PC"
 sed -e "s|^port=3389\$|port=tcp://$OFFICE_PC|" -e 's|^fork=true|fork=false|' \
   -e "s|^LogFile=.*|LogFile=$work/xrdp.log|" -e 's|^EnableSyslog=true|EnableSyslog=false|' \
   /etc/xrdp/xrdp.ini >"$work/xrdp.ini"
-xrdp --nodaemon --config "$work/xrdp.ini" >/dev/null 2>&1 &
+xrdp --nodaemon --config "$work/xrdp.ini" >"$work/xrdp.out" 2>&1 &
 pids+=($!)
-wait_for "xrdp" port_open "$OFFICE_PC"
+wait_for "xrdp" port_open "$OFFICE_PC" || fail "xrdp did not listen on $OFFICE_PC: $(tail -n 5 "$work/xrdp.out")"
 
 world_pki
 world_card
