@@ -28,6 +28,8 @@ pub mod lockout;
 pub mod lockout_file;
 pub mod password_pool;
 pub mod preflight;
+pub mod proxy_header;
+pub mod readiness;
 pub mod recheck;
 pub mod refusals;
 pub mod relay;

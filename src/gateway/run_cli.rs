@@ -124,6 +124,10 @@ async fn serve(config: config::Config) -> ExitCode {
     };
     eprintln!("hjemmekontor-gateway lytter på {listen}");
     let shutdown = CancellationToken::new();
+    let health = match health_port(&gateway, shutdown.clone()).await {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
     let reloader = {
         let gateway = Arc::clone(&gateway);
         let shutdown = shutdown.clone();
@@ -152,12 +156,43 @@ async fn serve(config: config::Config) -> ExitCode {
     shutdown.cancel();
     reloader.abort();
     stopper.abort();
+    if let Some(h) = health {
+        h.abort();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             Failure::new("gateway", exit::OTHER, format!("Gatewayen stoppet: {e}.")).report(false)
         }
     }
+}
+
+/// Starts the readiness port when `[health]` asks for one.
+async fn health_port(
+    gateway: &Arc<Gateway>,
+    shutdown: CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ExitCode> {
+    let Some(health) = gateway.config().health else {
+        return Ok(None);
+    };
+    let listener = match tokio::net::TcpListener::bind(health.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(Failure::new(
+                "listen",
+                exit::USAGE,
+                format!("Kan ikke lytte på {} ([health]): {e}.", health.listen),
+            )
+            .fix("Et annet program bruker porten, eller adressen finnes ikke på maskinen.")
+            .report(false))
+        }
+    };
+    eprintln!(
+        "hjemmekontor-gateway svarer på helsesjekk på http://{}/ready",
+        health.listen
+    );
+    let gateway = Arc::clone(gateway);
+    Ok(Some(tokio::spawn(gateway.serve_health(listener, shutdown))))
 }
 
 async fn reload_loop(gateway: Arc<Gateway>, every: Duration, shutdown: CancellationToken) {

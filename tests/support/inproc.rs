@@ -205,6 +205,24 @@ impl InProcessGateway {
         session::open(&self.target(), &signer, &creds, report).await
     }
 
+    /// Logs in with the TEST card `variant` as `user` through `front` (a load balancer before
+    /// this gateway).
+    pub async fn login_through(
+        front: SocketAddr,
+        variant: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Tunnel, SessionError> {
+        let (signer, _) = signer(variant);
+        let creds = Credentials {
+            username: user.into(),
+            password: Password::from_input(password.into()),
+        };
+        let target = GatewayTarget::new(&front.to_string(), roots()).unwrap();
+        let report = Report::unknown(0, "a test client reports nothing");
+        session::open(&target, &signer, &creds, &report).await
+    }
+
     /// How a client reaches this gateway.
     pub fn target(&self) -> GatewayTarget {
         GatewayTarget::new(&format!("127.0.0.1:{}", self.addr.port()), roots()).unwrap()

@@ -229,6 +229,14 @@ struct Job {
 struct Counters {
     records: AtomicU64,
     syncs: AtomicU64,
+    /// Why the last batch was refused; `None` once a batch is written again.
+    trouble: std::sync::Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn set_trouble(&self, trouble: Option<String>) {
+        *self.trouble.lock().unwrap_or_else(|p| p.into_inner()) = trouble;
+    }
 }
 
 /// The writer's pace; tests shorten or lengthen it instead of waiting.
@@ -369,6 +377,26 @@ impl AuditLog {
         AuditStats {
             records: self.counters.records.load(Ordering::Relaxed),
             syncs: self.counters.syncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether records can be taken now, for the readiness port: the writer runs, its last
+    /// batch was written, and a file is at the path. A problem is said in a sentence.
+    pub fn health(&self) -> Result<(), String> {
+        if self.writer.as_ref().is_none_or(|w| w.is_finished()) {
+            return Err(AuditError::Closed.to_string());
+        }
+        if let Some(trouble) = &*self
+            .counters
+            .trouble
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            return Err(trouble.clone());
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(format!("the audit log {}", FileChange::Missing)),
         }
     }
 
@@ -754,6 +782,8 @@ impl<S: Sink> Writer<S> {
     /// Writes every job of `batch` with one write and one flush, then answers each.
     fn commit(&mut self, batch: &mut Vec<Job>) {
         if let Err(refusal) = self.ready() {
+            self.counters
+                .set_trouble(Some(refusal.error(&self.path).to_string()));
             for job in batch.drain(..) {
                 job.reply.send(Err(refusal.error(&self.path)));
             }
@@ -785,11 +815,19 @@ impl<S: Sink> Writer<S> {
                     self.prev = prev;
                     self.good_len += bytes.len() as u64;
                     self.failure = None;
+                    self.counters.set_trouble(None);
                     self.counters.records.fetch_add(written, Ordering::Relaxed);
                     self.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
                     let source = self.fail(e);
+                    self.counters.set_trouble(Some(
+                        AuditError::Write {
+                            path: self.path.clone(),
+                            source: Arc::clone(&source),
+                        }
+                        .to_string(),
+                    ));
                     for (_, outcome) in &mut answers {
                         if outcome.is_ok() {
                             *outcome = Err(AuditError::Write {

@@ -32,8 +32,11 @@ use crate::tunnel::protocol::Redirect;
 
 use super::auth;
 
+mod load_balancer;
 mod posture;
 mod redirect;
+
+pub use load_balancer::{HealthSettings, LoadBalancers};
 pub use posture::PostureSettings;
 
 /// One mistake in the configuration, where it is.
@@ -98,6 +101,10 @@ pub struct Config {
     pub grants: Vec<Grant>,
     /// `[posture]`: what the home computer must show, and how often.
     pub posture: PostureSettings,
+    /// Balancers in front whose connections carry the client's address (PROXY protocol v2).
+    pub load_balancer: LoadBalancers,
+    /// The readiness port, if any.
+    pub health: Option<HealthSettings>,
     /// A hash no password matches, with the users' parameters, verified for unknown users so
     /// the answer takes as long as for a known one.
     pub(crate) dummy_hash: PhcHash,
@@ -568,6 +575,8 @@ const SECTIONS: &[&str] = &[
     "machine",
     "grant",
     "posture",
+    "load_balancer",
+    "health",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1028,6 +1037,13 @@ pub fn parse(
         Some(v) => posture::parse(&mut errors, v),
         None => Some(PostureSettings::default()),
     };
+    let load_balancer = match sections.remove("load_balancer") {
+        Some(v) => load_balancer::parse_load_balancer(&mut errors, v),
+        None => Some(LoadBalancers::default()),
+    };
+    let health = sections
+        .remove("health")
+        .map(|v| load_balancer::parse_health(&mut errors, v));
 
     let probe_file = probe;
 
@@ -1417,7 +1433,16 @@ pub fn parse(
     }
 
     let errors = errors.finish();
-    match (gateway, trust, audit, limits, lockout, dangerous, posture) {
+    match (
+        gateway,
+        trust,
+        audit,
+        limits,
+        lockout,
+        dangerous,
+        posture,
+        load_balancer,
+    ) {
         (
             Some(gateway),
             Some(trust),
@@ -1426,6 +1451,7 @@ pub fn parse(
             Some(lockout),
             Some(dangerous),
             Some(posture),
+            Some(load_balancer),
         ) if errors.is_empty() => {
             let dummy_hash = auth::dummy_hash_like(users.first().map(|u| u.password_hash.as_str()));
             Ok(Config {
@@ -1440,6 +1466,8 @@ pub fn parse(
                 machines,
                 grants,
                 posture,
+                load_balancer,
+                health: health.flatten(),
                 dummy_hash: PhcHash(dummy_hash),
             })
         }

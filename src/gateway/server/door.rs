@@ -10,6 +10,40 @@ pub(super) enum FirstFlight {
 }
 
 impl Gateway {
+    /// Where a connection really comes from: from a configured load balancer, the address its
+    /// PROXY protocol v2 header gives (read within [`PROXY_HEADER_WAIT`]); from anyone else,
+    /// the connection's own. A balancer's connection without a sound header is closed, and
+    /// said so, since a balancer set up without `send-proxy-v2` would lock out everyone at
+    /// once as one address.
+    pub(super) async fn client_of(
+        &self,
+        mut tcp: TcpStream,
+        peer: SocketAddr,
+    ) -> Option<(TcpStream, SocketAddr)> {
+        if !self.config.load_balancer.sends_proxy_header(peer.ip()) {
+            return Some((tcp, peer));
+        }
+        match tokio::time::timeout(PROXY_HEADER_WAIT, proxy_header::read(&mut tcp)).await {
+            Ok(Ok(origin)) => {
+                let client = proxy_header::client_address(peer, Some(origin));
+                tracing::debug!(balancer = %peer, %client, "relayed by the load balancer");
+                Some((tcp, client))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(balancer = %peer, "connection from a load balancer closed: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    balancer = %peer,
+                    "connection from a load balancer closed: no PROXY header within {} s",
+                    PROXY_HEADER_WAIT.as_secs()
+                );
+                None
+            }
+        }
+    }
+
     /// The door: a place among the connections waiting to log in. When there is none, the
     /// newcomer gets [`HELLO_WAIT`] to show its ClientHello, and with one may take the place
     /// of a silent or stalled connection (`admission`); else it is answered "busy".
@@ -115,6 +149,10 @@ impl Gateway {
         });
     }
 }
+
+/// How long a load balancer's connection may take to send its PROXY header; HAProxy sends it
+/// with the connection.
+pub(super) const PROXY_HEADER_WAIT: Duration = Duration::from_secs(5);
 
 /// Connections being answered "busy" at once; beyond it the answer is best effort.
 pub(super) const MAX_TURNING_AWAY: usize = 1024;

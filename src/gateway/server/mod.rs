@@ -25,6 +25,7 @@ use super::config::Config;
 use super::live::LiveSessions;
 use super::lockout_file::{self, LockoutFile};
 use super::password_pool::{LoginOutcome, PasswordPool};
+use super::proxy_header;
 use super::refusals::{self, Refusals};
 use super::relay::{
     serve_session, Authorizer, BoxFuture, RelayLimits, SessionHandle, StreamRefusal,
@@ -41,6 +42,7 @@ use crate::tunnel::tls::{
 use rustls::pki_types::{CertificateDer, UnixTime};
 
 mod door;
+mod health;
 mod login;
 mod session;
 mod shards;
@@ -312,6 +314,9 @@ impl Gateway {
         // One deadline for the handshake and the login message together.
         let deadline = tokio::time::Instant::now()
             + Duration::from_secs(self.config.limits.login_timeout_secs);
+        let Some((tcp, peer)) = self.client_of(tcp, peer).await else {
+            return;
+        };
         let Some((pending, first)) = self.enter(tcp, peer).await else {
             return;
         };
