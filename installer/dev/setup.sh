@@ -17,7 +17,9 @@
 #   setup.sh --desktop    also what the window's desktop test needs (installer/dev/gui-smoke.sh):
 #                         an X server (Xvfb) with software OpenGL, xdotool and ImageMagick to
 #                         drive and photograph it, xrdp as the office PC and xfreerdp
-# CI gives all five flags.
+#   setup.sh --cluster    also what the tests with more than one gateway need: HAProxy in front
+#                         (tests/cluster_haproxy.rs)
+# CI gives all six flags.
 set -euo pipefail
 
 packages=(pcscd vsmartcard-vpcd opensc softhsm2 libpcsclite-dev pkg-config ca-certificates procps nftables iptables iproute2)
@@ -33,7 +35,8 @@ for flag in "$@"; do
     # The window opens OpenGL (EGL or GLX) and X11's keyboard and cursor libraries at run time.
     --desktop) packages+=(xvfb xauth x11-utils xdotool imagemagick libgl1-mesa-dri libegl1 libgl1
       libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 xrdp freerdp2-x11) ;;
-    *) echo "usage: setup.sh [--windows] [--packaging] [--bench] [--fuzzing] [--desktop]" >&2; exit 2 ;;
+    --cluster) packages+=(haproxy) ;;
+    *) echo "usage: setup.sh [--windows] [--packaging] [--bench] [--fuzzing] [--desktop] [--cluster]" >&2; exit 2 ;;
   esac
 done
 

@@ -57,7 +57,7 @@ on_exit() {
 trap on_exit EXIT
 
 setup() {
-  bash installer/dev/setup.sh --windows --packaging --bench --fuzzing --desktop
+  bash installer/dev/setup.sh --windows --packaging --bench --fuzzing --desktop --cluster
   rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy 2>/dev/null || true
 }
 

@@ -219,6 +219,12 @@ impl Reply {
     }
 }
 
+/// What the writer is sent: a record, or the question whether it could write one now.
+enum Message {
+    Record(Job),
+    Probe(tokio::sync::oneshot::Sender<Result<(), String>>),
+}
+
 struct Job {
     event: AuditEvent,
     time: OffsetDateTime,
@@ -229,14 +235,6 @@ struct Job {
 struct Counters {
     records: AtomicU64,
     syncs: AtomicU64,
-    /// Why the last batch was refused; `None` once a batch is written again.
-    trouble: std::sync::Mutex<Option<String>>,
-}
-
-impl Counters {
-    fn set_trouble(&self, trouble: Option<String>) {
-        *self.trouble.lock().unwrap_or_else(|p| p.into_inner()) = trouble;
-    }
 }
 
 /// The writer's pace; tests shorten or lengthen it instead of waiting.
@@ -264,7 +262,7 @@ impl Default for Tuning {
 /// given, waits for it, and then lets go of the lock.
 pub struct AuditLog {
     path: PathBuf,
-    tx: Option<mpsc::Sender<Job>>,
+    tx: Option<mpsc::Sender<Message>>,
     writer: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
     /// Held locked until the log is dropped (after the writer has finished).
@@ -380,23 +378,22 @@ impl AuditLog {
         }
     }
 
-    /// Whether records can be taken now, for the readiness port: the writer runs, its last
-    /// batch was written, and a file is at the path. A problem is said in a sentence.
-    pub fn health(&self) -> Result<(), String> {
-        if self.writer.as_ref().is_none_or(|w| w.is_finished()) {
+    /// Whether a record would be taken now, for the readiness port: the writer answers within
+    /// `wait`, and the file at the path is the one it writes, with no write failure it has
+    /// not yet tried again. A problem is said in a sentence.
+    pub async fn health(&self, wait: Duration) -> Result<(), String> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = self.tx.as_ref().map(|t| t.send(Message::Probe(tx)));
+        if !matches!(sent, Some(Ok(()))) {
             return Err(AuditError::Closed.to_string());
         }
-        if let Some(trouble) = &*self
-            .counters
-            .trouble
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-        {
-            return Err(trouble.clone());
-        }
-        match std::fs::metadata(&self.path) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(format!("the audit log {}", FileChange::Missing)),
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(state)) => state,
+            Ok(Err(_)) => Err(AuditError::Closed.to_string()),
+            Err(_) => Err(format!(
+                "the audit log writer did not answer within {} s",
+                wait.as_secs()
+            )),
         }
     }
 
@@ -431,7 +428,7 @@ impl AuditLog {
         reply: Reply,
     ) -> Result<(), AuditError> {
         let tx = self.tx.as_ref().ok_or(AuditError::Closed)?;
-        tx.send(Job { event, time, reply })
+        tx.send(Message::Record(Job { event, time, reply }))
             .map_err(|_| AuditError::Closed)
     }
 }
@@ -747,13 +744,14 @@ struct Writer<S> {
 }
 
 impl<S: Sink> Writer<S> {
-    fn run(mut self, rx: &mpsc::Receiver<Job>) {
+    fn run(mut self, rx: &mpsc::Receiver<Message>) {
         let mut batch = Vec::with_capacity(64);
+        let mut probes = Vec::new();
         loop {
             // While the head file lags, wake up to write it even if no record comes.
             let first = if self.next_seq - 1 > self.head_seq {
                 match rx.recv_timeout(self.tuning.head_every) {
-                    Ok(job) => job,
+                    Ok(message) => message,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         self.keep_head(true);
                         continue;
@@ -762,19 +760,29 @@ impl<S: Sink> Writer<S> {
                 }
             } else {
                 match rx.recv() {
-                    Ok(job) => job,
+                    Ok(message) => message,
                     Err(_) => break,
                 }
             };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Record(job) => batch.push(job),
+                    Message::Probe(reply) => probes.push(reply),
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
                 }
             }
-            self.commit(&mut batch);
-            self.keep_head(false);
+            if !batch.is_empty() {
+                self.commit(&mut batch);
+                self.keep_head(false);
+            }
+            // Asked after the records before them, so a probe sees their outcome.
+            for reply in probes.drain(..) {
+                let state = self.ready().map_err(|r| r.error(&self.path).to_string());
+                let _ = reply.send(state);
+            }
         }
         self.keep_head(true);
     }
@@ -782,8 +790,6 @@ impl<S: Sink> Writer<S> {
     /// Writes every job of `batch` with one write and one flush, then answers each.
     fn commit(&mut self, batch: &mut Vec<Job>) {
         if let Err(refusal) = self.ready() {
-            self.counters
-                .set_trouble(Some(refusal.error(&self.path).to_string()));
             for job in batch.drain(..) {
                 job.reply.send(Err(refusal.error(&self.path)));
             }
@@ -815,19 +821,11 @@ impl<S: Sink> Writer<S> {
                     self.prev = prev;
                     self.good_len += bytes.len() as u64;
                     self.failure = None;
-                    self.counters.set_trouble(None);
                     self.counters.records.fetch_add(written, Ordering::Relaxed);
                     self.counters.syncs.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(e) => {
                     let source = self.fail(e);
-                    self.counters.set_trouble(Some(
-                        AuditError::Write {
-                            path: self.path.clone(),
-                            source: Arc::clone(&source),
-                        }
-                        .to_string(),
-                    ));
                     for (_, outcome) in &mut answers {
                         if outcome.is_ok() {
                             *outcome = Err(AuditError::Write {

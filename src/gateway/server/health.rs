@@ -14,8 +14,8 @@ const REQUEST_WAIT: Duration = Duration::from_secs(2);
 
 impl Gateway {
     /// Every part the gateway needs to let someone in, as it is now.
-    pub fn readiness(&self) -> Readiness {
-        let audit = self.audit.health().map(|()| {
+    pub async fn readiness(&self) -> Readiness {
+        let audit = self.audit.health(REQUEST_WAIT).await.map(|()| {
             format!(
                 "file, {} records written since start",
                 self.audit.stats().records
@@ -78,7 +78,12 @@ impl Gateway {
         if read.is_err() && head.is_empty() {
             return;
         }
-        let answer = readiness::response(readiness::asked(&head), || self.readiness());
+        let asked = readiness::asked(&head);
+        let now = match asked {
+            readiness::Asked::Ready => self.readiness().await,
+            _ => Readiness::default(),
+        };
+        let answer = readiness::response(asked, || now);
         let _ = tokio::time::timeout(REQUEST_WAIT, async {
             let _ = tcp.write_all(&answer).await;
             let _ = tcp.shutdown().await;
