@@ -26,7 +26,8 @@ fn require_haproxy(test: &str) -> bool {
     if Command::new("haproxy").arg("-v").output().is_ok() {
         return true;
     }
-    let problem = "HAProxy (package haproxy) is not installed; installer/dev/setup.sh --cluster installs it";
+    let problem =
+        "HAProxy (package haproxy) is not installed; installer/dev/setup.sh --cluster installs it";
     if std::env::var_os("CI").is_some() {
         panic!("{test}: {problem}");
     }
@@ -85,8 +86,14 @@ fn configuration(front: SocketAddr, members: &[&Member], socket: &Path) -> Strin
             }
         }
     }
-    assert!(out.contains("send-proxy-v2"), "the shipped file lost send-proxy-v2");
-    assert!(out.contains("option httpchk GET /ready"), "the shipped file lost its check");
+    assert!(
+        out.contains("send-proxy-v2"),
+        "the shipped file lost send-proxy-v2"
+    );
+    assert!(
+        out.contains("option httpchk GET /ready"),
+        "the shipped file lost its check"
+    );
     for (name, m) in ["gw-a", "gw-b"].iter().zip(members) {
         out.push_str(&format!(
             "    server {name} {} check port {}\n",
@@ -116,7 +123,12 @@ impl Haproxy {
         let socket = dir.path().join("stats.sock");
         let cfg = dir.path().join("haproxy.cfg");
         std::fs::write(&cfg, configuration(front, members, &socket)).unwrap();
-        let check = Command::new("haproxy").arg("-c").arg("-f").arg(&cfg).output().unwrap();
+        let check = Command::new("haproxy")
+            .arg("-c")
+            .arg("-f")
+            .arg(&cfg)
+            .output()
+            .unwrap();
         assert!(
             check.status.success(),
             "haproxy -c: {}",
@@ -160,10 +172,9 @@ impl Haproxy {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let now = self.statuses();
-            let matches = want.iter().all(|(name, status)| {
-                now.iter()
-                    .any(|(n, s)| n == name && s.starts_with(status))
-            });
+            let matches = want
+                .iter()
+                .all(|(name, status)| now.iter().any(|(n, s)| n == name && s.starts_with(status)));
             if matches {
                 return;
             }
@@ -206,7 +217,10 @@ async fn haproxy_spreads_logins_and_takes_out_a_gateway_that_is_not_ready() {
     let (on_a, on_b) = (accepted(&a), accepted(&b));
     assert_eq!((on_a.len(), on_b.len()), (1, 1), "a: {on_a:?}, b: {on_b:?}");
     for source in on_a.iter().chain(&on_b) {
-        assert!(source.starts_with("127.0.0.1:"), "the client's address, not HAProxy's: {source}");
+        assert!(
+            source.starts_with("127.0.0.1:"),
+            "the client's address, not HAProxy's: {source}"
+        );
     }
     drop((first, second));
 
@@ -225,7 +239,11 @@ async fn haproxy_spreads_logins_and_takes_out_a_gateway_that_is_not_ready() {
         );
     }
     std::fs::rename(&away, &log).unwrap();
-    assert_eq!(accepted(&a).len(), 1, "nothing reached the gateway that was out");
+    assert_eq!(
+        accepted(&a).len(),
+        1,
+        "nothing reached the gateway that was out"
+    );
     assert_eq!(accepted(&b).len(), 4);
 
     // With its log back, A is back in rotation.

@@ -383,8 +383,11 @@ impl AuditLog {
     /// not yet tried again. A problem is said in a sentence.
     pub async fn health(&self, wait: Duration) -> Result<(), String> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let sent = self.tx.as_ref().map(|t| t.send(Message::Probe(tx)));
-        if !matches!(sent, Some(Ok(()))) {
+        let sent = self
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.send(Message::Probe(tx)).is_ok());
+        if !sent {
             return Err(AuditError::Closed.to_string());
         }
         match tokio::time::timeout(wait, rx).await {
