@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use hjemmekontor::client::session::SessionError;
@@ -13,9 +12,11 @@ use hjemmekontor::tunnel::busy;
 use hjemmekontor::tunnel::protocol::RejectCode;
 use hjemmekontor::tunnel::tls::{client_config, CardSigningKey};
 use rustls::pki_types::ServerName;
-use support::inproc::{office_grant, office_pc, roots, signer, users, InProcessGateway, PASSWORD};
+use support::inproc::{
+    connect_from, office_grant, office_pc, roots, signer, users, InProcessGateway, PASSWORD,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 fn limits(pending: u32, per_address: u32, sessions: u32) -> String {
     format!(
@@ -38,15 +39,6 @@ fn connection_budget(wanted: usize) -> usize {
         })
         .unwrap_or(1024);
     wanted.min(soft.saturating_sub(200) / 2).max(100)
-}
-
-/// A connection from `source` (any 127/8 address is this machine).
-async fn connect_from(source: [u8; 4], gateway: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::from((source, 0)))
-        .expect("127/8 addresses are local");
-    socket.connect(gateway).await.unwrap()
 }
 
 /// The first flight of a real client (a TLS ClientHello with our ALPN), to send and then

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use hjemmekontor::client::session::SessionError;
 use hjemmekontor::tunnel::protocol::RejectCode;
-use support::inproc::{office_grant, office_pc, users, InProcessGateway, PASSWORD};
+use support::inproc::{connect_from, office_grant, office_pc, users, InProcessGateway, PASSWORD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 /// The balancer's own address, as the gateway sees it.
@@ -44,14 +44,6 @@ fn proxy_header(client: SocketAddr, to: SocketAddr) -> Vec<u8> {
     out.extend_from_slice(&c.port().to_be_bytes());
     out.extend_from_slice(&t.port().to_be_bytes());
     out
-}
-
-async fn connect_from(source: [u8; 4], to: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::from((source, 0)))
-        .expect("127/8 addresses are local");
-    socket.connect(to).await.unwrap()
 }
 
 /// A relay on 127.0.0.1 that passes every connection to `gateway` from [`BALANCER`], first

@@ -197,12 +197,7 @@ impl InProcessGateway {
         password: &str,
         report: &Report,
     ) -> Result<Tunnel, SessionError> {
-        let (signer, _) = signer(variant);
-        let creds = Credentials {
-            username: user.into(),
-            password: Password::from_input(password.into()),
-        };
-        session::open(&self.target(), &signer, &creds, report).await
+        open_at(&self.target(), variant, user, password, report).await
     }
 
     /// Logs in with the TEST card `variant` as `user` through `front` (a load balancer before
@@ -213,14 +208,9 @@ impl InProcessGateway {
         user: &str,
         password: &str,
     ) -> Result<Tunnel, SessionError> {
-        let (signer, _) = signer(variant);
-        let creds = Credentials {
-            username: user.into(),
-            password: Password::from_input(password.into()),
-        };
         let target = GatewayTarget::new(&front.to_string(), roots()).unwrap();
         let report = Report::unknown(0, "a test client reports nothing");
-        session::open(&target, &signer, &creds, &report).await
+        open_at(&target, variant, user, password, &report).await
     }
 
     /// How a client reaches this gateway.
@@ -243,6 +233,31 @@ impl InProcessGateway {
             .collect();
         (audit, self.dir)
     }
+}
+
+/// A session at `target` with the TEST card `variant` as `user`.
+async fn open_at(
+    target: &GatewayTarget,
+    variant: &str,
+    user: &str,
+    password: &str,
+    report: &Report,
+) -> Result<Tunnel, SessionError> {
+    let (signer, _) = signer(variant);
+    let creds = Credentials {
+        username: user.into(),
+        password: Password::from_input(password.into()),
+    };
+    session::open(target, &signer, &creds, report).await
+}
+
+/// A connection to `to` from `source` (any 127/8 address is this machine).
+pub async fn connect_from(source: [u8; 4], to: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::from((source, 0)))
+        .expect("127/8 addresses are local");
+    socket.connect(to).await.unwrap()
 }
 
 /// The TEST root, the only anchor clients trust.
