@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod gateway;
+pub mod haproxy;
 pub mod inproc;
 pub mod pki;
 pub mod softhsm;

@@ -140,6 +140,18 @@ machines = ["kontor-pc"]
         extra: &[&str],
         env: &[(&str, &OsStr)],
     ) -> (Proc, Events) {
+        self.connect_at(self.gateway, password, extra, env)
+    }
+
+    /// [`GatewayWorld::connect_with`] to the gateway address `front` (a load balancer before
+    /// this gateway and others).
+    pub fn connect_at(
+        &self,
+        front: SocketAddr,
+        password: &str,
+        extra: &[&str],
+        env: &[(&str, &OsStr)],
+    ) -> (Proc, Events) {
         let listen = free_port();
         // In bokmål whatever the locale, since the tests read its words.
         let mut child = Command::new(CLIENT)
@@ -153,7 +165,7 @@ machines = ["kontor-pc"]
             ])
             .args(["--username", "ase", "--listen", &listen.to_string()])
             .arg("--gateway")
-            .arg(self.gateway.to_string())
+            .arg(front.to_string())
             .arg("--gateway-ca")
             .arg(super::pki::dir().join("root-ca.pem"))
             .arg("--settings")
