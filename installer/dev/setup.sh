@@ -17,8 +17,9 @@
 #   setup.sh --desktop    also what the window's desktop test needs (installer/dev/gui-smoke.sh):
 #                         an X server (Xvfb) with software OpenGL, xdotool and ImageMagick to
 #                         drive and photograph it, xrdp as the office PC and xfreerdp
-#   setup.sh --cluster    also what the tests with more than one gateway need: HAProxy in front
-#                         (tests/cluster_haproxy.rs)
+#   setup.sh --cluster    also what the tests with more than one gateway need: HAProxy in front,
+#                         PostgreSQL for the shared audit chain, OpenLDAP (slapd) as a TEST
+#                         directory (tests/cluster_*.rs, tests/directory_ldap.rs)
 # CI gives all six flags.
 set -euo pipefail
 
@@ -35,7 +36,7 @@ for flag in "$@"; do
     # The window opens OpenGL (EGL or GLX) and X11's keyboard and cursor libraries at run time.
     --desktop) packages+=(xvfb xauth x11-utils xdotool imagemagick libgl1-mesa-dri libegl1 libgl1
       libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 xrdp freerdp2-x11) ;;
-    --cluster) packages+=(haproxy) ;;
+    --cluster) packages+=(haproxy postgresql slapd ldap-utils) ;;
     *) echo "usage: setup.sh [--windows] [--packaging] [--bench] [--fuzzing] [--desktop] [--cluster]" >&2; exit 2 ;;
   esac
 done

@@ -72,17 +72,20 @@ async fn serve(config: config::Config) -> ExitCode {
     }
     // Opening the audit log may wait for a gateway that is still stopping (it holds the
     // log's lock); say so rather than sit silent.
-    let audit_path = config.audit.path.clone();
+    let waiting_for = match config.audit.file() {
+        Some(path) => format!(
+            "Venter på at en annen gateway slipper revisjonsloggen {} (opptil {} s) …",
+            path.display(),
+            super::audit::LOCK_WAIT.as_secs()
+        ),
+        None => "Kobler til revisjonsdatabasen …".to_string(),
+    };
     let starting = tokio::task::spawn_blocking(move || Gateway::new(config, Arc::new(SystemClock)));
     tokio::pin!(starting);
     let started = tokio::select! {
         started = &mut starting => started,
         _ = tokio::time::sleep(Duration::from_secs(1)) => {
-            eprintln!(
-                "Venter på at en annen gateway slipper revisjonsloggen {} (opptil {} s) …",
-                audit_path.display(),
-                super::audit::LOCK_WAIT.as_secs()
-            );
+            eprintln!("{waiting_for}");
             starting.await
         }
     };

@@ -8,6 +8,11 @@ use std::path::Path;
 /// only the root) into `dir` and returns the configuration text: `listen`, test environment on,
 /// the TEST PKI's trust and CRL, `audit.jsonl` in the configuration's directory, then `rest`.
 pub fn config(dir: &Path, listen: SocketAddr, rest: &str) -> String {
+    config_with_audit(dir, listen, "[audit]\npath = \"audit.jsonl\"\n", rest)
+}
+
+/// [`config`] with the `[audit]` section `audit` (a shared database, say).
+pub fn config_with_audit(dir: &Path, listen: SocketAddr, audit: &str, rest: &str) -> String {
     let pki = super::pki::dir();
     let p = |name: &str| pki.join(name).display().to_string();
     let chain = dir.join("gateway-chain.pem");
@@ -26,9 +31,7 @@ anchors = ["{root}"]
 intermediates = ["{ca}"]
 crls = ["{crl}"]
 
-[audit]
-path = "audit.jsonl"
-
+{audit}
 {rest}"#,
         chain = chain.display(),
         key = p("gateway.key"),

@@ -75,8 +75,22 @@ impl InProcessGateway {
 
     /// The same in `dir`, which may hold an earlier run's audit log.
     pub async fn start_in(dir: tempfile::TempDir, rest: &str) -> InProcessGateway {
+        Self::start_with_audit(dir, "[audit]\npath = \"audit.jsonl\"\n", rest).await
+    }
+
+    /// The same with the `[audit]` section `audit` (a shared database, say).
+    pub async fn start_with_audit(
+        dir: tempfile::TempDir,
+        audit: &str,
+        rest: &str,
+    ) -> InProcessGateway {
         // The listener is bound below; the configured address is never used.
-        let text = super::gateway::config(dir.path(), "127.0.0.1:9".parse().unwrap(), rest);
+        let text = super::gateway::config_with_audit(
+            dir.path(),
+            "127.0.0.1:9".parse().unwrap(),
+            audit,
+            rest,
+        );
         // The CRL is this gateway's own copy, so a test may publish a newer one.
         let shared_crl = super::pki::dir().join("crl.pem");
         let own_crl = dir.path().join("crl.pem");

@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod haproxy;
 pub mod inproc;
 pub mod pki;
+pub mod postgres;
 pub mod softhsm;
 pub mod stack;
 pub mod world;

@@ -5,7 +5,7 @@
 //! `2` wrong arguments, `5` the file could not be read.
 
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,9 +17,10 @@ use time::{Date, OffsetDateTime};
 use crate::cli::failure::{exit, Failure};
 use crate::cli::output::print_json;
 
-use super::log::{AuditError, FileChange};
+use super::log::{AuditError, DatabaseFailure, FileChange};
 use super::record::{utc_millis, AuditEvent, AuditRecord, EventKind};
 use super::verify::{query, verify, Filter, Problem, VerifyError};
+use crate::gateway::config::AuditStore;
 
 /// Exit code when the log is not intact.
 pub const EXIT_BROKEN: u8 = 1;
@@ -41,11 +42,25 @@ pub enum AuditCommand {
     Query(QueryArgs),
 }
 
+/// Which log: a file, or the store a gateway's configuration names (its file, or the
+/// PostgreSQL table several gateways share).
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct LogSource {
+    /// The audit log file.
+    pub file: Option<PathBuf>,
+    /// Read the log the gateway configuration CONFIG names in `[audit]` instead (a file, or
+    /// PostgreSQL with `postgres` and `postgres_password_file`).
+    #[arg(long, value_name = "CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
 /// Arguments of `audit verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The audit log file.
-    pub file: PathBuf,
+    /// Which log.
+    #[command(flatten)]
+    pub source: LogSource,
     /// Print JSON for scripts instead of text.
     #[arg(long)]
     pub json: bool,
@@ -54,8 +69,9 @@ pub struct VerifyArgs {
 /// Arguments of `audit query`.
 #[derive(Debug, clap::Args)]
 pub struct QueryArgs {
-    /// The audit log file.
-    pub file: PathBuf,
+    /// Which log.
+    #[command(flatten)]
+    pub source: LogSource,
     /// Only events about this user name.
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -136,8 +152,54 @@ struct Broken<'a> {
     fix: &'a str,
 }
 
+/// The log `source` names, and its name for messages.
+fn open_source(source: &LogSource) -> Result<(Box<dyn BufRead>, PathBuf), Failure> {
+    if let Some(file) = &source.file {
+        return Ok((Box::new(open(file)?), file.clone()));
+    }
+    let config_path = source
+        .config
+        .as_deref()
+        .unwrap_or(Path::new("gateway.toml"));
+    let config = match crate::gateway::config::load(config_path) {
+        Ok(c) => c,
+        Err(crate::gateway::config::LoadError::Read(e)) => {
+            return Err(Failure::new(
+                "config-read",
+                exit::IO,
+                format!(
+                    "Kunne ikke lese konfigurasjonsfilen {}: {e}.",
+                    config_path.display()
+                ),
+            ))
+        }
+        Err(crate::gateway::config::LoadError::Invalid(errors)) => {
+            return Err(Failure::new(
+                "config-invalid",
+                exit::USAGE,
+                format!(
+                    "Konfigurasjonsfilen {} har {} feil.",
+                    config_path.display(),
+                    errors.len()
+                ),
+            )
+            .fix(format!(
+                "Kjør `hjemmekontor-gateway check-config {}`.",
+                config_path.display()
+            )))
+        }
+    };
+    match &config.audit.store {
+        AuditStore::File(file) => Ok((Box::new(open(file)?), file.clone())),
+        AuditStore::Postgres(pg) => match super::postgres::read_lines(pg) {
+            Ok(reader) => Ok((Box::new(reader), PathBuf::from(&pg.conninfo))),
+            Err(e) => Err(explain(&e)),
+        },
+    }
+}
+
 fn run_verify(args: &VerifyArgs) -> ExitCode {
-    let reader = match open(&args.file) {
+    let (reader, file) = match open_source(&args.source) {
         Ok(r) => r,
         Err(f) => return f.report(args.json),
     };
@@ -165,7 +227,7 @@ fn run_verify(args: &VerifyArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(e) => report_broken(&e, &args.file, args.json.then_some(JsonTo::Stdout)),
+        Err(e) => report_broken(&e, &file, args.json.then_some(JsonTo::Stdout)),
     }
 }
 
@@ -273,7 +335,7 @@ fn remedy(problem: &Problem, offset: u64, file: &Path) -> String {
 }
 
 fn run_query(args: &QueryArgs) -> ExitCode {
-    let reader = match open(&args.file) {
+    let (reader, file) = match open_source(&args.source) {
         Ok(r) => r,
         Err(f) => return f.report(args.json),
     };
@@ -291,7 +353,7 @@ fn run_query(args: &QueryArgs) -> ExitCode {
             Ok(rec) => rec,
             Err(e) => {
                 let _ = out.flush();
-                return report_broken(&e, &args.file, args.json.then_some(JsonTo::StderrLine));
+                return report_broken(&e, &file, args.json.then_some(JsonTo::StderrLine));
             }
         };
         matched += 1;
@@ -598,6 +660,34 @@ pub fn explain(e: &AuditError) -> Failure {
             "Revisjonsloggen er lukket, så ingen innlogging kan logges.",
         )
         .fix("Start gatewayen på nytt."),
+        AuditError::Database {
+            place,
+            what,
+            detail,
+        } => Failure::new(
+            "audit-database",
+            exit::IO,
+            format!(
+                "Revisjonsdatabasen ({place}) {}: {detail}. Uten den kan ingen innlogging \
+                 logges, så ingen slipper inn.",
+                database_words(what)
+            ),
+        )
+        .fix(
+            "Sjekk at PostgreSQL kjører og kan nås fra gatewayen, at brukeren i `postgres` \
+             finnes med passordet i `postgres_password_file`, og at tabellen er laget med \
+             installer/gateway/postgres/schema.sql (docs/cluster.md).",
+        ),
+    }
+}
+
+/// The database failure's words in Norwegian.
+fn database_words(what: &DatabaseFailure) -> &'static str {
+    match what {
+        DatabaseFailure::Unreachable => "kan ikke nås",
+        DatabaseFailure::Login => "slipper ikke gatewayen inn",
+        DatabaseFailure::Read => "kan ikke leses",
+        DatabaseFailure::Append => "tok ikke imot postene",
     }
 }
 

@@ -186,6 +186,34 @@ pub enum AuditError {
     /// The writer thread is gone (the log was closed, or the thread died).
     #[error("the audit log writer is no longer running")]
     Closed,
+    /// The shared audit store (PostgreSQL) cannot be reached or refused the records; they are
+    /// not recorded.
+    #[error("the audit database {place} {what}: {detail}")]
+    Database {
+        /// Which database (the connection string, which holds no password).
+        place: String,
+        /// What failed.
+        what: DatabaseFailure,
+        /// What the database or the network said.
+        detail: String,
+    },
+}
+
+/// What the audit database did not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DatabaseFailure {
+    /// No connection (network, server down, no answer in time).
+    #[error("cannot be reached")]
+    Unreachable,
+    /// The gateway's database user was not let in (password, `pg_hba.conf`).
+    #[error("does not let the gateway in")]
+    Login,
+    /// The chain could not be read (no table, no right to read it).
+    #[error("cannot be read")]
+    Read,
+    /// The records were not taken (no right to append, a broken chain, a full disk).
+    #[error("refused the records")]
+    Append,
 }
 
 /// Counts since the log was opened, for benchmarks and health reports.
@@ -197,15 +225,15 @@ pub struct AuditStats {
     pub syncs: u64,
 }
 
-type Outcome = Result<AuditRecord, AuditError>;
+pub(super) type Outcome = Result<AuditRecord, AuditError>;
 
-enum Reply {
+pub(super) enum Reply {
     Blocking(mpsc::SyncSender<Outcome>),
     Async(tokio::sync::oneshot::Sender<Outcome>),
 }
 
 impl Reply {
-    fn send(self, outcome: Outcome) {
+    pub(super) fn send(self, outcome: Outcome) {
         // A caller that stopped waiting (a dropped future) still has its record written;
         // there is just nobody to tell.
         match self {
@@ -220,21 +248,21 @@ impl Reply {
 }
 
 /// What the writer is sent: a record, or the question whether it could write one now.
-enum Message {
+pub(super) enum Message {
     Record(Job),
     Probe(tokio::sync::oneshot::Sender<Result<(), String>>),
 }
 
-struct Job {
-    event: AuditEvent,
-    time: OffsetDateTime,
-    reply: Reply,
+pub(super) struct Job {
+    pub(super) event: AuditEvent,
+    pub(super) time: OffsetDateTime,
+    pub(super) reply: Reply,
 }
 
 #[derive(Default)]
-struct Counters {
-    records: AtomicU64,
-    syncs: AtomicU64,
+pub(super) struct Counters {
+    pub(super) records: AtomicU64,
+    pub(super) syncs: AtomicU64,
 }
 
 /// The writer's pace; tests shorten or lengthen it instead of waiting.
@@ -265,8 +293,8 @@ pub struct AuditLog {
     tx: Option<mpsc::Sender<Message>>,
     writer: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
-    /// Held locked until the log is dropped (after the writer has finished).
-    _lock: File,
+    /// The file store's lock, held until the log is dropped (after the writer has finished).
+    _lock: Option<File>,
 }
 
 impl fmt::Debug for AuditLog {
@@ -279,6 +307,29 @@ impl fmt::Debug for AuditLog {
 }
 
 impl AuditLog {
+    /// Opens the store `settings` names: the file (waiting up to `wait` for its lock), or the
+    /// PostgreSQL table shared with other gateways. Blocks.
+    pub fn open_store(
+        settings: &crate::gateway::config::AuditSettings,
+        wait: Duration,
+    ) -> Result<AuditLog, AuditError> {
+        use crate::gateway::config::AuditStore;
+        match &settings.store {
+            AuditStore::File(path) => AuditLog::open_waiting(path, wait),
+            AuditStore::Postgres(pg) => {
+                let counters = Arc::new(Counters::default());
+                let (tx, writer, place) = super::postgres::start_writer(pg, Arc::clone(&counters))?;
+                Ok(AuditLog {
+                    path: PathBuf::from(place),
+                    tx: Some(tx),
+                    writer: Some(writer),
+                    counters,
+                    _lock: None,
+                })
+            }
+        }
+    }
+
     /// Opens the log at `path` as [`AuditLog::open_waiting`] does, without waiting for the
     /// lock: another process holding it is [`AuditError::Locked`] at once.
     pub fn open(path: impl AsRef<Path>) -> Result<AuditLog, AuditError> {
@@ -361,11 +412,11 @@ impl AuditLog {
             tx: Some(tx),
             writer: Some(handle),
             counters,
-            _lock: lock,
+            _lock: Some(lock),
         })
     }
 
-    /// The log file.
+    /// The log file; for the PostgreSQL store, the database's connection string.
     pub fn path(&self) -> &Path {
         &self.path
     }

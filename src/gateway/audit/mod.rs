@@ -6,6 +6,7 @@
 //! - [`verify`] (pure over a reader): checking the chain, and reading records with a filter;
 //! - [`log`]: the file, with group commit on one writer thread, flushed before it answers;
 //!   one writer at a time (a lock), and it stops taking records when the file is moved;
+//! - [`postgres`]: the same chain in a PostgreSQL table that several gateways append to;
 //! - [`coalesce`] (pure): repeated refusals from one address counted, not recorded one by one;
 //! - [`cli`]: `hjemmekontor-gateway audit verify|query`.
 //!
@@ -16,11 +17,12 @@
 pub mod cli;
 pub mod coalesce;
 pub mod log;
+pub mod postgres;
 pub mod record;
 pub mod verify;
 
 pub use coalesce::{Admission, RefusalCoalescer};
-pub use log::{AuditError, AuditLog, AuditStats, FileChange, LOCK_WAIT};
+pub use log::{AuditError, AuditLog, AuditStats, DatabaseFailure, FileChange, LOCK_WAIT};
 pub use record::{
     AuditEvent, AuditRecord, EndReason, EventKind, PostureOutcome, RefusalReason, TargetRefusal,
     GENESIS,

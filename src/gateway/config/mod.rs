@@ -32,10 +32,12 @@ use crate::tunnel::protocol::Redirect;
 
 use super::auth;
 
+mod audit_store;
 mod load_balancer;
 mod posture;
 mod redirect;
 
+pub use audit_store::{AuditSettings, AuditStore, PostgresSettings};
 pub use load_balancer::{HealthSettings, LoadBalancers};
 pub use posture::PostureSettings;
 
@@ -140,13 +142,6 @@ pub struct TrustSettings {
     pub test_issuers: Vec<String>,
     /// Warn when a user's certificate expires within this many days.
     pub expiry_warning_days: u32,
-}
-
-/// `[audit]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditSettings {
-    /// Where the audit log is written.
-    pub path: PathBuf,
 }
 
 /// `[limits]`: every resource a client can make the gateway spend is bounded here.
@@ -460,12 +455,6 @@ struct RawTrust {
     test_issuers: Vec<String>,
     #[serde(default)]
     expiry_warning_days: Option<Spanned<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAudit {
-    path: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -1015,8 +1004,8 @@ pub fn parse(
     let raw_trust_value = required(&mut errors, "trust");
     let trust_span = raw_trust_value.as_ref().map_or(0..0, Spanned::span);
     let raw_trust = raw_trust_value.and_then(|v| deserialize::<RawTrust>(&mut errors, v));
-    let raw_audit =
-        required(&mut errors, "audit").and_then(|v| deserialize::<RawAudit>(&mut errors, v));
+    let audit = required(&mut errors, "audit")
+        .and_then(|v| audit_store::parse(&mut errors, v, base_dir, probe));
     let raw_limits = match sections.remove("limits") {
         Some(v) => deserialize::<RawLimits>(&mut errors, v),
         None => Some(RawLimits::default()),
@@ -1148,34 +1137,6 @@ pub fn parse(
             test_issuers: t.test_issuers,
             expiry_warning_days: ranged(&mut errors, &t.expiry_warning_days, EXPIRY_WARNING) as u32,
         }
-    });
-
-    // [audit]
-    let audit = raw_audit.map(|a| {
-        let path = resolve(base_dir, a.path.get_ref());
-        if a.path.get_ref().trim().is_empty() {
-            errors.at(
-                a.path.span(),
-                "`path` er tom; skriv hvor revisjonsloggen skal ligge",
-            );
-        } else if probe_file(&path) == PathKind::Missing {
-            let parent = path.parent().unwrap_or(Path::new("."));
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            if probe_file(parent) != PathKind::Directory {
-                errors.at(
-                    a.path.span(),
-                    format!(
-                        "`path`: mappen {} finnes ikke; opprett den før gatewayen startes",
-                        parent.display()
-                    ),
-                );
-            }
-        }
-        AuditSettings { path }
     });
 
     // [limits]
@@ -1808,8 +1769,8 @@ mod tests {
     #[test]
     fn fields_are_read_from_the_structs() {
         assert_eq!(
-            fields_of::<RawAudit>(),
-            &["path"],
+            fields_of::<audit_store::RawAudit>(),
+            &["path", "postgres", "postgres_password_file"],
             "the probe deserializer sees serde's field list"
         );
         assert!(fields_of::<RawGateway>().contains(&"reload_interval_secs"));

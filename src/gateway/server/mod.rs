@@ -132,8 +132,8 @@ impl Gateway {
     /// dangerous options in force.
     pub fn new(config: Config, clock: Arc<dyn Clock>) -> Result<Arc<Gateway>, ServerError> {
         // An older gateway may still be draining its sessions on the same log.
-        let audit = Arc::new(AuditLog::open_waiting(
-            &config.audit.path,
+        let audit = Arc::new(AuditLog::open_store(
+            &config.audit,
             super::audit::LOCK_WAIT,
         )?);
         let identity =
@@ -152,7 +152,7 @@ impl Gateway {
             },
             clock.now_utc(),
         )?;
-        let lockout_file = LockoutFile::new(lockout_file::path_for(&config.audit.path));
+        let lockout_file = LockoutFile::new(config.audit.lockout_state.clone());
         let lockout = match lockout_file::load(lockout_file.path()) {
             Ok(Some(kept)) => {
                 Lockout::restore(config.lockout, &kept, clock.instant(), wall_ms(&*clock))
