@@ -2,8 +2,9 @@
 //! (Debian's), with the project's schema: logins on both land in one chain that `audit
 //! verify --config` finds whole; the gateway's database role can read and append but not
 //! change or remove a record, and nobody can while the schema's triggers stand; with the
-//! database stopped nobody gets in (a clear "cannot record" answer), the readiness port says
-//! why, and logins come back with the database.
+//! database stopped nobody gets in (neither the lockout counts nor the chain can be reached) (a clear "cannot record" answer), the readiness port says
+//! why, and logins come back with the database. The lockout counts are shared: five wrong
+//! passwords through one gateway lock the user on the other.
 //! Nothing here asserts a time; waits are bounded only so that a hang fails.
 
 mod support;
@@ -180,4 +181,47 @@ async fn without_the_database_nobody_gets_in_and_the_readiness_port_says_why() {
     assert!(ok, "{text}");
     drop(Arc::clone(&gw.gateway));
     gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_passwords_through_one_gateway_lock_the_user_on_the_other() {
+    if !require_postgres("five_wrong_passwords_through_one_gateway_lock_the_user_on_the_other") {
+        return;
+    }
+    let db = start_db();
+    let (a, b) = (gateway_on(&db).await, gateway_on(&db).await);
+    let refusal = |result: Result<_, SessionError>| match result {
+        Err(SessionError::Rejected(r)) => r,
+        Err(other) => panic!("expected a refusal, got {other:?}"),
+        Ok(_) => panic!("a login got in"),
+    };
+    for attempt in 1..=5 {
+        let r = refusal(a.login("person-high", "ase", "feil").await.map(drop));
+        let expected = if attempt < 5 {
+            RejectCode::BadCredentials
+        } else {
+            RejectCode::LockedOut
+        };
+        assert_eq!(r.code, expected, "attempt {attempt}: {r:?}");
+    }
+    // Gateway B never saw a failure; the right password is refused there all the same.
+    let r = refusal(b.login("person-high", "ase", PASSWORD).await.map(drop));
+    assert_eq!(r.code, RejectCode::LockedOut, "{r:?}");
+    assert!(
+        r.retry_after_secs.is_some_and(|s| s > 0),
+        "the client is told how long: {r:?}"
+    );
+    let (read, rows) = db.psql_as_gateway(
+        DB_PASSWORD,
+        "SELECT scope || ':' || key FROM lockout_counters ORDER BY 1",
+    );
+    assert!(read, "{rows}");
+    assert!(rows.contains("user:ase"), "{rows}");
+    let all = records(&a);
+    let locked_on_b = all.iter().any(|r| {
+        r["event"] == "login-refused" && r["reason"] == "locked-out" && r["user"] == "ase"
+    });
+    assert!(locked_on_b, "the lock is audited: {all:?}");
+    a.stop().await;
+    b.stop().await;
 }

@@ -109,6 +109,9 @@ stage_gateway() {
   install -D -m 0644 "$root/installer/gateway/gateway.example.toml" "$examples/gateway.example.toml"
   install -m 0644 "$root/installer/gateway/systemd/low-port.conf" \
     "$root/installer/gateway/systemd/log-to-file.conf" "$examples/"
+  # Several gateways (docs/cluster.md): HAProxy in front, the shared database's schema.
+  install -m 0644 "$root/installer/gateway/haproxy.cfg" "$examples/"
+  install -D -m 0644 "$root/installer/gateway/postgres/schema.sql" "$examples/postgres/schema.sql"
   install -D -m 0755 "$here/gateway/postinst" "$tree/DEBIAN/postinst"
   install -m 0755 "$here/gateway/prerm" "$here/gateway/postrm" "$tree/DEBIAN/"
   # dpkg keeps an operator's edits of these across upgrades (and asks before replacing them).

@@ -443,7 +443,7 @@ pub struct Claim<'a> {
 
 impl Claim<'_> {
     /// The card's key for lockout: its personal identifier, normalised when it can be read.
-    fn card(&self) -> String {
+    pub fn card(&self) -> String {
         PersonalId::parse(self.personal_id)
             .map(|p| p.normalized)
             .unwrap_or_else(|| self.personal_id.to_string())

@@ -434,6 +434,100 @@ impl Lockout {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Shared between gateways
+
+/// One key's counts as another gateway reads them (a row of the shared lockout table): the
+/// same form as a snapshot's entry, with its own time of writing. Gateways' wall clocks are
+/// assumed to agree (NTP), as the audit chain's times already are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedCounter {
+    written_at_ms: i64,
+    counter: CounterSnapshot,
+}
+
+/// A key one login touches, named as the shared table names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LockKey {
+    /// A username, trimmed, shortened and in lower case.
+    User(String),
+    /// A card's personal identifier, likewise.
+    Card(String),
+    /// A source address.
+    Address(IpAddr),
+}
+
+impl LockKey {
+    /// The three keys of a login: its username, card and address.
+    pub fn of_login(username: &str, card: &str, source: IpAddr) -> [LockKey; 3] {
+        [
+            LockKey::User(user_key(username)),
+            LockKey::Card(user_key(card)),
+            LockKey::Address(source),
+        ]
+    }
+
+    /// The scope and the key as text, for a table's two key columns.
+    pub fn columns(&self) -> (&'static str, String) {
+        match self {
+            LockKey::User(k) => ("user", k.clone()),
+            LockKey::Card(k) => ("card", k.clone()),
+            LockKey::Address(a) => ("address", a.to_string()),
+        }
+    }
+}
+
+impl Lockout {
+    fn counter(&self, key: &LockKey) -> Option<&Counter> {
+        match key {
+            LockKey::User(k) => self.users.get(k),
+            LockKey::Card(k) => self.cards.get(k),
+            LockKey::Address(a) => self.addresses.get(a),
+        }
+    }
+
+    /// The key's counts for the other gateways; `None` when there is nothing to remember.
+    pub fn share(&self, key: &LockKey, now: Instant, wall_ms: i64) -> Option<SharedCounter> {
+        self.counter(key)
+            .filter(|c| !c.idle(now, &self.policy))
+            .map(|c| SharedCounter {
+                written_at_ms: wall_ms,
+                counter: c.snapshot(now),
+            })
+    }
+
+    /// Takes the key's counts as the gateways share them (`None`: nothing is remembered),
+    /// replacing this gateway's own. The time since they were written has passed.
+    pub fn adopt(
+        &mut self,
+        key: &LockKey,
+        shared: Option<&SharedCounter>,
+        now: Instant,
+        wall_ms: i64,
+    ) {
+        let counter = shared.and_then(|s| {
+            let since = wall_ms.saturating_sub(s.written_at_ms).max(0);
+            Counter::restore(&s.counter, now, since)
+        });
+        fn put<K: Eq + std::hash::Hash>(map: &mut HashMap<K, Counter>, k: K, c: Option<Counter>) {
+            match c {
+                Some(c) => {
+                    map.insert(k, c);
+                }
+                None => {
+                    map.remove(&k);
+                }
+            }
+        }
+        match key.clone() {
+            LockKey::User(k) => put(&mut self.users, k, counter),
+            LockKey::Card(k) => put(&mut self.cards, k, counter),
+            LockKey::Address(a) => put(&mut self.addresses, a, counter),
+        }
+    }
+}
+
 /// The small policy the unit tests use: 3 failures per user, 5 per card or address, one
 /// minute windows and locks, at most four minutes.
 #[cfg(test)]
@@ -532,5 +626,57 @@ mod tests {
         );
         let bad = r#"{"written_at_ms":0,"users":[],"cards":[],"addresses":[],"extra":1}"#;
         assert!(serde_json::from_str::<LockoutSnapshot>(bad).is_err());
+    }
+
+    #[test]
+    fn counts_shared_key_by_key_lock_the_user_on_the_other_gateway() {
+        // Two gateways with their own monotonic clocks; the wall clock agrees.
+        let (a0, b0) = (Instant::now(), Instant::now() + secs(1_000));
+        let wall = 1_700_000_000_000i64;
+        let (mut a, mut b) = (Lockout::new(policy()), Lockout::new(policy()));
+        let keys = LockKey::of_login(" Kari ", "UN:NO-1", HOME);
+        assert_eq!(keys[0], LockKey::User("kari".into()));
+        let mut table: HashMap<LockKey, SharedCounter> = HashMap::new();
+        // Each failure: read the keys, count, write them back, alternating gateways.
+        for i in 0..3u64 {
+            let (l, t) = if i % 2 == 0 {
+                (&mut a, a0)
+            } else {
+                (&mut b, b0)
+            };
+            let (t, w) = (t + secs(i), wall + 1_000 * i as i64);
+            for k in &keys {
+                l.adopt(k, table.get(k), t, w);
+            }
+            l.record_failure("kari", HOME, t);
+            for k in &keys {
+                match l.share(k, t, w) {
+                    Some(c) => table.insert(k.clone(), c),
+                    None => table.remove(k),
+                };
+            }
+        }
+        // Neither saw three failures itself; gateway B, reading the table, finds the lock.
+        for k in &keys {
+            b.adopt(k, table.get(k), b0 + secs(5), wall + 5_000);
+        }
+        match b.state("KARI", HOME, b0 + secs(5)) {
+            LockState::Locked { until, scope } => {
+                assert_eq!(scope, LockScope::User);
+                assert_eq!(until, b0 + secs(2) + secs(60));
+            }
+            LockState::Open => panic!("the shared failures did not lock"),
+        }
+        // An absent row forgets the key; a row written a lock ago has run out.
+        b.adopt(&keys[0], None, b0 + secs(5), wall + 5_000);
+        assert_eq!(b.tracked().0, 0);
+        let row = table.get(&keys[0]).cloned();
+        b.adopt(&keys[0], row.as_ref(), b0 + secs(5), wall + 70_000);
+        assert_eq!(b.state("kari", OTHER, b0 + secs(5)), LockState::Open);
+        let text = serde_json::to_string(&row).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Option<SharedCounter>>(&text).unwrap(),
+            row
+        );
     }
 }

@@ -26,6 +26,7 @@ pub mod crl_check_cli;
 pub mod live;
 pub mod lockout;
 pub mod lockout_file;
+pub mod lockout_postgres;
 pub mod password_pool;
 pub mod preflight;
 pub mod proxy_header;

@@ -15,13 +15,15 @@
 use std::net::IpAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::auth::{self, hash_memory_kib, Accepted, Claim, HashMemory, Lockout, Refusal};
+use super::auth::{self, hash_memory_kib, Accepted, Claim, HashMemory, Refusal};
 use super::config::Config;
+use super::lockout::LockKey;
+use super::lockout_postgres::LockoutBook;
 use crate::secret::Password;
 use crate::tunnel::protocol::Login;
 
@@ -45,6 +47,9 @@ pub enum LoginOutcome {
     Busy,
     /// Not decided: the check failed (already logged). Close without an answer.
     Failed,
+    /// Not decided, nothing counted: a part the decision needs (the shared lockout counts)
+    /// cannot be reached. Answer "cannot log in now"; the reason is for the audit log.
+    Unavailable(String),
 }
 
 /// One password to check, and where the answer goes.
@@ -160,13 +165,14 @@ impl PasswordPool {
     /// Decides a login: the lockout first (a locked attempt is refused without hashing), then
     /// the password on the pool (against the dummy hash for an unknown user or a foreign card,
     /// so those cost the same), then counting, posture and grants (see [`super::auth`]).
-    /// `now` is read before and after the check. The login's password is moved, never copied.
+    /// `now` (monotonic, and the wall clock's Unix milliseconds for shared counts) is read
+    /// before and after the check. The login's password is moved, never copied.
     #[allow(clippy::too_many_arguments)]
     pub async fn check_login(
         &self,
         config: &Config,
-        lockout: &Mutex<Lockout>,
-        now: impl Fn() -> Instant,
+        lockout: &LockoutBook,
+        now: impl Fn() -> (Instant, i64),
         source: IpAddr,
         personal_id: &str,
         login: Login,
@@ -180,7 +186,12 @@ impl PasswordPool {
             personal_id,
             username: &username,
         };
-        let planned = auth::plan_login(config, &locked(lockout), now(), &claim);
+        let keys = LockKey::of_login(&username, &claim.card(), source);
+        let before = now();
+        if let Err(e) = lockout.refresh(&keys, before).await {
+            return LoginOutcome::Unavailable(e.to_string());
+        }
+        let planned = auth::plan_login(config, &lockout.lock(), before.0, &claim);
         let check = match planned {
             Ok(check) => check,
             Err(refusal) => return LoginOutcome::Decided(Err(refusal)),
@@ -191,19 +202,17 @@ impl PasswordPool {
             Err(Unchecked::Failed) => return LoginOutcome::Failed,
         };
         let credentials = check.outcome(matched);
-        LoginOutcome::Decided(auth::decide_login(
-            config,
-            &mut locked(lockout),
-            now(),
-            &claim,
-            credentials,
-            posture,
-        ))
+        let after = now();
+        let decided = lockout
+            .count(&keys, after, |lockout| {
+                auth::decide_login(config, lockout, after.0, &claim, credentials, posture)
+            })
+            .await;
+        match decided {
+            Ok(decision) => LoginOutcome::Decided(decision),
+            Err(e) => LoginOutcome::Unavailable(e.to_string()),
+        }
     }
-}
-
-fn locked(lockout: &Mutex<Lockout>) -> MutexGuard<'_, Lockout> {
-    lockout.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One pool thread: takes the next job, skips it if its login has gone (timed out, client
@@ -232,7 +241,7 @@ fn work(waiting: &Mutex<Receiver<Job>>, mut memory: HashMemory) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::auth::{hash_password_with, HashParams, RefusalReason};
+    use crate::gateway::auth::{hash_password_with, HashParams, Lockout, RefusalReason};
     use crate::gateway::testutil::{self, pw, KARI_ID, KARI_PASSWORD, OLA_ID};
     use crate::posture::policy::Verdict;
     use crate::tunnel::protocol::PROTOCOL_VERSION;
@@ -287,7 +296,7 @@ mod tests {
     #[tokio::test]
     async fn a_locked_attempt_never_reaches_the_pool_and_an_unknown_user_does() {
         let config = testutil::config();
-        let lockout = Mutex::new(Lockout::new(config.lockout));
+        let lockout = LockoutBook::alone(Lockout::new(config.lockout));
         // A pool without threads and a full queue: anything that reaches it is answered busy.
         let (pool, _waiting) = PasswordPool::without_threads(1, 64);
         let _queued = pool.submit("x", pw("y")).unwrap();
@@ -295,7 +304,7 @@ mod tests {
             pool.check_login(
                 &config,
                 &lockout,
-                Instant::now,
+                || (Instant::now(), 0),
                 HOME,
                 card,
                 login(username, "gjetning"),
@@ -310,7 +319,7 @@ mod tests {
         assert!(matches!(decide("kari", KARI_ID).await, LoginOutcome::Busy));
         // Kari locked (three wrong passwords): refused without a check, whatever the password.
         for _ in 0..3 {
-            let mut l = lockout.lock().unwrap();
+            let mut l = lockout.lock();
             l.record_failure("kari", HOME, Instant::now());
         }
         match decide("kari", KARI_ID).await {
@@ -327,14 +336,14 @@ mod tests {
     #[tokio::test]
     async fn a_login_is_decided_with_its_password_checked_on_the_pool() {
         let config = testutil::config();
-        let lockout = Mutex::new(Lockout::new(config.lockout));
+        let lockout = LockoutBook::alone(Lockout::new(config.lockout));
         let pool = PasswordPool::for_config(&config);
         assert_eq!(pool.room_kib, 64, "sized for the configured hashes");
         let decide = |password: &'static str| {
             pool.check_login(
                 &config,
                 &lockout,
-                Instant::now,
+                || (Instant::now(), 0),
                 HOME,
                 KARI_ID,
                 login("kari", password),
@@ -349,6 +358,6 @@ mod tests {
             LoginOutcome::Decided(Err(r)) => assert_eq!(r.reason, RefusalReason::WrongPassword),
             other => panic!("{other:?}"),
         }
-        assert_eq!(lockout.lock().unwrap().tracked(), (1, 1));
+        assert_eq!(lockout.lock().tracked(), (1, 1));
     }
 }

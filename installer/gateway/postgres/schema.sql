@@ -4,6 +4,8 @@
 --   psql -v ON_ERROR_STOP=1 -v gateway_role=hjemmekontor_gateway -d hjemmekontor -f schema.sql
 -- Safe to run again. The gateway's role may read the chain and append to it, nothing else:
 -- it cannot change or remove a record, and neither can anyone else while the triggers stand.
+-- The lockout counts are working state, not a record: the gateway reads, writes and forgets
+-- them (they are written to the audit chain as refusals anyway).
 
 CREATE TABLE IF NOT EXISTS audit_records (
     -- The record's place in the one chain, from 1; no gap, no fork (the primary key).
@@ -39,3 +41,21 @@ CREATE TRIGGER audit_records_no_truncate
 REVOKE ALL ON audit_records FROM PUBLIC;
 REVOKE ALL ON audit_records FROM :"gateway_role";
 GRANT SELECT, INSERT ON audit_records TO :"gateway_role";
+
+-- The lockout counts the gateways share: one row per username, card or address with recent
+-- failures or a lock, in the form the gateway writes (JSON: the failures' and the lock's
+-- times, the doubling level, and when it was written). A row is removed when it has nothing
+-- left to remember and at a success (username and card).
+CREATE TABLE IF NOT EXISTS lockout_counters (
+    scope   text        NOT NULL CHECK (scope IN ('user', 'card', 'address')),
+    key     text        NOT NULL CHECK (length(key) <= 64),
+    state   text        NOT NULL CHECK (length(state) <= 65536),
+    updated timestamptz NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+
+CREATE INDEX IF NOT EXISTS lockout_counters_updated ON lockout_counters (updated);
+
+REVOKE ALL ON lockout_counters FROM PUBLIC;
+REVOKE ALL ON lockout_counters FROM :"gateway_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON lockout_counters TO :"gateway_role";

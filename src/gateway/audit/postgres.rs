@@ -76,8 +76,10 @@ pub(super) fn start_writer(
     }
 }
 
-/// The connection string with the password from its file, if any.
-fn connection_config(settings: &PostgresSettings) -> Result<tokio_postgres::Config, AuditError> {
+/// The connection string with the password from its file, if any (also the shared lockout's).
+pub(crate) fn connection_config(
+    settings: &PostgresSettings,
+) -> Result<tokio_postgres::Config, AuditError> {
     let place = &settings.conninfo;
     let mut config: tokio_postgres::Config = settings
         .conninfo
@@ -99,7 +101,10 @@ fn connection_config(settings: &PostgresSettings) -> Result<tokio_postgres::Conf
     Ok(config)
 }
 
-async fn connect(config: &tokio_postgres::Config, place: &str) -> Result<Client, AuditError> {
+pub(crate) async fn connect(
+    config: &tokio_postgres::Config,
+    place: &str,
+) -> Result<Client, AuditError> {
     let connecting = tokio::time::timeout(DATABASE_WAIT, config.connect(NoTls)).await;
     let (client, connection) = match connecting {
         Ok(Ok(pair)) => pair,
@@ -113,7 +118,7 @@ async fn connect(config: &tokio_postgres::Config, place: &str) -> Result<Client,
     };
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::warn!("the audit database connection ended: {e}");
+            tracing::warn!("a database connection ended: {e}");
         }
     });
     Ok(client)

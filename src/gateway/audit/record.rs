@@ -103,6 +103,9 @@ pub enum RefusalReason {
     /// The gateway was too busy to take the login (waiting connections, password checks or
     /// sessions at their bound) and answered "busy".
     ServerBusy,
+    /// A part the decision needs (the shared lockout counts, the directory) could not be
+    /// reached: nothing was decided, and the client was told it cannot log in now.
+    Unavailable,
 }
 
 /// Why a session ended.
@@ -356,7 +359,7 @@ impl FromStr for EventKind {
 
 impl RefusalReason {
     /// Every reason, in declaration order.
-    pub const ALL: [RefusalReason; 17] = [
+    pub const ALL: [RefusalReason; 18] = [
         RefusalReason::NoCertificate,
         RefusalReason::Untrusted,
         RefusalReason::Expired,
@@ -374,6 +377,7 @@ impl RefusalReason {
         RefusalReason::BadRequest,
         RefusalReason::ProtocolVersion,
         RefusalReason::ServerBusy,
+        RefusalReason::Unavailable,
     ];
 
     /// The name written in the log.
@@ -396,6 +400,7 @@ impl RefusalReason {
             RefusalReason::BadRequest => "bad-request",
             RefusalReason::ProtocolVersion => "protocol-version",
             RefusalReason::ServerBusy => "server-busy",
+            RefusalReason::Unavailable => "unavailable",
         }
     }
 }

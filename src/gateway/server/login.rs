@@ -178,7 +178,7 @@ impl Gateway {
             .check_login(
                 &self.config,
                 &self.lockout,
-                || self.clock.instant(),
+                || (self.clock.instant(), wall_ms(&*self.clock)),
                 peer.ip(),
                 &cert_id,
                 login,
@@ -208,6 +208,19 @@ impl Gateway {
                 return None;
             }
             LoginOutcome::Failed => return None,
+            LoginOutcome::Unavailable(detail) => {
+                tracing::warn!(%peer, "a login could not be decided: {detail}");
+                let record = AuditEvent::LoginRefused {
+                    reason: RefusalReason::Unavailable,
+                    user: None,
+                    personal_id: personal_id.clone(),
+                    source: peer,
+                    detail: Some(detail),
+                };
+                let answer = rejection(RejectCode::Unavailable, unavailable());
+                self.refuse(tls, record, answer).await;
+                return None;
+            }
         };
         if let auth::ClientRefusal::PostureRefused { failed } = &refusal.client {
             self.refuse_posture(tls, peer, personal_id, &refusal, failed)

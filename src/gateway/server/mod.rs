@@ -6,7 +6,7 @@
 //! certificate refused during the handshake, is one audit record.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::server::Acceptor;
@@ -21,9 +21,10 @@ use super::access::{self, AccessError};
 use super::admission::{Admission, AdmissionLimits, Pending, Stage, HELLO_WAIT};
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
 use super::auth::{self, Lockout};
-use super::config::Config;
+use super::config::{AuditStore, Config};
 use super::live::LiveSessions;
 use super::lockout_file::{self, LockoutFile};
+use super::lockout_postgres::{LockoutBook, SharedLockout, SharedLockoutError};
 use super::password_pool::{LoginOutcome, PasswordPool};
 use super::proxy_header;
 use super::refusals::{self, Refusals};
@@ -61,8 +62,31 @@ pub trait Clock: Send + Sync {
 }
 
 /// Unix milliseconds of the clock's wall time.
-fn wall_ms(clock: &dyn Clock) -> i64 {
+pub(crate) fn wall_ms(clock: &dyn Clock) -> i64 {
     i64::try_from(clock.now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The lockout: shared in the database when the audit chain is there (several gateways),
+/// otherwise this gateway's own, read back from its file.
+fn lockout_book(
+    config: &Config,
+    file: &LockoutFile,
+    clock: &dyn Clock,
+) -> Result<LockoutBook, ServerError> {
+    if let AuditStore::Postgres(settings) = &config.audit.store {
+        let shared = SharedLockout::new(settings).map_err(ServerError::SharedLockout)?;
+        return Ok(LockoutBook::shared(Lockout::new(config.lockout), shared));
+    }
+    let lockout = match lockout_file::load(file.path()) {
+        Ok(Some(kept)) => Lockout::restore(config.lockout, &kept, clock.instant(), wall_ms(clock)),
+        Ok(None) => Lockout::new(config.lockout),
+        Err(e) => {
+            tracing::warn!("the lockout state cannot be read ({e}); starting without it");
+            eprintln!("ADVARSEL: låsetilstanden kan ikke leses ({e}); gatewayen starter uten den.");
+            Lockout::new(config.lockout)
+        }
+    };
+    Ok(LockoutBook::alone(lockout))
 }
 
 /// The system clock.
@@ -87,6 +111,9 @@ pub enum ServerError {
     /// The server certificate, key, trust anchors or CRLs cannot be used.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The shared lockout counts' database cannot be used (its password file).
+    #[error("{0}")]
+    SharedLockout(SharedLockoutError),
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -103,7 +130,7 @@ pub struct Gateway {
     tls: ReloadableServerConfig,
     audit: Arc<AuditLog>,
     refusals: Arc<Refusals>,
-    lockout: Mutex<Lockout>,
+    lockout: LockoutBook,
     lockout_file: LockoutFile,
     admission: Admission,
     passwords: PasswordPool,
@@ -153,21 +180,9 @@ impl Gateway {
             clock.now_utc(),
         )?;
         let lockout_file = LockoutFile::new(config.audit.lockout_state.clone());
-        let lockout = match lockout_file::load(lockout_file.path()) {
-            Ok(Some(kept)) => {
-                Lockout::restore(config.lockout, &kept, clock.instant(), wall_ms(&*clock))
-            }
-            Ok(None) => Lockout::new(config.lockout),
-            Err(e) => {
-                tracing::warn!("the lockout state cannot be read ({e}); starting without it");
-                eprintln!(
-                    "ADVARSEL: låsetilstanden kan ikke leses ({e}); gatewayen starter uten den."
-                );
-                Lockout::new(config.lockout)
-            }
-        };
+        let lockout = lockout_book(&config, &lockout_file, &*clock)?;
         Ok(Arc::new(Gateway {
-            lockout: Mutex::new(lockout),
+            lockout,
             lockout_file,
             refusals,
             admission: Admission::new(AdmissionLimits {
@@ -189,14 +204,10 @@ impl Gateway {
     /// blocking thread (it syncs the file).
     fn keep_lockout(&self, force: bool) {
         let now = self.clock.instant();
-        if !force && !self.lockout_file.due(now) {
+        if self.lockout.is_shared() || (!force && !self.lockout_file.due(now)) {
             return;
         }
-        let snapshot = self
-            .lockout
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .snapshot(now, wall_ms(&*self.clock));
+        let snapshot = self.lockout.lock().snapshot(now, wall_ms(&*self.clock));
         if let Err(e) = lockout_file::save(self.lockout_file.path(), &snapshot) {
             tracing::warn!("the lockout state could not be written: {e}");
         }
