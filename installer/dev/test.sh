@@ -16,6 +16,8 @@ windows=x86_64-pc-windows-gnu
 # fields are plain Rust, tested on Linux; leaving egui out halves the Windows test build).
 windows_tested=client,gateway,vcard
 target_dir=${CARGO_TARGET_DIR:-$PWD/target}
+# A run from scratch gains nothing from incremental compilation's caches, only their writing.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 phase_names=()
 phase_secs=()
 current=
