@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::config::{Config, Machine};
+use super::config::{Config, GrantTo, Machine};
 
 /// A machine a user may reach.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,11 +60,34 @@ impl AccessError {
     }
 }
 
-fn grants_machine(config: &Config, username: &str, machine: &Machine) -> bool {
+/// Who asks: a username, and the directory groups the user was found in at login (DNs as
+/// [`normalize_dn`](super::config::normalize_dn) spells them; none for `[[user]]` entries).
+#[derive(Debug, Clone, Copy)]
+pub struct Principal<'a> {
+    /// The username as configured or as the directory has it.
+    pub username: &'a str,
+    /// Directory groups, normalised.
+    pub groups: &'a [String],
+}
+
+impl<'a> Principal<'a> {
+    /// A user with no directory groups.
+    pub fn user(username: &'a str) -> Principal<'a> {
+        Principal {
+            username,
+            groups: &[],
+        }
+    }
+}
+
+fn grants_machine(config: &Config, who: &Principal<'_>, machine: &Machine) -> bool {
     config
         .grants
         .iter()
-        .filter(|g| g.user.eq_ignore_ascii_case(username))
+        .filter(|g| match &g.to {
+            GrantTo::User(user) => user.eq_ignore_ascii_case(who.username),
+            GrantTo::LdapGroup(dn) => who.groups.contains(dn),
+        })
         .any(|g| {
             g.machines.contains(&machine.id)
                 || machine
@@ -76,10 +99,15 @@ fn grants_machine(config: &Config, username: &str, machine: &Machine) -> bool {
 
 /// Every machine the user may reach, in the order of the `[[machine]]` entries, each once.
 pub fn targets(config: &Config, username: &str) -> Vec<Target> {
+    targets_for(config, &Principal::user(username))
+}
+
+/// [`targets`] for a user with directory groups.
+pub fn targets_for(config: &Config, who: &Principal<'_>) -> Vec<Target> {
     config
         .machines
         .iter()
-        .filter(|m| grants_machine(config, username, m))
+        .filter(|m| grants_machine(config, who, m))
         .map(Target::from)
         .collect()
 }
@@ -90,10 +118,19 @@ pub fn authorize<'c>(
     username: &str,
     target_id: &str,
 ) -> Result<&'c Machine, AccessError> {
+    authorize_for(config, &Principal::user(username), target_id)
+}
+
+/// [`authorize`] for a user with directory groups.
+pub fn authorize_for<'c>(
+    config: &'c Config,
+    who: &Principal<'_>,
+    target_id: &str,
+) -> Result<&'c Machine, AccessError> {
     let machine = config
         .machine(target_id)
         .ok_or(AccessError::UnknownTarget)?;
-    if grants_machine(config, username, machine) {
+    if grants_machine(config, who, machine) {
         Ok(machine)
     } else {
         Err(AccessError::NotGranted)

@@ -37,7 +37,7 @@ use crate::cert::PersonalId;
 use crate::posture::policy::{Failed, Verdict};
 use crate::secret::Password;
 
-use super::access::{targets, Target};
+use super::access::{targets_for, Principal, Target};
 use super::config::Config;
 #[cfg(test)]
 use super::lockout::LONGEST_LOCK_SECS;
@@ -468,6 +468,8 @@ pub struct Accepted {
     pub display_name: Option<String>,
     /// What the user may reach, never empty.
     pub targets: Vec<Target>,
+    /// The user's directory groups (normalised DNs), for the grants of the session's streams.
+    pub groups: Vec<String>,
     /// Posture rules failed with `warn`: shown to the person, who is let in.
     pub posture_warnings: Vec<Failed>,
 }
@@ -530,6 +532,13 @@ impl<'c> PasswordCheck<'c> {
         self.hash
     }
 
+    /// Whether the user exists and the card is theirs, so that the password is worth asking
+    /// about. A directory is asked only then: a bind with a stranger's card would count against
+    /// the user in the directory's own lockout.
+    pub fn identity_ok(&self) -> bool {
+        self.identity.is_ok()
+    }
+
     /// The credential checks' outcome, given whether the password matched [`Self::hash`].
     pub fn outcome(self, password_matched: bool) -> CredentialCheck<'c> {
         let outcome = match self.identity {
@@ -563,7 +572,18 @@ pub fn plan_login<'c>(
     now: Instant,
     claim: &Claim<'_>,
 ) -> Result<PasswordCheck<'c>, Refusal> {
-    let user = config.user(claim.username);
+    plan_login_as(config, config.user(claim.username), lockout, now, claim)
+}
+
+/// [`plan_login`] for a user found elsewhere than in the configuration (the directory):
+/// `user` is who the claim's username names, if anybody.
+pub fn plan_login_as<'c>(
+    config: &'c Config,
+    user: Option<&'c super::config::User>,
+    lockout: &Lockout,
+    now: Instant,
+    claim: &Claim<'_>,
+) -> Result<PasswordCheck<'c>, Refusal> {
     let cert_id = PersonalId::parse(claim.personal_id).map(|p| p.normalized);
     let identity = match user {
         None => Err(RefusalReason::UnknownUser),
@@ -668,7 +688,13 @@ pub fn decide_login(
         });
     }
 
-    let targets = targets(config, &user.username);
+    let targets = targets_for(
+        config,
+        &Principal {
+            username: &user.username,
+            groups: &user.groups,
+        },
+    );
     if targets.is_empty() {
         return Err(Refusal {
             reason: RefusalReason::NoGrants,
@@ -683,6 +709,7 @@ pub fn decide_login(
         user: user.username.clone(),
         display_name: user.display_name.clone(),
         targets,
+        groups: user.groups.clone(),
         posture_warnings: verdict.warned,
     })
 }

@@ -23,6 +23,7 @@ pub mod config;
 pub mod config_cli;
 pub mod crl_check;
 pub mod crl_check_cli;
+pub mod directory;
 pub mod live;
 pub mod lockout;
 pub mod lockout_file;

@@ -103,6 +103,15 @@ async fn serve(config: config::Config) -> ExitCode {
     let gateway = match started {
         Ok(g) => g,
         Err(ServerError::Audit(e)) => return super::audit::cli::explain(&e).report(false),
+        Err(ServerError::Directory(e)) => {
+            return Failure::new(
+                "gateway-start",
+                exit::USAGE,
+                format!("Gatewayen kan ikke starte: {e}."),
+            )
+            .fix(format!("Katalogen ([directory]): {}.", e.advice()))
+            .report(false)
+        }
         Err(e) => return Failure::new(
             "gateway-start",
             exit::USAGE,

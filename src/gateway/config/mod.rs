@@ -33,11 +33,13 @@ use crate::tunnel::protocol::Redirect;
 use super::auth;
 
 mod audit_store;
+mod directory;
 mod load_balancer;
 mod posture;
 mod redirect;
 
 pub use audit_store::{AuditSettings, AuditStore, PostgresSettings};
+pub use directory::{normalize_dn, DirectorySettings};
 pub use load_balancer::{HealthSettings, LoadBalancers};
 pub use posture::PostureSettings;
 
@@ -107,6 +109,8 @@ pub struct Config {
     pub load_balancer: LoadBalancers,
     /// The readiness port, if any.
     pub health: Option<HealthSettings>,
+    /// The directory the users come from, instead of `[[user]]` entries.
+    pub directory: Option<DirectorySettings>,
     /// A hash no password matches, with the users' parameters, verified for unknown users so
     /// the answer takes as long as for a known one.
     pub(crate) dummy_hash: PhcHash,
@@ -221,6 +225,8 @@ pub struct User {
     pub password_hash: PhcHash,
     /// Name shown in the audit log and to the user.
     pub display_name: Option<String>,
+    /// Directory groups (normalised DNs) for `[[grant]] ldap_group`; none for `[[user]]`.
+    pub groups: Vec<String>,
 }
 
 /// An argon2id PHC string. Not the password, but a way to guess it offline, so it does not
@@ -268,15 +274,26 @@ pub struct Machine {
     pub group: Option<String>,
 }
 
-/// `[[grant]]`: one user may reach these machines, and every machine in these groups.
+/// `[[grant]]`: one user, or the members of one directory group, may reach these machines,
+/// and every machine in these groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
-    /// The username, as written in its `[[user]]` entry.
-    pub user: String,
+    /// Who may.
+    pub to: GrantTo,
     /// Machine ids.
     pub machines: Vec<String>,
     /// Group ids.
     pub groups: Vec<String>,
+}
+
+/// Whom a grant is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantTo {
+    /// One user, by username (ASCII case ignored).
+    User(String),
+    /// Every member of a directory group, by its DN as [`normalize_dn`] spells it.
+    LdapGroup(String),
 }
 
 impl Config {
@@ -545,7 +562,10 @@ struct RawMachine {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGrant {
-    user: Spanned<String>,
+    #[serde(default)]
+    user: Option<Spanned<String>>,
+    #[serde(default)]
+    ldap_group: Option<Spanned<String>>,
     #[serde(default)]
     machines: Vec<Spanned<String>>,
     #[serde(default)]
@@ -566,6 +586,7 @@ const SECTIONS: &[&str] = &[
     "posture",
     "load_balancer",
     "health",
+    "directory",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -945,6 +966,58 @@ fn file(
     path
 }
 
+/// Whom a `[[grant]]` is for: `user` (a `[[user]]`, or with a directory any username) or
+/// `ldap_group` (with a directory only), exactly one of them.
+fn grant_to(
+    errors: &mut Errors<'_>,
+    g: &RawGrant,
+    span: &Range<usize>,
+    has_directory: bool,
+    user_names: &HashMap<String, usize>,
+) -> Option<GrantTo> {
+    match (&g.user, &g.ldap_group) {
+        (Some(user), None) => {
+            let name = user.get_ref();
+            if !has_directory && !user_names.contains_key(&name.to_ascii_lowercase()) {
+                errors.at(
+                    user.span(),
+                    format!("ukjent bruker `{name}`; en tilgang må gjelde en [[user]]"),
+                );
+            }
+            Some(GrantTo::User(name.clone()))
+        }
+        (None, Some(group)) => {
+            if !has_directory {
+                errors.at(
+                    group.span(),
+                    "`ldap_group` krever en katalog: legg til [directory], eller skriv `user`",
+                );
+            } else if !directory::looks_like_dn(group.get_ref()) {
+                errors.at(
+                    group.span(),
+                    "`ldap_group` er gruppens DN, f.eks. \"cn=fastleger,ou=groups,dc=example,dc=no\"",
+                );
+            }
+            Some(GrantTo::LdapGroup(normalize_dn(group.get_ref())))
+        }
+        (Some(user), Some(_)) => {
+            errors.at(
+                user.span(),
+                "en tilgang gjelder enten én bruker (`user`) eller én katalog-gruppe \
+                 (`ldap_group`), ikke begge; del den i to [[grant]]",
+            );
+            None
+        }
+        (None, None) => {
+            errors.at(
+                span.clone(),
+                "tilgangen nevner ingen `user` eller `ldap_group`",
+            );
+            None
+        }
+    }
+}
+
 fn resolve(base: &Path, written: &str) -> PathBuf {
     let p = Path::new(written);
     if p.is_absolute() {
@@ -1033,6 +1106,9 @@ pub fn parse(
     let health = sections
         .remove("health")
         .map(|v| load_balancer::parse_health(&mut errors, v));
+    let directory_value = sections.remove("directory");
+    let has_directory = directory_value.is_some();
+    let directory = directory_value.and_then(|v| directory::parse(&mut errors, v, base_dir, probe));
 
     let probe_file = probe;
 
@@ -1262,6 +1338,7 @@ pub fn parse(
             personal_id,
             password_hash: PhcHash(u.password_hash.get_ref().clone()),
             display_name: u.display_name.clone(),
+            groups: Vec::new(),
         });
     }
 
@@ -1359,16 +1436,21 @@ pub fn parse(
     }
 
     // [[grant]]
+    if has_directory {
+        if let Some((span, _, _)) = raw_users.first() {
+            errors.at(
+                span.clone(),
+                "med [directory] kommer brukerne fra katalogen; fjern [[user]]-oppføringene \
+                 (eller [directory])",
+            );
+        }
+    }
     let mut grants = Vec::new();
     for (span, raw, _) in &raw_grants {
         let Some(g) = raw else { continue };
-        let user = g.user.get_ref();
-        if !user_names.contains_key(&user.to_ascii_lowercase()) {
-            errors.at(
-                g.user.span(),
-                format!("ukjent bruker `{user}`; en tilgang må gjelde en [[user]]"),
-            );
-        }
+        let Some(to) = grant_to(&mut errors, g, span, has_directory, &user_names) else {
+            continue;
+        };
         for m in &g.machines {
             if !machine_ids.contains_key(m.get_ref()) {
                 errors.at(m.span(), format!("ukjent maskin `{}`", m.get_ref()));
@@ -1387,7 +1469,7 @@ pub fn parse(
             );
         }
         grants.push(Grant {
-            user: user.clone(),
+            to,
             machines: g.machines.iter().map(|m| m.get_ref().clone()).collect(),
             groups: g.groups.iter().map(|m| m.get_ref().clone()).collect(),
         });
@@ -1429,6 +1511,7 @@ pub fn parse(
                 posture,
                 load_balancer,
                 health: health.flatten(),
+                directory,
                 dummy_hash: PhcHash(dummy_hash),
             })
         }

@@ -15,13 +15,31 @@ const REQUEST_WAIT: Duration = Duration::from_secs(2);
 impl Gateway {
     /// Every part the gateway needs to let someone in, as it is now.
     pub async fn readiness(&self) -> Readiness {
+        let store = match self.config.audit.store {
+            AuditStore::File(_) => "file",
+            AuditStore::Postgres(_) => "database",
+        };
         let audit = self.audit.health(REQUEST_WAIT).await.map(|()| {
             format!(
-                "file, {} records written since start",
+                "{store}, {} records written since start",
                 self.audit.stats().records
             )
         });
-        let users = self.config.users.len();
+        let directory = match &self.directory {
+            None => Ok(format!(
+                "configuration file, {} users",
+                self.config.users.len()
+            )),
+            Some(directory) => match tokio::time::timeout(REQUEST_WAIT, directory.health()).await {
+                Ok(Ok(())) => Ok(format!("{} answers", self.config_directory_url())),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!(
+                    "the directory {} gave no answer within {} s",
+                    self.config_directory_url(),
+                    REQUEST_WAIT.as_secs()
+                )),
+            },
+        };
         Readiness {
             parts: vec![
                 PartState {
@@ -30,10 +48,17 @@ impl Gateway {
                 },
                 PartState {
                     part: "directory",
-                    state: Ok(format!("configuration file, {users} users")),
+                    state: directory,
                 },
             ],
         }
+    }
+
+    fn config_directory_url(&self) -> &str {
+        self.config
+            .directory
+            .as_ref()
+            .map_or("", |d| d.url.as_str())
     }
 
     /// Answers checks on `listener` until `shutdown`.

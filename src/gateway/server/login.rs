@@ -173,18 +173,37 @@ impl Gateway {
         let cert_id = personal_id.clone().unwrap_or_default();
         let now = self.unix_now();
         let judge = || policy::evaluate(&self.config.posture.policy, &report, now);
-        let outcome = self
-            .passwords
-            .check_login(
-                &self.config,
-                &self.lockout,
-                || (self.clock.instant(), wall_ms(&*self.clock)),
-                peer.ip(),
-                &cert_id,
-                login,
-                judge,
-            )
-            .await;
+        let now = || (self.clock.instant(), wall_ms(&*self.clock));
+        let source = peer.ip();
+        let outcome = match &self.directory {
+            Some(directory) => {
+                let config = &self.config;
+                crate::gateway::directory::login::check_login(
+                    directory,
+                    config,
+                    &self.lockout,
+                    now,
+                    source,
+                    &cert_id,
+                    login,
+                    judge,
+                )
+                .await
+            }
+            None => {
+                self.passwords
+                    .check_login(
+                        &self.config,
+                        &self.lockout,
+                        now,
+                        source,
+                        &cert_id,
+                        login,
+                        judge,
+                    )
+                    .await
+            }
+        };
         let keeper = Arc::clone(self);
         let _ = tokio::task::spawn_blocking(move || keeper.keep_lockout(false)).await;
         let refusal = match outcome {

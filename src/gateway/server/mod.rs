@@ -22,6 +22,7 @@ use super::admission::{Admission, AdmissionLimits, Pending, Stage, HELLO_WAIT};
 use super::audit::{AuditError, AuditEvent, AuditLog, EndReason, RefusalReason, TargetRefusal};
 use super::auth::{self, Lockout};
 use super::config::{AuditStore, Config};
+use super::directory::{Directory, DirectoryError};
 use super::live::LiveSessions;
 use super::lockout_file::{self, LockoutFile};
 use super::lockout_postgres::{LockoutBook, SharedLockout, SharedLockoutError};
@@ -114,6 +115,9 @@ pub enum ServerError {
     /// The shared lockout counts' database cannot be used (its password file).
     #[error("{0}")]
     SharedLockout(SharedLockoutError),
+    /// The directory's CA or service password cannot be read.
+    #[error("{0}")]
+    Directory(DirectoryError),
     /// The listening socket.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -131,6 +135,8 @@ pub struct Gateway {
     audit: Arc<AuditLog>,
     refusals: Arc<Refusals>,
     lockout: LockoutBook,
+    /// Where the users come from when not from `[[user]]` entries.
+    directory: Option<Directory>,
     lockout_file: LockoutFile,
     admission: Admission,
     passwords: PasswordPool,
@@ -181,8 +187,13 @@ impl Gateway {
         )?;
         let lockout_file = LockoutFile::new(config.audit.lockout_state.clone());
         let lockout = lockout_book(&config, &lockout_file, &*clock)?;
+        let directory = match &config.directory {
+            Some(settings) => Some(Directory::new(settings).map_err(ServerError::Directory)?),
+            None => None,
+        };
         Ok(Arc::new(Gateway {
             lockout,
+            directory,
             lockout_file,
             refusals,
             admission: Admission::new(AdmissionLimits {

@@ -17,6 +17,8 @@ pub(super) struct Places {
     handle: SessionHandle,
     session_id: String,
     user: String,
+    /// The user's directory groups, for `ldap_group` grants.
+    groups: Vec<String>,
 }
 
 /// A login refused as "busy" after it succeeded (no session slot, or the user's sessions at
@@ -182,6 +184,7 @@ impl Gateway {
             handle,
             session_id,
             user,
+            groups: accepted.groups,
         })
     }
 
@@ -201,6 +204,7 @@ impl Gateway {
             handle,
             session_id,
             user,
+            groups,
         } = places;
         let started = Instant::now();
         let relay_limits = RelayLimits {
@@ -212,6 +216,7 @@ impl Gateway {
         let authorizer: Arc<dyn Authorizer> = Arc::new(SessionAuthorizer {
             gateway: Arc::clone(self),
             user: user.clone(),
+            groups,
             session_id: session_id.clone(),
             source: peer,
             lookup_timeout: relay_limits.connect_timeout,
@@ -248,6 +253,8 @@ impl Gateway {
 pub(super) struct SessionAuthorizer {
     pub(super) gateway: Arc<Gateway>,
     pub(super) user: String,
+    /// The user's directory groups at login, for `ldap_group` grants.
+    pub(super) groups: Vec<String>,
     pub(super) session_id: String,
     pub(super) source: SocketAddr,
     /// Bound on looking up a machine configured by name.
@@ -264,7 +271,14 @@ pub(super) const MAX_TARGET_REFUSALS: u32 = 8;
 
 impl SessionAuthorizer {
     pub(super) async fn decide(&self, target: &str) -> Result<SocketAddr, StreamRefusal> {
-        let address = match access::authorize(&self.gateway.config, &self.user, target) {
+        let address = match access::authorize_for(
+            &self.gateway.config,
+            &access::Principal {
+                username: &self.user,
+                groups: &self.groups,
+            },
+            target,
+        ) {
             Ok(machine) => machine.address.clone(),
             Err(e) => {
                 let reason = match e {
