@@ -7,6 +7,7 @@ pub mod haproxy;
 pub mod inproc;
 pub mod pki;
 pub mod postgres;
+pub mod slapd;
 pub mod softhsm;
 pub mod stack;
 pub mod world;
