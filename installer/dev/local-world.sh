@@ -50,6 +50,22 @@ world_card() {
 }
 world_pull_card() { "$bin/hjemmekontor-vcard" ctl --control "$work/card.sock" remove >/dev/null; }
 
+# world_office_toml OFFICE_PC: the TEST clinic and its one office PC at OFFICE_PC, as TOML.
+world_office_toml() {
+  cat <<TOML
+[[group]]
+id = "legesenter"
+name = "Sentrum legesenter (TEST)"
+kind = "legesenter"
+
+[[machine]]
+id = "kontor-pc"
+name = "Kontor-PC, Sentrum legesenter (TEST)"
+address = "$1"
+group = "legesenter"
+TOML
+}
+
 # world_gateway OFFICE_PC: the gateway on $GATEWAY, its one machine at OFFICE_PC (host:port).
 world_gateway() {
   local office_pc=$1 hash
@@ -77,16 +93,7 @@ display_name = "Åse Test Nordmann"
 personal_id = "UN:NO-9578-4050-12345678"
 password_hash = "$hash"
 
-[[group]]
-id = "legesenter"
-name = "Sentrum legesenter (TEST)"
-kind = "legesenter"
-
-[[machine]]
-id = "kontor-pc"
-name = "Kontor-PC, Sentrum legesenter (TEST)"
-address = "$office_pc"
-group = "legesenter"
+$(world_office_toml "$office_pc")
 
 [[grant]]
 user = "$DEMO_USER"

@@ -2,8 +2,8 @@
 # Sets up the machine and runs every check CI runs: formatting, lints (Linux and the Windows
 # client), the single-feature builds, the Windows client under wine, all tests, including
 # those that go through the real PC/SC stack with the virtual card and OpenSC, the window on an
-# X server (Xvfb) connecting to xrdp, a quick run of the benchmark command, a short run of every
-# fuzz target, and the installers.
+# X server (Xvfb) connecting to xrdp, two gateways behind HAProxy with PostgreSQL and slapd, a
+# quick run of the benchmark command, a short run of every fuzz target, and the installers.
 #
 # Every phase prints `==> NAME` when it starts and `<== NAME: N s` when it ends; a table of
 # the phase times follows, and the last line is the test count. All phases share one target
@@ -156,6 +156,8 @@ phase "cargo test" run_tests
 # The window on an X server: the virtual card, a local gateway, xfreerdp to xrdp, the card
 # pulled; screenshots in target/gui-smoke.
 phase "window (Xvfb, xrdp)" bash installer/dev/gui-smoke.sh "$target_dir/gui-smoke"
+# Two gateways as docs/cluster.md sets them up, each promise checked with the real client.
+phase "two gateways (cluster-demo)" bash installer/dev/cluster-demo.sh --no-setup
 # The benchmark command end to end, small: it builds in release mode, measures the tunnel
 # beside stunnel and ssh, and prints numbers; it asserts nothing about time.
 phase "bench (quick)" bash installer/dev/bench.sh --quick
