@@ -50,6 +50,8 @@ struct Summary {
     listen: String,
     required_level: String,
     users: usize,
+    /// The directory the users come from instead (`[directory] url`), if any.
+    directory: Option<String>,
     groups: usize,
     machines: usize,
     grants: usize,
@@ -67,6 +69,7 @@ fn summary(file: &str, config: &Config) -> Summary {
         listen: config.gateway.listen.to_string(),
         required_level: config.gateway.required_level.to_string(),
         users: config.users.len(),
+        directory: config.directory.as_ref().map(|d| d.url.clone()),
         groups: config.groups.len(),
         machines: config.machines.len(),
         grants: config.grants.len(),
@@ -185,7 +188,10 @@ fn print_summary(s: &Summary) {
     println!("{} er i orden.", s.file);
     println!("  Lytter på:      {}", s.listen);
     println!("  Påkrevd nivå:   {}", s.required_level);
-    println!("  Brukere:        {}", s.users);
+    match &s.directory {
+        Some(url) => println!("  Brukere:        fra katalogen {url}"),
+        None => println!("  Brukere:        {}", s.users),
+    }
     println!("  Grupper:        {}", s.groups);
     println!("  Maskiner:       {}", s.machines);
     println!("  Tilganger:      {}", s.grants);

@@ -1,7 +1,7 @@
 //! Everything `run` loads before it listens, checked without listening or writing anything,
 //! so that `check-config` fails on exactly what `run` would refuse: the server certificate and
-//! key (and that they belong together), the trust anchors, intermediates and CRLs, and a
-//! server key that others than its owner can read.
+//! key (and that they belong together), the trust anchors, intermediates and CRLs, a server
+//! key that others than its owner can read, and the directory's CA and service password.
 
 use std::path::Path;
 
@@ -50,6 +50,19 @@ pub fn preflight(config: &Config) -> Vec<Problem> {
         (identity, trust) => {
             problems.extend(identity.err());
             problems.extend(trust.err());
+        }
+    }
+    // The directory's CA and service password are read at start; the directory itself is
+    // asked only by logins and the readiness port.
+    if let Some(directory) = &config.directory {
+        if let Err(e) = super::directory::Directory::new(directory) {
+            problems.push(Problem {
+                kind: "directory",
+                message: format!(
+                    "Katalogen ([directory]) kan ikke brukes: {e}; {}.",
+                    e.advice()
+                ),
+            });
         }
     }
     problems
