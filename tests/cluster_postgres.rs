@@ -217,6 +217,14 @@ async fn five_wrong_passwords_through_one_gateway_lock_the_user_on_the_other() {
     );
     assert!(read, "{rows}");
     assert!(rows.contains("user:ase"), "{rows}");
+    // The gateways' role only reads and adds to the counts, as to the chain.
+    for sql in [
+        "UPDATE lockout_counters SET state = NULL",
+        "DELETE FROM lockout_counters",
+    ] {
+        let (done, said) = db.psql_as_gateway(DB_PASSWORD, sql);
+        assert!(!done && said.contains("permission denied"), "{sql}: {said}");
+    }
     let all = records(&a);
     let locked_on_b = all.iter().any(|r| {
         r["event"] == "login-refused" && r["reason"] == "locked-out" && r["user"] == "ase"

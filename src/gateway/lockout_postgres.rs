@@ -1,33 +1,29 @@
 //! The lockout counts shared by several gateways, in the PostgreSQL database that holds their
-//! audit chain: one row per key (`lockout_counters`, `installer/gateway/postgres/schema.sql`)
-//! in the form [`Lockout::share`] gives. A login reads its three keys (username, card,
-//! address) before the password check, so a lock taken on any gateway refuses it here; after
-//! the check it counts in one transaction that takes [`LOCKOUT_LOCK`], reads the keys again,
-//! decides, and writes them back, so two gateways never lose each other's failures. The lock
-//! is one for all keys: logins are few and the transaction short, and one lock cannot
-//! deadlock.
+//! audit chain (`lockout_counters`, `installer/gateway/postgres/schema.sql`). The table is
+//! only ever added to, like the chain, so the gateways' role may read and insert and nothing
+//! else: a key's counts are its newest row, in the form [`Lockout::share`] gives (an empty
+//! state: nothing remembered). A login reads its three keys (username, card, address) before
+//! the password check, so a lock taken on any gateway refuses it here; after the check it
+//! counts in one transaction that takes [`LOCKOUT_LOCK`], reads the keys again, decides, and
+//! adds a row for each key that changed, so two gateways never lose each other's failures. The
+//! lock is one for all keys: logins are few and the transaction short, and one lock cannot
+//! deadlock. Old rows are the owner's to remove (`docs/cluster.md`).
 //!
 //! When the database cannot be reached the login is not decided at all: it is refused as
 //! "cannot log in now" (the audit chain is in the same database, so nothing could be recorded
 //! either).
+
+use std::time::Instant;
 
 use tokio::sync::Mutex;
 use tokio_postgres::Client;
 
 use super::audit::postgres::{connect, connection_config, DATABASE_WAIT};
 use super::config::PostgresSettings;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
-
 use super::lockout::{LockKey, Lockout, SharedCounter};
 
 /// The advisory lock that orders lockout counting between gateways ("hklock01").
 pub const LOCKOUT_LOCK: i64 = 0x686b_6c6f_636b_3031;
-
-/// Every so many countings, rows untouched for longer than any count or lock can matter
-/// (a window of at most a day, locks of at most a week that are forgotten a week after they
-/// end) are removed: keys that failed once and never came back.
-const SWEEP_EVERY: u64 = 256;
 
 /// The shared counts could not be read or written; says what, never a password.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,13 +37,15 @@ pub struct SharedLockoutError {
 /// The counts of one login's keys as the table holds them, in the keys' order.
 pub type SharedRows = Vec<Option<SharedCounter>>;
 
+/// What counting did to each key, in the keys' order: `None` unchanged, else its new counts.
+pub type Changes = Vec<Option<Option<SharedCounter>>>;
+
 /// The gateway's connection for lockout counting: made when first needed and again when it
 /// was lost, one transaction at a time.
 pub struct SharedLockout {
     config: tokio_postgres::Config,
     place: String,
     client: Mutex<Option<Client>>,
-    counted: AtomicU64,
 }
 
 impl std::fmt::Debug for SharedLockout {
@@ -71,7 +69,6 @@ impl SharedLockout {
             config,
             place,
             client: Mutex::new(None),
-            counted: AtomicU64::new(0),
         })
     }
 
@@ -80,20 +77,20 @@ impl SharedLockout {
         let mut slot = self.client.lock().await;
         let answer = tokio::time::timeout(DATABASE_WAIT, async {
             let client = self.connected(&mut slot).await?;
-            self.select(client, keys, false).await
+            self.select(client, keys).await
         })
         .await;
         self.settle(&mut slot, answer)
     }
 
     /// Counts a login: in one transaction under [`LOCKOUT_LOCK`], `decide` gets the keys'
-    /// counts and gives its answer with the counts to write back (`None`: forget the key).
+    /// counts and gives its answer with what changed (a new row for each changed key).
     /// Nothing is decided unless the transaction could start, and an answer is returned only
     /// once its counts are committed.
     pub async fn count<T>(
         &self,
         keys: &[LockKey],
-        decide: impl FnOnce(&SharedRows) -> (T, SharedRows),
+        decide: impl FnOnce(&SharedRows) -> (T, Changes),
     ) -> Result<T, SharedLockoutError> {
         let mut slot = self.client.lock().await;
         let answer = tokio::time::timeout(DATABASE_WAIT, async {
@@ -105,24 +102,12 @@ impl SharedLockout {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCKOUT_LOCK])
                 .await
                 .map_err(|e| self.failed("locked", &e))?;
-            let rows = self.select(&tx, keys, true).await?;
-            let (answer, after) = decide(&rows);
-            for (key, (before, after)) in keys.iter().zip(rows.iter().zip(&after)) {
-                if before != after {
+            let rows = self.select(&tx, keys).await?;
+            let (answer, changes) = decide(&rows);
+            for (key, change) in keys.iter().zip(&changes) {
+                if let Some(after) = change {
                     self.write(&tx, key, after.as_ref()).await?;
                 }
-            }
-            if self
-                .counted
-                .fetch_add(1, Ordering::Relaxed)
-                .is_multiple_of(SWEEP_EVERY)
-            {
-                tx.execute(
-                    "DELETE FROM lockout_counters WHERE updated < now() - interval '15 days'",
-                    &[],
-                )
-                .await
-                .map_err(|e| self.failed("swept", &e))?;
             }
             tx.commit().await.map_err(|e| self.failed("written", &e))?;
             Ok(answer)
@@ -154,26 +139,22 @@ impl SharedLockout {
         &self,
         client: &impl tokio_postgres::GenericClient,
         keys: &[LockKey],
-        for_update: bool,
     ) -> Result<SharedRows, SharedLockoutError> {
         let mut out = Vec::with_capacity(keys.len());
-        let query = if for_update {
-            "SELECT state FROM lockout_counters WHERE scope = $1 AND key = $2 FOR UPDATE"
-        } else {
-            "SELECT state FROM lockout_counters WHERE scope = $1 AND key = $2"
-        };
+        let query = "SELECT state FROM lockout_counters WHERE scope = $1 AND key = $2 \
+                     ORDER BY id DESC LIMIT 1";
         for key in keys {
             let (scope, name) = key.columns();
             let row = client
                 .query_opt(query, &[&scope, &name])
                 .await
                 .map_err(|e| self.failed("read", &e))?;
-            let counter = match row {
+            let state: Option<String> = row.and_then(|row| row.get(0));
+            let counter = match state {
                 None => None,
-                Some(row) => {
-                    let text: String = row.get(0);
+                Some(text) => {
                     // A row this gateway cannot read counts as nothing remembered, as a
-                    // damaged lockout file does; it is written over at the next failure.
+                    // damaged lockout file does; a newer row follows at the next failure.
                     serde_json::from_str(&text)
                         .inspect_err(|e| {
                             tracing::warn!(scope, "a shared lockout row cannot be read: {e}")
@@ -193,29 +174,21 @@ impl SharedLockout {
         counter: Option<&SharedCounter>,
     ) -> Result<(), SharedLockoutError> {
         let (scope, name) = key.columns();
-        let done = match counter {
-            None => {
-                tx.execute(
-                    "DELETE FROM lockout_counters WHERE scope = $1 AND key = $2",
-                    &[&scope, &name],
-                )
-                .await
-            }
-            Some(counter) => {
-                let text = serde_json::to_string(counter).map_err(|e| SharedLockoutError {
-                    place: self.place.clone(),
-                    doing: "written",
-                    detail: e.to_string(),
-                })?;
-                tx.execute(
-                    "INSERT INTO lockout_counters (scope, key, state, updated) \
-                     VALUES ($1, $2, $3, now()) \
-                     ON CONFLICT (scope, key) DO UPDATE SET state = $3, updated = now()",
-                    &[&scope, &name, &text],
-                )
-                .await
-            }
-        };
+        let text = counter
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| SharedLockoutError {
+                place: self.place.clone(),
+                doing: "written",
+                detail: e.to_string(),
+            })?;
+        let done = tx
+            .execute(
+                "INSERT INTO lockout_counters (scope, key, state, written) \
+                 VALUES ($1, $2, $3, now())",
+                &[&scope, &name, &text],
+            )
+            .await;
         done.map(drop).map_err(|e| self.failed("written", &e))
     }
 
@@ -324,12 +297,17 @@ impl LockoutBook {
                 for (key, row) in keys.iter().zip(rows) {
                     lockout.adopt(key, row.as_ref(), now.0, now.1);
                 }
+                let share = |l: &Lockout| -> SharedRows {
+                    keys.iter().map(|k| l.share(k, now.0, now.1)).collect()
+                };
+                let before = share(&lockout);
                 let answer = decide(&mut lockout);
-                let after = keys
-                    .iter()
-                    .map(|k| lockout.share(k, now.0, now.1))
+                let changes = before
+                    .into_iter()
+                    .zip(share(&lockout))
+                    .map(|(b, a)| (b != a).then_some(a))
                     .collect();
-                (answer, after)
+                (answer, changes)
             })
             .await
     }
